@@ -1,0 +1,3 @@
+from handdg.cli import main
+
+main()

@@ -1,0 +1,50 @@
+"""The `handdg` command line: a click group whose commands parse options and call one library function."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from handdg import __version__
+from handdg.commands import demo
+from handdg.errors import HanddgError
+
+
+class _Group(click.Group):
+    """Turns a HanddgError anywhere below into one line on stderr and exit status 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except HanddgError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="handdg")
+def main() -> None:
+    """handdg: image-free domain generalisation via CLIP for 3D hand pose estimation.
+
+    Stage one caches frozen CLIP features of every image and of the paper's 3,920 text
+    prompts (featurize); stage two trains the hand pose network on them (train, eval).
+    """
+
+
+@main.command("prompts")
+@click.option("--parts", is_flag=True, help="Also print the five word-list indices of each prompt.")
+def prompts_cmd(parts: bool) -> None:
+    """List the paper's 3,920 text prompts (Table 2), one per line: id<TAB>text."""
+    from handdg import prompts
+
+    out = sys.stdout
+    for pid, text in enumerate(prompts.all_prompts()):
+        if parts:
+            idx = ",".join(str(i) for i in prompts.id_to_parts(pid).as_tuple())
+            out.write(f"{pid}\t{idx}\t{text}\n")
+        else:
+            out.write(f"{pid}\t{text}\n")
+
+
+main.add_command(demo.demo)

@@ -1,0 +1,1 @@
+"""Click commands, one module per area; each maps options to one library call."""

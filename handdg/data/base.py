@@ -1,0 +1,62 @@
+"""The one sample type every dataset reader returns, and the reader interface."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+
+@dataclass
+class Sample:
+    """One hand as handdg reads it, whatever dataset it came from.
+
+    Joints are in FreiHAND order (0 wrist-or-palm root; thumb, index, middle, ring, pinky,
+    each root->tip), in millimetres in the camera frame of `image`. `root` says what joint 0
+    is as the dataset stores it ("wrist" for FreiHAND/RHD, "palm" for STB).
+    """
+
+    id: str
+    image: np.ndarray  # (H, W, 3) uint8 RGB
+    xyz_mm: np.ndarray  # (21, 3) float64
+    K: np.ndarray  # (3, 3) float64
+    uv: np.ndarray  # (21, 2) float64 pixels in `image`
+    side: str  # "left" | "right"
+    root: str = "wrist"  # "wrist" | "palm"
+    visible: np.ndarray | None = None  # (21,) bool, when the dataset says
+    extra: dict = field(default_factory=dict)
+
+
+class HandDataset(Sequence[Sample]):
+    """A dataset split on disk. Subclasses fill `ids` and implement `__getitem__`/`image_path`.
+
+    `load_image` is the cheap path (no annotations) that featurization uses.
+    """
+
+    name: str = ""
+    root: Path
+    split: str
+    ids: list[str]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> Sample:  # type: ignore[override]
+        raise NotImplementedError
+
+    def image_path(self, index: int) -> Path:
+        raise NotImplementedError
+
+    def load_image(self, index: int) -> np.ndarray:
+        from handdg.data.images import read_rgb
+
+        return read_rgb(self.image_path(index))
+
+    def fingerprint(self) -> str:
+        """Stable hash of what identifies this split: layout, split and the ordered sample ids."""
+        digest = hashlib.sha256(f"{self.name}|{self.split}|".encode())
+        digest.update("\n".join(self.ids).encode())
+        return digest.hexdigest()[:16]
