@@ -1,0 +1,122 @@
+"""The paper's training loss L = λ1·L_heat + λ2·L_pose + λ3·L_con (Eq. 1–4) and its negative mining.
+
+Choices the paper leaves open (official-code-notes.md §c.2), made here and recorded in a run:
+* ‖·‖₁ is the L1 norm as printed: a sum over the embedding's dimensions, then a mean over the batch.
+* The heatmap distance used to mine negatives is L2 over all 21×h×w values, computed on the
+  ground-truth resolution (predictions are upsampled bilinearly when the sizes differ), and a
+  sample is never its own negative.
+* e_neg is taken from the e2' rows by default (`negative_from="e2"`): the anchor's positive and
+  negative then come from the same CLIP-enriched embedding set, a plain triplet over one space.
+  `negative_from="e1"` takes the other sample's own image embedding instead.
+* `paper` is Eq. 4 exactly, ‖e1'−e2'‖₁ − max(0.5, ‖e1'−e_neg‖₁), unbounded below once negatives
+  are farther than the margin; `hinge` is the bounded ‖e1'−e2'‖₁ + max(0, m − ‖e1'−e_neg‖₁).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+from handdg.errors import HanddgError
+from handdg.train.model import ModelOutput
+
+Contrastive = Literal["paper", "hinge"]
+NegativeFrom = Literal["e2", "e1"]
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Weights and the contrastive variant; paper defaults λ = (1, 1, 0.1), Eq. 4 with margin 0.5."""
+
+    heat: float = 1.0
+    pose: float = 1.0
+    con: float = 0.1
+    contrastive: Contrastive = "paper"
+    margin: float = 0.5
+    negative_from: NegativeFrom = "e2"
+
+    def __post_init__(self) -> None:
+        if self.contrastive not in ("paper", "hinge"):
+            raise HanddgError(f"unknown contrastive loss {self.contrastive!r}: use 'paper' or 'hinge'")
+        if self.negative_from not in ("e2", "e1"):
+            raise HanddgError(f"unknown negative source {self.negative_from!r}: use 'e2' or 'e1'")
+        if min(self.heat, self.pose, self.con) < 0:
+            raise HanddgError(f"loss weights must be >= 0, got heat={self.heat}, pose={self.pose}, con={self.con}")
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able dict of the fields."""
+        return asdict(self)
+
+
+@dataclass
+class LossTerms:
+    """The weighted total (what to backpropagate) and each unweighted term, for logging."""
+
+    total: torch.Tensor
+    heat: torch.Tensor
+    pose: torch.Tensor
+    con: torch.Tensor | None
+
+
+def _at_size(pred: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    if tuple(pred.shape[-2:]) == tuple(size):
+        return pred
+    return F.interpolate(pred, size=size, mode="bilinear", align_corners=False)
+
+
+def heatmap_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """MSE between predicted and GT heatmaps (B,21,·,·); predictions are upsampled to the GT size."""
+    return F.mse_loss(_at_size(pred, target.shape[-2:]), target)
+
+
+def pose_loss(output: ModelOutput, coords: torch.Tensor, rotation: torch.Tensor | None = None) -> torch.Tensor:
+    """MSE of the 3D coordinates, plus MSE of the rotation matrix when the model predicts one (H3D)."""
+    loss = F.mse_loss(output.coords, coords)
+    if output.rotation is not None:
+        if rotation is None:
+            raise ValueError("a canonical-target model needs the rotation target")
+        loss = loss + F.mse_loss(output.rotation, rotation)
+    return loss
+
+
+@torch.no_grad()
+def select_negatives(pred_heatmaps: torch.Tensor, gt_heatmaps: torch.Tensor) -> torch.Tensor:
+    """(B,) index of the sample whose GT heatmap is farthest (L2) from each anchor's prediction, self excluded."""
+    if pred_heatmaps.shape[0] < 2:
+        raise ValueError("negative mining needs a batch of at least 2 samples")
+    pred = _at_size(pred_heatmaps, gt_heatmaps.shape[-2:]).flatten(1).float()
+    dist = torch.cdist(pred, gt_heatmaps.flatten(1).float())
+    dist.fill_diagonal_(-1.0)
+    return dist.argmax(dim=1)
+
+
+def contrastive_loss(e1p: torch.Tensor, e2p: torch.Tensor, negatives: torch.Tensor,
+                     form: Contrastive = "paper", margin: float = 0.5,
+                     negative_from: NegativeFrom = "e2") -> torch.Tensor:
+    """Eq. 4 (`paper`) or its hinge form, batch mean; anchor e1', positive e2', negative row `negatives`."""
+    e_neg = (e2p if negative_from == "e2" else e1p)[negatives]
+    d_pos = (e1p - e2p).abs().sum(dim=1)
+    d_neg = (e1p - e_neg).abs().sum(dim=1)
+    if form == "paper":
+        per_sample = d_pos - torch.clamp(d_neg, min=margin)
+    else:
+        per_sample = d_pos + torch.clamp(margin - d_neg, min=0.0)
+    return per_sample.mean()
+
+
+def total_loss(output: ModelOutput, gt_heatmaps: torch.Tensor, gt_coords: torch.Tensor,
+               gt_rotation: torch.Tensor | None, config: LossConfig = LossConfig()) -> LossTerms:
+    """λ1·L_heat + λ2·L_pose (+ λ3·L_con when the output carries Branch2 embeddings)."""
+    heat = heatmap_loss(output.heatmaps, gt_heatmaps)
+    pose = pose_loss(output, gt_coords, gt_rotation)
+    total = config.heat * heat + config.pose * pose
+    con = None
+    if output.e1p is not None and output.e2p is not None:
+        negatives = select_negatives(output.heatmaps, gt_heatmaps)
+        con = contrastive_loss(output.e1p, output.e2p, negatives, config.contrastive, config.margin,
+                               config.negative_from)
+        total = total + config.con * con
+    return LossTerms(total=total, heat=heat, pose=pose, con=con)

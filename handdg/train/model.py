@@ -1,0 +1,337 @@
+"""The paper's hand pose network: CPM heatmap net, PosePrior + ViewPoint, and Branch2.
+
+Layer for layer as the official code (official-code-notes.md §a): a VGG trunk and three CPM
+stages give 21 heatmaps at 1/8 of the input; PosePrior regresses 21x3 coordinates and
+ViewPoint an axis-angle rotation from those heatmaps (H3D's lifting); Branch2 taps the trunk
+after pool3 and, given a CLIP feature, produces the two contrastive embeddings e1', e2'
+through one shared projection head. The official model's dead modules (§a.5) are left out.
+
+Every width is divided by `ModelConfig.width_divisor`, so the CPU presets run the same code.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from handdg.errors import HanddgError
+
+NUM_JOINTS = 21
+LEAK = 0.01  # leaky ReLU slope of H3D / the official code (PyTorch's default)
+
+Target = Literal["canonical", "2.5d"]
+Fusion = Literal["concat", "sum"]
+
+PRESETS: dict[str, dict[str, int]] = {
+    "paper": {"input_size": 256, "width_divisor": 1},
+    "small": {"input_size": 128, "width_divisor": 4},
+    "tiny": {"input_size": 64, "width_divisor": 8},
+}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything that shapes the network; stored in a run's config.json and checkpoints.
+
+    `target` picks what `coords` means: "canonical" (H3D: canonical pose, with the rotation
+    returned separately) or "2.5d" (the released checkpoint's normalised crop u, v, depth,
+    read from the rotated PosePrior/ViewPoint output as the official model does).
+    `fusion` is how Branch2 joins the CLIP feature: "concat" (paper) or "sum" (Table 4b).
+    """
+
+    input_size: int = 256
+    width_divisor: int = 1
+    clip_dim: int = 512
+    fusion: Fusion = "concat"
+    target: Target = "canonical"
+    rotation_eps: float = 1e-8
+
+    def __post_init__(self) -> None:
+        if self.input_size < 32 or self.input_size % 8:
+            raise HanddgError(f"model input size {self.input_size} is not a multiple of 8 of at least 32: "
+                              "choose e.g. 64, 128 or 256")
+        if self.width_divisor < 1 or 64 % self.width_divisor:
+            raise HanddgError(f"model width divisor {self.width_divisor} does not divide 64: use 1, 2, 4, 8, 16 or 32")
+        if self.clip_dim < 1:
+            raise HanddgError(f"CLIP feature size {self.clip_dim} must be positive: use the store's embed_dim")
+        if self.fusion not in ("concat", "sum"):
+            raise HanddgError(f"unknown CLIP fusion {self.fusion!r}: use 'concat' or 'sum'")
+        if self.target not in ("canonical", "2.5d"):
+            raise HanddgError(f"unknown 3D target {self.target!r}: use 'canonical' or '2.5d'")
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: object) -> "ModelConfig":
+        """A preset ("paper", "small", "tiny") with any field overridden."""
+        if name not in PRESETS:
+            raise HanddgError(f"unknown model preset {name!r}: choose one of {', '.join(PRESETS)}")
+        return cls(**{**PRESETS[name], **overrides})
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        """Inverse of `to_dict` (e.g. from a run's config.json)."""
+        return cls(**data)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able dict of the fields."""
+        return asdict(self)
+
+    def width(self, channels: int) -> int:
+        """A published layer width scaled by this config's divisor."""
+        return channels // self.width_divisor
+
+    @property
+    def heatmap_size(self) -> int:
+        """Side of the predicted heatmaps (1/8 of the input, 32 for the paper)."""
+        return self.input_size // 8
+
+
+@dataclass
+class ModelOutput:
+    """What `HandPoseNet.forward` returns.
+
+    heatmaps: (B,21,h,w) at the net's native resolution (input/8), not upsampled.
+    coords: (B,21,3), canonical coordinates or normalised 2.5-D crop coordinates (per target).
+    rotation: (B,3,3) row-vector rotation (xyz = coords @ rotation) for "canonical", else None.
+    e1p, e2p: (B, proj_dim) projected Branch2 embeddings, None when no CLIP feature was given.
+    """
+
+    heatmaps: torch.Tensor
+    coords: torch.Tensor
+    rotation: torch.Tensor | None
+    e1p: torch.Tensor | None = None
+    e2p: torch.Tensor | None = None
+
+
+def _conv(c_in: int, c_out: int, k: int) -> nn.Conv2d:
+    return nn.Conv2d(c_in, c_out, k, padding=k // 2)
+
+
+class SameConv2d(nn.Conv2d):
+    """A conv padded like TensorFlow's "SAME": 3x3 stride 2 on even sizes pads 0 before, 1 after;
+    stride 1 pads 1/1 (so it also stands for the official ViewPoint's stride-1 TFConv2D)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        pads: list[int] = []
+        for size, k, s in zip(reversed(x.shape[-2:]), reversed(self.kernel_size), reversed(self.stride)):
+            total = max((math.ceil(size / s) - 1) * s + k - size, 0)
+            pads += [total // 2, total - total // 2]
+        return super().forward(F.pad(x, pads))
+
+
+def _leaky_stack(layers: list[nn.Module], x: torch.Tensor) -> torch.Tensor:
+    for layer in layers:
+        x = F.leaky_relu(layer(x), LEAK)
+    return x
+
+
+class HeatmapNet(nn.Module):
+    """VGG trunk + three CPM stages (H3D's PoseNet); returns the pool3 feature and stage-3 maps."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        w = cfg.width
+        blocks = [(2, 64), (2, 128), (4, 256)]
+        trunk: list[nn.Module] = []
+        c = 3
+        for n, ch in blocks:
+            for _ in range(n):
+                trunk.append(_conv(c, w(ch), 3))
+                c = w(ch)
+        self.trunk = nn.ModuleList(trunk)
+        self.block_ends = [1, 3, 7]  # pool after these trunk layers
+        chans = [w(512), w(512), w(256), w(256), w(256), w(256), w(128)]
+        conv4: list[nn.Module] = []
+        for ch in chans:
+            conv4.append(_conv(c, ch, 3))
+            c = ch
+        self.conv4 = nn.ModuleList(conv4)
+        self.conv5_1 = _conv(c, w(512), 1)
+        self.conv5_2 = _conv(w(512), NUM_JOINTS, 1)
+        self.stages = nn.ModuleList([self._refine_stage(c, w(128)) for _ in range(2)])
+        self.pool3_channels = w(256)
+
+    @staticmethod
+    def _refine_stage(enc: int, ch: int) -> nn.ModuleList:
+        layers = [_conv(NUM_JOINTS + enc, ch, 7)] + [_conv(ch, ch, 7) for _ in range(4)]
+        return nn.ModuleList(layers + [_conv(ch, ch, 1), _conv(ch, NUM_JOINTS, 1)])
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B,3,S,S) images in [0,1] -> (pool3 feature (B,C,S/8,S/8), heatmaps (B,21,S/8,S/8))."""
+        x = images
+        for i, layer in enumerate(self.trunk):
+            x = F.leaky_relu(layer(x), LEAK)
+            if i in self.block_ends:
+                x = F.max_pool2d(x, 2, 2)
+        pool3 = x
+        encoding = _leaky_stack(list(self.conv4), pool3)
+        maps = self.conv5_2(F.leaky_relu(self.conv5_1(encoding), LEAK))
+        for stage in self.stages:
+            y = _leaky_stack(list(stage[:-1]), torch.cat([maps, encoding], dim=1))
+            maps = stage[-1](y)
+        return pool3, maps
+
+
+class _LiftingNet(nn.Module):
+    """Six 3x3 convs (every second one stride 2, TF-SAME), NHWC flatten, hand side appended, FCs."""
+
+    def __init__(self, cfg: ModelConfig, convs: list[int], fcs: list[int], out: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c = NUM_JOINTS
+        for i, ch in enumerate(convs):
+            stride = 2 if i % 2 else 1
+            layers.append(SameConv2d(c, ch, 3, stride))
+            c = ch
+        self.convs = nn.ModuleList(layers)
+        side = cfg.heatmap_size
+        for _ in range(3):
+            side = math.ceil(side / 2)
+        f = side * side * c + 2
+        fc_layers: list[nn.Module] = []
+        for ch in fcs:
+            fc_layers.append(nn.Linear(f, ch))
+            f = ch
+        self.fcs = nn.ModuleList(fc_layers)
+        self.out = nn.Linear(f, out)
+
+    def forward(self, heatmaps: torch.Tensor, side_onehot: torch.Tensor) -> torch.Tensor:
+        """(B,21,h,w) heatmaps and (B,2) hand-side one-hot -> (B, out)."""
+        x = _leaky_stack(list(self.convs), heatmaps)
+        x = torch.cat([x.permute(0, 2, 3, 1).flatten(1), side_onehot], dim=1)
+        return self.out(_leaky_stack(list(self.fcs), x))
+
+
+class PosePrior(_LiftingNet):
+    """Heatmaps -> 21x3 coordinates (H3D's canonical-pose stream)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        w = cfg.width
+        super().__init__(cfg, [w(32), w(32), w(64), w(64), w(128), w(128)], [w(512), w(512)],
+                         NUM_JOINTS * 3)
+
+
+class ViewPoint(_LiftingNet):
+    """Heatmaps -> axis-angle (ux, uy, uz); the three official 128->1 heads are one 128->3 layer."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        w = cfg.width
+        super().__init__(cfg, [w(64), w(64), w(128), w(128), w(256), w(256)], [w(256), w(128)], 3)
+
+
+def rodrigues(axis_angle: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """(B,3) axis-angle -> (B,3,3) rotation for row vectors (x_rot = x @ R), as H3D.
+
+    theta = sqrt(|u|^2 + eps): the eps keeps the gradient finite at u = 0 (the official code has none).
+    """
+    theta = torch.sqrt((axis_angle * axis_angle).sum(dim=1) + eps)
+    ux, uy, uz = (axis_angle / theta[:, None]).unbind(dim=1)
+    c, s = torch.cos(theta), torch.sin(theta)
+    t = 1.0 - c
+    rows = [
+        [c + ux * ux * t, ux * uy * t - uz * s, ux * uz * t + uy * s],
+        [uy * ux * t + uz * s, c + uy * uy * t, uy * uz * t - ux * s],
+        [uz * ux * t - uy * s, uz * uy * t + ux * s, c + uz * uz * t],
+    ]
+    return torch.stack([torch.stack(r, dim=1) for r in rows], dim=1)
+
+
+def flip_right_hand(coords: torch.Tensor, is_right: torch.Tensor) -> torch.Tensor:
+    """Negate z of right hands' canonical coordinates (H3D's flip_right_hand; its own inverse)."""
+    sign = 1.0 - 2.0 * is_right.to(coords.dtype)
+    return torch.cat([coords[..., :2], coords[..., 2:] * sign[:, None, None]], dim=-1)
+
+
+def side_onehot(is_right: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """(B,) 0/1 right-hand flags -> (B,2) one-hot in H3D's encoding: left = [1,0], right = [0,1]."""
+    r = is_right.to(dtype)
+    return torch.stack([1.0 - r, r], dim=1)
+
+
+class Branch2(nn.Module):
+    """ConvBlock (two 1x1 stride-2 convs + global max-pool, linear as in the official code) -> e1, e2."""
+
+    def __init__(self, cfg: ModelConfig, in_channels: int) -> None:
+        super().__init__()
+        w = cfg.width
+        self.fusion = cfg.fusion
+        self.conv1 = nn.Conv2d(in_channels, w(512), 1, stride=2)
+        self.conv2 = nn.Conv2d(w(512), w(1024), 1, stride=2)
+        self.fc1 = nn.Linear(w(1024), w(512))
+        if cfg.fusion == "concat":
+            self.fc2 = nn.Linear(w(1024) + cfg.clip_dim, w(512))
+        else:
+            self.clip_proj = nn.Linear(cfg.clip_dim, w(1024))
+            self.fc2 = nn.Linear(w(1024), w(512))
+
+    def forward(self, pool3: torch.Tensor, clip_feature: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """pool3 (B,C,h,w) and CLIP feature (B,clip_dim) -> (e1, e2), each (B, 512/divisor)."""
+        feat = self.conv2(self.conv1(pool3)).amax(dim=(2, 3))
+        clip_feature = clip_feature.to(feat.dtype)
+        if self.fusion == "concat":
+            fused = torch.cat([feat, clip_feature], dim=1)
+        else:
+            fused = feat + self.clip_proj(clip_feature)
+        return self.fc1(feat), self.fc2(fused)
+
+
+class ProjectionHead(nn.Module):
+    """PeCLR's head shared by e1 and e2: Linear -> BatchNorm1d -> ReLU -> Linear (no bias)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        w = cfg.width
+        self.net = nn.Sequential(nn.Linear(w(512), w(512)), nn.BatchNorm1d(w(512)), nn.ReLU(),
+                                 nn.Linear(w(512), w(128), bias=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return self.net(x)
+
+
+class HandPoseNet(nn.Module):
+    """The whole network; Branch2 and the head run only when a CLIP feature is passed."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.config = cfg
+        self.heatmap_net = HeatmapNet(cfg)
+        self.pose_prior = PosePrior(cfg)
+        self.view_point = ViewPoint(cfg)
+        self.branch2 = Branch2(cfg, self.heatmap_net.pool3_channels)
+        self.projection = ProjectionHead(cfg)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Official init (§a.4): convs Kaiming-normal with zero bias, Linear/BatchNorm PyTorch defaults."""
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, images: torch.Tensor, hand_side: torch.Tensor,
+                clip_feature: torch.Tensor | None = None) -> ModelOutput:
+        """images (B,3,S,S) RGB in [0,1]; hand_side (B,) with 1 = right hand, 0 = left;
+        clip_feature (B, clip_dim) or None (then Branch2 is skipped, as at test time)."""
+        pool3, heatmaps = self.heatmap_net(images)
+        onehot = side_onehot(hand_side, heatmaps.dtype)
+        coords = self.pose_prior(heatmaps, onehot).view(-1, NUM_JOINTS, 3)
+        rotation = rodrigues(self.view_point(heatmaps, onehot), self.config.rotation_eps)
+        if self.config.target == "2.5d":
+            coords = flip_right_hand(coords, hand_side) @ rotation
+            rotation = None
+        e1p = e2p = None
+        if clip_feature is not None:
+            e1, e2 = self.branch2(pool3, clip_feature)
+            e1p, e2p = self.projection(torch.cat([e1, e2], dim=0)).chunk(2, dim=0)
+        return ModelOutput(heatmaps=heatmaps, coords=coords, rotation=rotation, e1p=e1p, e2p=e2p)
+
+
+def parameter_counts(model: HandPoseNet) -> dict[str, int]:
+    """Trainable parameters per part (heatmap_net, pose_prior, view_point, branch2, projection) and total."""
+    parts = {name: sum(p.numel() for p in module.parameters()) for name, module in model.named_children()}
+    parts["total"] = sum(parts.values())
+    return parts

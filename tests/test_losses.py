@@ -1,0 +1,108 @@
+"""L = λ1·L_heat + λ2·L_pose + λ3·L_con, the negative mining, and Eq. 4 vs the hinge, by hand."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from handdg.errors import HanddgError
+from handdg.train.losses import (LossConfig, contrastive_loss, heatmap_loss, pose_loss, select_negatives,
+                                 total_loss)
+from handdg.train.model import ModelOutput
+
+E1 = torch.tensor([[0.0, 0.0], [1.0, 1.0]])
+E2 = torch.tensor([[1.0, 0.0], [1.0, 3.0]])
+SWAP = torch.tensor([1, 0])
+# d_pos = |e1-e2|_1 = [1, 2]; from e2 rows: d_neg = [|0-1|+|0-3|, |1-1|+|1-0|] = [4, 1];
+# from e1 rows: d_neg = [2, 2]
+
+
+def test_heatmap_loss_is_mse_and_upsamples_predictions() -> None:
+    assert heatmap_loss(torch.zeros(1, 21, 2, 2), torch.ones(1, 21, 2, 2)).item() == 1.0
+    # a constant 1x1 prediction of 2 upsampled to 4x4 stays 2 everywhere: (2 - 0)^2 = 4
+    assert heatmap_loss(torch.full((1, 21, 1, 1), 2.0), torch.zeros(1, 21, 4, 4)).item() == 4.0
+
+
+def test_pose_loss_adds_rotation_mse_for_canonical_models() -> None:
+    coords = torch.zeros(1, 21, 3)
+    out = ModelOutput(heatmaps=torch.zeros(1, 21, 2, 2), coords=coords + 1, rotation=torch.eye(3)[None])
+    # coords: every error is 1 -> 1; rotation: identity vs zeros -> 3 ones in 9 -> 1/3
+    assert pose_loss(out, coords, torch.zeros(1, 3, 3)).item() == pytest.approx(1 + 1 / 3)
+    flat = ModelOutput(heatmaps=out.heatmaps, coords=coords + 2, rotation=None)
+    assert pose_loss(flat, coords).item() == 4.0
+
+
+def test_negative_is_the_farthest_gt_heatmap_from_the_anchor_prediction() -> None:
+    # one joint, 1x2 maps; anchor i's prediction against every GT map j
+    pred = torch.tensor([[0.0, 0.0], [3.0, 4.0], [1.0, 0.0]]).view(3, 1, 1, 2).expand(3, 21, 1, 2)
+    gt = torch.tensor([[0.0, 0.0], [3.0, 4.0], [1.0, 0.0]]).view(3, 1, 1, 2).expand(3, 21, 1, 2)
+    # anchor 0 (0,0): to gt1 dist 5, to gt2 dist 1 -> 1. anchor 1 (3,4): gt0 5, gt2 sqrt(20) -> 0.
+    # anchor 2 (1,0): gt0 1, gt1 sqrt(20) -> 1.
+    assert select_negatives(pred, gt).tolist() == [1, 0, 1]
+
+
+def test_a_sample_is_never_its_own_negative() -> None:
+    pred = torch.zeros(2, 21, 1, 1)
+    gt = torch.tensor([5.0, 1.0]).view(2, 1, 1, 1).expand(2, 21, 1, 1)
+    # anchor 0's own GT is the farthest, yet the other sample is chosen
+    assert select_negatives(pred, gt).tolist() == [1, 0]
+
+
+def test_paper_contrastive_is_eq4_as_printed() -> None:
+    # e2 rows: [1 - max(.5, 4), 2 - max(.5, 1)] = [-3, 1] -> mean -1
+    assert contrastive_loss(E1, E2, SWAP, "paper").item() == -1.0
+    # e1 rows: [1 - 2, 2 - 2] -> mean -0.5
+    assert contrastive_loss(E1, E2, SWAP, "paper", negative_from="e1").item() == -0.5
+
+
+def test_paper_contrastive_floors_near_negatives_at_the_margin() -> None:
+    e1, e2 = torch.tensor([[0.0], [0.1]]), torch.tensor([[0.0], [0.1]])
+    # d_pos = 0, d_neg = 0.1 < 0.5 -> -0.5 each
+    assert contrastive_loss(e1, e2, SWAP, "paper").item() == pytest.approx(-0.5)
+
+
+def test_hinge_contrastive_is_bounded() -> None:
+    # margin 0.5: both negatives farther -> only d_pos: (1 + 2) / 2
+    assert contrastive_loss(E1, E2, SWAP, "hinge").item() == 1.5
+    # margin 5: [1 + (5 - 4), 2 + (5 - 1)] -> mean 4
+    assert contrastive_loss(E1, E2, SWAP, "hinge", margin=5.0).item() == 4.0
+
+
+def test_paper_form_keeps_pushing_far_negatives_while_hinge_stops() -> None:
+    e1 = E1.clone().requires_grad_()
+    e2 = E2.clone().requires_grad_()
+    contrastive_loss(e1, e2, SWAP, "paper").backward()
+    assert e2.grad[1].abs().sum() > 0  # e2[1] is anchor 0's negative at distance 4 > 0.5
+    e1.grad, e2.grad = None, None
+    contrastive_loss(e1, e2, SWAP, "hinge").backward()
+    # with every negative beyond the margin only the positive pair pulls: dL/de2 = -sign(e1-e2)/2
+    assert e2.grad.tolist() == [[0.5, 0.0], [0.0, 0.5]]
+
+
+def _output(with_embeddings: bool) -> ModelOutput:
+    heat = torch.zeros(2, 21, 1, 2)
+    heat[1] = 1.0
+    return ModelOutput(heatmaps=heat, coords=torch.ones(2, 21, 3), rotation=None,
+                       e1p=E1 if with_embeddings else None, e2p=E2 if with_embeddings else None)
+
+
+def test_total_loss_weights_the_three_terms() -> None:
+    gt_heat = torch.zeros(2, 21, 1, 2)
+    gt_heat[0] = 1.0  # heat MSE = 1; each anchor's farthest GT is the other sample -> SWAP
+    terms = total_loss(_output(True), gt_heat, torch.zeros(2, 21, 3), None)
+    assert (terms.heat.item(), terms.pose.item(), terms.con.item()) == (1.0, 1.0, -1.0)
+    assert terms.total.item() == pytest.approx(1 + 1 + 0.1 * -1)
+    cfg = LossConfig(heat=2.0, pose=0.5, con=1.0, contrastive="hinge")
+    assert total_loss(_output(True), gt_heat, torch.zeros(2, 21, 3), None, cfg).total.item() == 2 + 0.5 + 1.5
+
+
+def test_total_loss_without_embeddings_has_no_contrastive_term() -> None:
+    terms = total_loss(_output(False), torch.zeros(2, 21, 1, 2), torch.zeros(2, 21, 3), None)
+    assert terms.con is None
+    assert terms.total.item() == 0.5 + 1.0
+
+
+@pytest.mark.parametrize("kwargs", [{"contrastive": "triplet"}, {"negative_from": "e3"}, {"con": -0.1}])
+def test_bad_loss_options_are_user_errors(kwargs: dict) -> None:
+    with pytest.raises(HanddgError):
+        LossConfig(**kwargs)
