@@ -1,0 +1,157 @@
+"""Every knob of a training run in one dataclass: each of the paper's ablations is a field.
+
+A run directory stores the resolved config as config.json; `--resume` reads it back, so a run
+is fully described by that file (plus the feature store it names).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from handdg.errors import HanddgError
+
+BRANCH2_MODES = ("none", "ie", "te", "ie+te")
+"""none = baseline without Branch2; ie = image features only (r = 1); te = text only (r = 0)."""
+TARGET_RATIOS = {"stb": 0.6, "rhd": 0.9}
+"""The paper's image:text mixing ratio per target domain (section 3.3, Table 4a)."""
+AUGMENTATIONS = ("geometric", "jitter", "cutout", "noise", "sobel", "drop", "blur")
+AUGMENT_PRESETS = {
+    "none": (),
+    "official": ("geometric", "jitter"),
+    "normal": AUGMENTATIONS,
+}
+"""`official` = what the released code applied; `normal` = Table 6's six photometric ones + geometric."""
+LAYOUTS = ("freihand", "rhd", "stb")
+PRESETS = ("paper", "small", "tiny")
+
+
+def _choice(name: str, value: Any, allowed: tuple) -> None:
+    if value not in allowed:
+        raise HanddgError(f"{name} must be one of {', '.join(map(str, allowed))}, got {value!r}")
+
+
+@dataclass
+class TrainConfig:
+    """A training run. Defaults are the paper's (Adam 1e-4, lambdas 1/1/0.1) on the `small` preset.
+
+    heatmap_size None = the net's own output size (input/8: 32 for the paper preset); the
+    heatmap loss upsamples predictions to a larger target size. heatmap_sigma is in target pixels.
+    crop_scale multiplies the tight box around the 2D joints to give the crop side.
+    """
+
+    data: str = ""
+    layout: str = "freihand"
+    split: str = "train"
+    store: str | None = None
+    out: str = "run"
+    preset: str = "small"
+    branch2: str = "ie+te"
+    ratio: float | None = None
+    target: str | None = None
+    normalise_mix: bool = True
+    fusion: str = "concat"
+    lambda_heat: float = 1.0
+    lambda_pose: float = 1.0
+    lambda_con: float = 0.1
+    contrastive: str = "paper"
+    pose_target: str = "canonical"
+    heatmap_size: int | None = None
+    heatmap_sigma: float = 1.0
+    crop_scale: float = 2.0
+    batch_size: int = 32
+    steps: int = 1000
+    lr: float = 1e-4
+    seed: int = 0
+    augment: tuple[str, ...] = field(default_factory=lambda: AUGMENT_PRESETS["official"])
+    clip_mode: str = "cached"
+    clip_model: str = "ViT-B-32"
+    clip_weights: str = "openai"
+    checkpoint_every: int = 200
+    keep_checkpoints: int = 2
+    log_every: int = 10
+    workers: int = 0
+    device: str = "auto"
+
+    def mixing_ratio(self) -> float | None:
+        """The image weight r of f = r·n(f_CI) + (1−r)·n(f_CT); None for the baseline."""
+        if self.branch2 == "none":
+            return None
+        if self.branch2 == "ie":
+            return 1.0
+        if self.branch2 == "te":
+            return 0.0
+        if self.ratio is not None:
+            return float(self.ratio)
+        if self.target is not None:
+            return TARGET_RATIOS[self.target]
+        raise HanddgError("branch2 ie+te needs a mixing ratio: give --ratio R or --target stb|rhd")
+
+    @property
+    def uses_clip(self) -> bool:
+        """Whether the run needs CLIP features (every mode except the baseline)."""
+        return self.branch2 != "none"
+
+    def validate(self) -> "TrainConfig":
+        """Raise HanddgError naming the first bad field; return self so calls can chain."""
+        _choice("layout", self.layout, LAYOUTS)
+        _choice("preset", self.preset, PRESETS)
+        _choice("branch2", self.branch2, BRANCH2_MODES)
+        _choice("fusion", self.fusion, ("concat", "sum"))
+        _choice("contrastive", self.contrastive, ("paper", "hinge"))
+        _choice("pose_target", self.pose_target, ("canonical", "2.5d"))
+        _choice("clip_mode", self.clip_mode, ("cached", "online"))
+        if self.target is not None:
+            _choice("target", self.target, tuple(TARGET_RATIOS))
+        if self.ratio is not None and not 0.0 <= self.ratio <= 1.0:
+            raise HanddgError(f"--ratio must lie in [0, 1], got {self.ratio}")
+        if self.ratio is not None and self.target is not None:
+            raise HanddgError("give either --ratio or --target (its preset ratio), not both")
+        for name in self.augment:
+            _choice("augmentation", name, AUGMENTATIONS)
+        if self.heatmap_size is not None and self.heatmap_size < 4:
+            raise HanddgError(f"heatmap_size must be at least 4 (or unset: the net's own size), got {self.heatmap_size}")
+        for name in ("batch_size", "steps", "checkpoint_every", "log_every", "keep_checkpoints"):
+            if getattr(self, name) < 1:
+                raise HanddgError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.lr <= 0 or self.heatmap_sigma <= 0 or self.crop_scale <= 0:
+            raise HanddgError("lr, heatmap_sigma and crop_scale must be positive")
+        if self.workers < 0 or self.seed < 0:
+            raise HanddgError(f"workers and seed must be 0 or more, got {self.workers} and {self.seed}")
+        if not self.data:
+            raise HanddgError("no training data: give --data ROOT")
+        if self.uses_clip and self.clip_mode == "cached" and not self.store:
+            raise HanddgError(f"branch2 {self.branch2} reads cached CLIP features: give --store STORE "
+                              "(made by `handdg featurize`), or use --branch2 none / --clip-mode online")
+        self.mixing_ratio()
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (tuples become lists)."""
+        out = dataclasses.asdict(self)
+        out["augment"] = list(self.augment)
+        return out
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        """Inverse of to_dict; unknown keys are an error (a config from another handdg version)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise HanddgError(f"unknown training option(s) {', '.join(unknown)} in config "
+                              "(written by another handdg version?)")
+        values = dict(values)
+        if "augment" in values:
+            values["augment"] = tuple(values["augment"])
+        return cls(**values)
+
+
+def parse_augment(text: str) -> tuple[str, ...]:
+    """`official`, `normal`, `none` or a comma list such as `geometric,blur` -> augmentation names."""
+    if text in AUGMENT_PRESETS:
+        return AUGMENT_PRESETS[text]
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    for name in names:
+        _choice("augmentation", name, AUGMENTATIONS)
+    return names

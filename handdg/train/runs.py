@@ -1,0 +1,174 @@
+"""A run directory: config.json, metrics.csv (+ TensorBoard when installed) and checkpoints.
+
+    RUN/config.json                      resolved TrainConfig + CLIP provenance + dataset identity
+    RUN/metrics.csv                      one row per logged step
+    RUN/checkpoints/step_<N>.safetensors model weights; metadata holds the config, so a checkpoint
+                                         file alone is enough for `handdg eval`
+    RUN/checkpoints/step_<N>.opt.pt      optimiser state, torch RNG state, step
+    RUN/last.safetensors                 copy of the newest weights
+
+A checkpoint counts only once its .safetensors exists, and that file is renamed into place after
+its .opt.pt: a kill at any moment leaves the previous checkpoint as the newest complete one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from handdg import __version__
+from handdg.errors import HanddgError
+from handdg.train.config import TrainConfig
+
+CONFIG = "config.json"
+METRICS = "metrics.csv"
+LAST = "last.safetensors"
+_STEP = re.compile(r"step_(\d+)\.safetensors$")
+
+
+def write_json(path: Path, payload: dict) -> None:
+    """Write JSON atomically (temp file + rename)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def create_run(out: Path, config: TrainConfig, provenance: dict[str, Any]) -> None:
+    """Make a fresh run directory holding config.json; refuse to overwrite an existing run."""
+    if (out / CONFIG).exists():
+        raise HanddgError(f"{out} already holds a run: continue it with --resume, or choose another --out")
+    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    write_json(out / CONFIG, {"handdg_version": __version__, "config": config.to_dict(), **provenance})
+
+
+def read_run(out: Path) -> tuple[TrainConfig, dict[str, Any]]:
+    """The config and provenance of an existing run directory."""
+    path = out / CONFIG
+    if not path.exists():
+        raise HanddgError(f"no run to resume in {out} ({CONFIG} missing): start it without --resume")
+    payload = json.loads(path.read_text())
+    config = TrainConfig.from_dict(payload.pop("config"))
+    return config, payload
+
+
+def checkpoint_steps(out: Path) -> list[int]:
+    """Steps of the complete checkpoints in a run, ascending."""
+    folder = out / "checkpoints"
+    if not folder.is_dir():
+        return []
+    return sorted(int(m.group(1)) for p in folder.iterdir() if (m := _STEP.match(p.name)))
+
+
+def _weights_path(out: Path, step: int) -> Path:
+    return out / "checkpoints" / f"step_{step}.safetensors"
+
+
+def _state_path(out: Path, step: int) -> Path:
+    return out / "checkpoints" / f"step_{step}.opt.pt"
+
+
+def save_checkpoint(out: Path, step: int, weights: dict[str, torch.Tensor], state: dict[str, Any],
+                    config: TrainConfig, keep: int) -> Path:
+    """Write step_<step> (state first, weights last), refresh last.safetensors, prune to `keep`."""
+    state_path, weights_path = _state_path(out, step), _weights_path(out, step)
+    tmp_state = state_path.with_name(state_path.name + ".tmp")
+    torch.save({**state, "step": step}, tmp_state)
+    os.replace(tmp_state, state_path)
+    tmp_weights = weights_path.with_name(weights_path.name + ".tmp")
+    tensors = {name: t.detach().to("cpu").contiguous() for name, t in weights.items()}
+    metadata = {"handdg_config": json.dumps(config.to_dict()), "step": str(step), "handdg_version": __version__}
+    save_file(tensors, str(tmp_weights), metadata=metadata)
+    os.replace(tmp_weights, weights_path)
+    tmp_last = out / (LAST + ".tmp")
+    shutil.copyfile(weights_path, tmp_last)
+    os.replace(tmp_last, out / LAST)
+    for old in checkpoint_steps(out)[:-keep]:
+        _weights_path(out, old).unlink()
+        _state_path(out, old).unlink(missing_ok=True)
+    return weights_path
+
+
+def load_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], TrainConfig, int]:
+    """Weights, training config and step of a handdg checkpoint (.safetensors)."""
+    path = Path(path)
+    if not path.is_file():
+        raise HanddgError(f"checkpoint not found: {path} (give a .safetensors file from a run's checkpoints/)")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            weights = {name: handle.get_tensor(name) for name in handle.keys()}
+    except Exception as exc:  # safetensors raises its own error types for corrupt files
+        raise HanddgError(f"cannot read checkpoint {path}: {exc}") from None
+    if "handdg_config" not in metadata:
+        raise HanddgError(f"{path} is not a handdg checkpoint (no training config in its metadata)")
+    return weights, TrainConfig.from_dict(json.loads(metadata["handdg_config"])), int(metadata["step"])
+
+
+def load_state(out: Path, step: int) -> dict[str, Any]:
+    """The optimiser/RNG state saved beside the step's weights."""
+    return torch.load(_state_path(out, step), map_location="cpu", weights_only=True)
+
+
+def latest_checkpoint(out: Path) -> int | None:
+    """Step of the newest complete checkpoint, None when there is none."""
+    steps = checkpoint_steps(out)
+    return steps[-1] if steps else None
+
+
+class MetricsLog:
+    """metrics.csv (one row per logged step) and, when installed, TensorBoard scalars."""
+
+    def __init__(self, out: Path, fields: list[str], resume_step: int | None) -> None:
+        self.path = out / METRICS
+        self.fields = ["step", *fields]
+        rows = self._rows_up_to(resume_step) if resume_step is not None else []
+        self._file = self.path.open("w", newline="")
+        self._writer = csv.DictWriter(self._file, fieldnames=self.fields)
+        self._writer.writeheader()
+        self._writer.writerows(rows)
+        self._file.flush()
+        self._board = _tensorboard(out)
+
+    def _rows_up_to(self, step: int) -> list[dict[str, str]]:
+        """Rows logged before the checkpoint we resume from; later ones will be logged again."""
+        if not self.path.exists():
+            return []
+        with self.path.open(newline="") as handle:
+            return [row for row in csv.DictReader(handle) if int(row["step"]) <= step]
+
+    def log(self, step: int, values: dict[str, float]) -> None:
+        """Append one row and flush it to disk."""
+        self._writer.writerow({"step": step, **{k: f"{v:.9g}" for k, v in values.items()}})
+        self._file.flush()
+        if self._board is not None:
+            for name, value in values.items():
+                self._board.add_scalar(name, value, step)
+
+    def close(self) -> None:
+        """Close the CSV (and TensorBoard) files."""
+        self._file.close()
+        if self._board is not None:
+            self._board.close()
+
+
+def _tensorboard(out: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(out / "tensorboard"))
+
+
+def read_metrics(out: Path) -> list[dict[str, float]]:
+    """metrics.csv as a list of dicts of floats (step included)."""
+    with (out / METRICS).open(newline="") as handle:
+        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(handle)]

@@ -1,0 +1,59 @@
+import math
+
+import numpy as np
+import torch
+
+from handdg.train import augment
+
+
+def test_rotate_view_moves_pixels_where_the_rotated_camera_projects():
+    K = np.array([[100.0, 0.0, 50.0], [0.0, 100.0, 40.0], [0.0, 0.0, 1.0]])
+    xyz = np.array([[0.1, 0.0, 1.0]])  # projects to (60, 40)
+    image = np.zeros((80, 100, 3), np.uint8)
+    image[40, 60] = 255
+    out, xyz2, K2 = augment.rotate_view(image, xyz, K, math.pi / 2, center=np.array([50.0, 50.0]), canvas=21)
+    # R_z(90°) takes (0.1, 0, 1) to (0, 0.1, 1), which projects to (50, 50); the canvas centres (50, 50) at (10, 10).
+    np.testing.assert_allclose(xyz2, [[0.0, 0.1, 1.0]], atol=1e-12)
+    uv = K2 @ xyz2[0]
+    np.testing.assert_allclose(uv[:2] / uv[2], [10.0, 10.0], atol=1e-9)
+    assert out.shape == (21, 21, 3)
+    v, u = np.unravel_index(out[..., 0].argmax(), out.shape[:2])
+    assert (u, v) == (10, 10) and out[10, 10, 0] > 200
+
+
+def test_draw_geometry_ranges_and_reproducibility():
+    draws = [augment.draw_geometry(torch.Generator().manual_seed(s)) for s in range(300)]
+    assert all(0.75 <= g.scale <= 1.25 for g in draws)
+    assert all(abs(g.angle) <= math.pi / 2 for g in draws)
+    rotated = sum(g.angle != 0.0 for g in draws) / len(draws)
+    assert 0.5 < rotated < 0.7
+    assert augment.draw_geometry(torch.Generator().manual_seed(7)) == draws[7]
+
+
+def test_sobel_is_zero_on_flat_images_and_peaks_on_edges():
+    flat = torch.full((3, 8, 8), 0.3)
+    assert torch.count_nonzero(augment.sobel(flat)) == 0
+    step = torch.zeros(3, 8, 8)
+    step[:, :, 4:] = 1.0
+    edges = augment.sobel(step)
+    assert edges.max() == 1.0 and torch.all(edges[:, :, 3:5] == 1.0) and torch.all(edges[:, :, :2] == 0)
+
+
+def test_photometric_is_reproducible_and_off_means_identity():
+    image = torch.rand(3, 16, 16, generator=torch.Generator().manual_seed(0))
+    names = augment.PHOTOMETRIC
+    a = augment.photometric(image, names, torch.Generator().manual_seed(3))
+    b = augment.photometric(image, names, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b) and not torch.equal(a, image)
+    assert a.min() >= 0 and a.max() <= 1
+    assert torch.equal(augment.photometric(image, (), torch.Generator().manual_seed(3)), image)
+
+
+def test_colour_drop_and_cutout():
+    image = torch.rand(3, 20, 20, generator=torch.Generator().manual_seed(1))
+    grey = augment._drop(image, torch.Generator())
+    assert torch.equal(grey[0], grey[1]) and torch.equal(grey[1], grey[2])
+    cut = augment._cutout(image, torch.Generator().manual_seed(2))
+    zeroed = (cut == 0).all(0)
+    rows, cols = zeroed.any(1).sum(), zeroed.any(0).sum()
+    assert zeroed.sum() == rows * cols > 0  # one axis-aligned rectangle
