@@ -10,9 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO.parent / "shared" / "fixtures" / "mmpose-samples"
-if not FIXTURES.exists():
-    FIXTURES = REPO / "tests" / "fixtures" / "mmpose-samples"
+FIXTURES = REPO / "tests" / "fixtures" / "mmpose-samples"
+"""Real FreiHAND and RHD images with mmpose's COCO-style annotations (see its README.md)."""
 
 
 @pytest.fixture

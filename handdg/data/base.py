@@ -40,6 +40,7 @@ class HandDataset(Sequence[Sample]):
     root: Path
     split: str
     ids: list[str]
+    annotation_files: tuple[Path, ...] = ()
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -49,6 +50,17 @@ class HandDataset(Sequence[Sample]):
 
     def image_path(self, index: int) -> Path:
         raise NotImplementedError
+
+    def files(self, index: int) -> list[Path]:
+        """Every file sample `index` is read from (what `handdg data check` looks for)."""
+        return [self.image_path(index)]
+
+    def position(self, index: int) -> int:
+        """Validate an index (negative counts from the end) and return it as 0..len-1."""
+        n = len(self.ids)
+        if not -n <= index < n:
+            raise IndexError(f"index {index} out of range for {self.name} {self.split} ({n} samples)")
+        return index % n
 
     def load_image(self, index: int) -> np.ndarray:
         from handdg.data.images import read_rgb
