@@ -7,7 +7,7 @@ import sys
 import click
 
 from handdg import __version__
-from handdg.commands import demo
+from handdg.commands import data, demo
 from handdg.errors import HanddgError
 
 
@@ -48,3 +48,4 @@ def prompts_cmd(parts: bool) -> None:
 
 
 main.add_command(demo.demo)
+main.add_command(data.data)
