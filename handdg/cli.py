@@ -7,7 +7,7 @@ import sys
 import click
 
 from handdg import __version__
-from handdg.commands import data, demo
+from handdg.commands import analysis, data, demo
 from handdg.errors import HanddgError
 
 
@@ -49,3 +49,5 @@ def prompts_cmd(parts: bool) -> None:
 
 main.add_command(demo.demo)
 main.add_command(data.data)
+main.add_command(analysis.retrieve)
+main.add_command(analysis.figures)

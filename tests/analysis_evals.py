@@ -19,11 +19,11 @@ def protocol_block(epe: float, values: list[float] | None = None) -> dict:
 
 
 def write_eval(path: Path, dataset: str, epe: float, run_config: dict | None = None, official_epe: float | None = None) -> Path:
-    """Write an eval JSON with both protocols."""
+    """Write an eval JSON with both protocols; `run_config` = the TrainConfig fields of the run."""
     data = {
         "dataset": dataset, "split": "test", "camera": "sk" if dataset == "stb" else None, "count": 10,
         "checkpoint": str(path.parent / "last.safetensors"),
-        "run_config": {"clip": {"model": "ViT-B-32", "weights": "random:0"}, **(run_config or {})},
+        "run_config": {"config": run_config or {}, "clip": {"model": "ViT-B-32", "weights": "random:0"}},
         "protocols": {"hand3d": protocol_block(epe), "official": protocol_block(official_epe or epe + 10)},
     }
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ from analysis_store import ArrayStore, random_store
 from PIL import Image
 
 from handdg.analysis.figure import FigureContext, merged_context, new_figure, save_figure, store_context
-from handdg.analysis.pck import auc, eval_context, legend_label, load_eval, pck_figure
+from handdg.analysis.pck import auc_between, eval_context, legend_label, load_eval, pck_figure
 from handdg.analysis.retrieval import build_query, retrieve
 from handdg.analysis.sheets import contact_sheet, sheet_size
 from handdg.analysis.similarity import similarity_figure, similarity_profile
@@ -102,8 +102,8 @@ def test_auc_by_hand():
     # PCK = t/40 up to 40 mm then 1: area over 0..50 = 20 + 10 = 30 -> 0.6; over 20..50 = 15 + 10 = 25 -> 25/30
     t = np.linspace(0, 50, 21)
     v = np.clip(t / 40, 0, 1)
-    assert auc(t, v, 0, 50) == pytest.approx(0.6)
-    assert auc(t, v, 20, 50) == pytest.approx(25 / 30)
+    assert auc_between(t, v, 0, 50) == pytest.approx(0.6)
+    assert auc_between(t, v, 20, 50) == pytest.approx(25 / 30)
 
 
 def test_pck_figure_and_legend(tmp_path):

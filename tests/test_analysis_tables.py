@@ -26,11 +26,19 @@ def runs(tmp_path):
 
 
 def test_run_variant_reads_presets():
-    assert run_variant({"branch2": "ie+te", "target": "rhd"}).ratio == 0.9
-    assert run_variant({"branch2": "ie"}).ratio == 1.0
-    assert run_variant({"branch2": "te", "ratio": 0.6}).ratio == 0.0
-    assert run_variant({"branch2": "none", "augment": ["geometric", "jitter", "cutout", "noise", "sobel", "drop",
-                                                        "blur"]}).normal_augmentation
+    assert run_variant({"config": {"branch2": "ie+te", "target": "rhd"}}).ratio == 0.9
+    assert run_variant({"config": {"branch2": "ie+te"}}).ratio is None
+    assert run_variant({"config": {"branch2": "ie"}}).ratio == 1.0
+    assert run_variant({"config": {"branch2": "none"}}).ratio is None
+    normal = ["geometric", "jitter", "cutout", "noise", "sobel", "drop", "blur"]
+    assert run_variant({"config": {"branch2": "none", "augment": normal}}).normal_augmentation
+    assert not run_variant({"config": {"branch2": "none"}}).normal_augmentation
+
+
+def test_unknown_config_names_the_file(tmp_path):
+    write_eval(tmp_path / "r" / "eval_stb.json", "stb", 1.0, {"branch2": "none", "wings": 2})
+    with pytest.raises(HanddgError, match="eval_stb.json: unknown training option"):
+        write_tables([tmp_path / "r"], tmp_path / "out")
 
 
 def test_tables_markdown_and_csv(runs, tmp_path):

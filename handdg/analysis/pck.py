@@ -14,7 +14,9 @@ from typing import Sequence
 import numpy as np
 
 from handdg.analysis.figure import FigureContext, body_top, new_figure, save_figure
+from handdg.analysis.variants import run_variant
 from handdg.errors import HanddgError
+from handdg.train.metrics import auc
 
 PROTOCOLS = ("hand3d", "official")
 
@@ -56,26 +58,24 @@ def default_label(path: Path) -> str:
     return f"{path.parent.name}/{path.stem}" if path.parent.name else path.stem
 
 
-def auc(thresholds: Sequence[float], values: Sequence[float], lo: float, hi: float) -> float:
-    """Area under the PCK curve between lo and hi mm, normalised by (hi − lo): trapezoid rule over the
-    given thresholds that fall in [lo, hi] (hand3d's definition)."""
+def auc_between(thresholds: Sequence[float], values: Sequence[float], lo: float, hi: float) -> float:
+    """Normalised area under the PCK curve over its thresholds within [lo, hi] mm (eval's AUC rule),
+    for results that do not carry the AUC of that range themselves."""
     t = np.asarray(thresholds, dtype=np.float64)
-    v = np.asarray(values, dtype=np.float64)
     keep = (t >= lo - 1e-9) & (t <= hi + 1e-9)
     if keep.sum() < 2:
         raise HanddgError(f"the PCK curve has fewer than two thresholds in {lo:g}–{hi:g} mm")
-    t, v = t[keep], v[keep]
-    return float(np.sum((t[1:] - t[:-1]) * (v[1:] + v[:-1]) / 2) / (t[-1] - t[0]))
+    return auc(t[keep], np.asarray(values, dtype=np.float64)[keep])
 
 
 def legend_label(result: EvalResult, protocol: str) -> str:
     """'label (dataset): AUC 0–50 x.xxx[, 20–50 y.yyy], EPE z.z mm' from the JSON's own numbers."""
     block = result.protocol(protocol)
     pck = block["pck"]
-    auc_full = block.get("auc_0_50", auc(pck["thresholds_mm"], pck["values"], 0, 50))
+    auc_full = block.get("auc_0_50", auc_between(pck["thresholds_mm"], pck["values"], 0, 50))
     text = f"{result.label} ({result.dataset}): AUC 0–50 {auc_full:.3f}"
     if result.dataset == "stb":
-        text += f", 20–50 {block.get('auc_20_50', auc(pck['thresholds_mm'], pck['values'], 20, 50)):.3f}"
+        text += f", 20–50 {block.get('auc_20_50', auc_between(pck['thresholds_mm'], pck['values'], 20, 50)):.3f}"
     return text + f", EPE {block['epe_mean_mm']:.1f} mm"
 
 
@@ -111,12 +111,21 @@ def eval_context(results: Sequence[EvalResult]) -> FigureContext:
             return values.pop()
         return "several, some random" if any(v.startswith("random") for v in values) else "several"
 
-    clips = [r.data.get("run_config", {}).get("clip", {}) for r in results]
-    ratios = {r.data.get("run_config", {}).get("ratio") for r in results}
-    ratio = ratios.pop() if len(ratios) == 1 else None
+    configs = [r.data.get("run_config", {}) for r in results]
+    clips = [c.get("clip", {}) for c in configs]
+    ratios = {run_variant(c).ratio for c in configs}
     return FigureContext(
         one({str(c.get("model", "?")) for c in clips}),
         one({str(c.get("weights", "?")) for c in clips}),
         " + ".join(sorted({r.dataset for r in results})),
-        ratio if isinstance(ratio, (int, float)) else None,
+        ratios.pop() if len(ratios) == 1 else None,
     )
+
+
+def pck_report(paths: Sequence[Path], labels: Sequence[str], out: Path,
+               protocols: Sequence[str] = PROTOCOLS) -> list[Path]:
+    """`handdg figures pck`: PCK curves of the eval JSON files `paths` (optionally labelled, in order)."""
+    if labels and len(labels) != len(paths):
+        raise HanddgError(f"{len(labels)} --label for {len(paths)} eval files; give one label per file or none")
+    results = [load_eval(p, labels[i] if labels else None) for i, p in enumerate(paths)]
+    return pck_figure(results, eval_context(results), out, protocols)

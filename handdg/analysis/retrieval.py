@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import torch
 
 from handdg.analysis.store_view import StoreView, l2_normalise
 from handdg.errors import HanddgError
+from handdg.train.features import mix
 
 
 @dataclass(frozen=True)
@@ -46,12 +48,15 @@ class Hit:
 
 def mix_features(image_feature: np.ndarray, text_feature: np.ndarray, ratio: float,
                  normalise: bool = True) -> np.ndarray:
-    """f = r·n(f_CI) + (1−r)·n(f_CT) (or without the n's when `normalise` is False), float32."""
+    """f = r·n(f_CI) + (1−r)·n(f_CT) (without the n's when `normalise` is False), float32 numpy.
+
+    The very mixing training uses (`handdg.train.features.mix`), so a query is a training feature.
+    """
     if not 0.0 <= ratio <= 1.0:
         raise HanddgError(f"ratio r = {ratio} is outside [0, 1]; pick the image weight r in 0..1")
-    img = l2_normalise(image_feature) if normalise else np.asarray(image_feature, np.float32)
-    txt = l2_normalise(text_feature) if normalise else np.asarray(text_feature, np.float32)
-    return ratio * img + (1.0 - ratio) * txt
+    image = torch.from_numpy(np.asarray(image_feature, dtype=np.float32))
+    text = torch.from_numpy(np.asarray(text_feature, dtype=np.float32))
+    return mix(image, text, ratio, normalise).numpy()
 
 
 def prompt_feature(store: StoreView, prompt: str, clip_weights: str | None = None) -> tuple[np.ndarray, str, int | None]:

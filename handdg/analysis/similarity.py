@@ -14,12 +14,13 @@ from typing import Sequence
 
 import numpy as np
 
-from handdg.analysis.figure import FigureContext, body_top, new_figure, save_figure
+from handdg.analysis.figure import FigureContext, body_top, new_figure, save_figure, store_context
 from handdg.analysis.retrieval import prompt_feature
-from handdg.analysis.store_view import StoreView, l2_normalise, unit_image_features
+from handdg.analysis.store_view import StoreView, l2_normalise, open_store, unit_image_features, usable_rows
 from handdg.errors import HanddgError
 
 TOP = 10
+MAX_ROWS = 6
 SWEEP_KEYS = ("top-1", f"top-{TOP} mean", "median", "own image", "prompt")
 
 
@@ -44,7 +45,7 @@ def similarity_profile(store: StoreView, image_id: str, prompt: str, ratio: floa
     row = int(store.row_of([image_id])[0])
     text, text_str, pid = prompt_feature(store, prompt, clip_weights)
     own, txt = unit[row], l2_normalise(text)
-    others = np.delete(np.arange(len(unit)), row)
+    others = np.setdiff1d(usable_rows(store), [row])
     if len(others) == 0:
         raise HanddgError("the store holds one image only; similarity to other images needs at least two")
     to_image, to_text = unit[others] @ own, unit[others] @ txt
@@ -97,3 +98,17 @@ def similarity_figure(profiles: Sequence[SimilarityProfile], context: FigureCont
         sweep.set_ylabel("cosine similarity")
         sweep.legend(fontsize=7, loc="best")
     return save_figure(fig, out)
+
+
+def similarity_report(store_path: Path | str, image_ids: Sequence[str], prompts: Sequence[str], ratio: float,
+                      out: Path, clip_weights: str | None = None) -> list[Path]:
+    """`handdg figures similarity`: one row per (image, prompt) pair of the store at `store_path`."""
+    pairs = [(i, p) for i in image_ids for p in prompts]
+    if not pairs:
+        raise HanddgError("give at least one --image and one --prompt")
+    if len(pairs) > MAX_ROWS:
+        raise HanddgError(f"{len(pairs)} image × prompt pairs; at most {MAX_ROWS} fit one figure")
+    store = open_store(store_path)
+    unit = unit_image_features(store)
+    profiles = [similarity_profile(store, i, p, ratio, clip_weights=clip_weights, features=unit) for i, p in pairs]
+    return similarity_figure(profiles, store_context(store, ratio), out)

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Protocol, Sequence
 
 import numpy as np
@@ -29,6 +30,24 @@ class StoreView(Protocol):
     def prompt_features(self) -> np.ndarray: ...
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def open_store(path: str | Path) -> StoreView:
+    """Open a finished feature store for analysis (HanddgError if it is incomplete)."""
+    from handdg.stores import FeatureStore
+
+    store = FeatureStore.open(path)
+    if not store.complete:
+        raise HanddgError(f"feature store {path} is incomplete; re-run the `handdg featurize` command that made it to finish it")
+    return store
+
+
+def usable_rows(store: StoreView) -> np.ndarray:
+    """Rows that hold features (all but images skipped as unreadable by `featurize --skip-bad`)."""
+    skipped = getattr(store, "skipped", None)
+    if skipped is None:
+        return np.arange(len(store.ids))
+    return np.flatnonzero(~np.asarray(skipped, dtype=bool))
 
 
 def l2_normalise(x: np.ndarray) -> np.ndarray:
@@ -61,8 +80,6 @@ def store_dataset(store: StoreView, root: str | None = None):
 
     Refuses a dataset that is not the one the store covers.
     """
-    from pathlib import Path
-
     from handdg.data import open_dataset
 
     recorded = store.attrs.get("dataset", {})

@@ -17,41 +17,11 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from handdg.analysis.pck import EvalResult, load_eval
+from handdg.analysis.variants import RunVariant, run_variant
 from handdg.errors import HanddgError
+from handdg.train.config import TARGET_RATIOS
 
 DATASETS = ("stb", "rhd")
-PRESET_RATIO = {"stb": 0.6, "rhd": 0.9}
-PHOTOMETRIC = frozenset({"cutout", "noise", "sobel", "drop", "blur"})
-
-
-@dataclass(frozen=True)
-class RunVariant:
-    """The ablation knobs of a training run, read from its config."""
-
-    branch2: str  # none | ie | te | ie+te
-    ratio: float | None
-    fusion: str
-    lambda_con: float
-    augment: frozenset[str]
-
-    @property
-    def normal_augmentation(self) -> bool:
-        """Whether the run used the 'normal augmentation' set of Table 6 (all photometric ops)."""
-        return PHOTOMETRIC <= self.augment
-
-
-def run_variant(config: dict) -> RunVariant:
-    """Read the variant from a run config (`handdg train`'s config.json, as copied into eval results)."""
-    branch2 = str(config.get("branch2", "ie+te")).lower()
-    fixed = {"none": None, "ie": 1.0, "te": 0.0}
-    if branch2 in fixed:
-        ratio = fixed[branch2]
-    elif config.get("ratio") is not None:
-        ratio = float(config["ratio"])
-    else:
-        ratio = PRESET_RATIO.get(str(config.get("target")))
-    return RunVariant(branch2, ratio, str(config.get("fusion", "concat")),
-                      float(config.get("lambda_con", 0.1)), frozenset(config.get("augment", ())))
 
 
 Match = Callable[[RunVariant, str], bool]
@@ -61,7 +31,7 @@ def variant(branch2: str, ratio: float | str | None = None, fusion: str = "conca
             normal: bool = False) -> Match:
     """A row predicate: the run is this variant (ratio 'preset' = the paper's r for the eval dataset)."""
     def match(run: RunVariant, dataset: str) -> bool:
-        want = PRESET_RATIO[dataset] if ratio == "preset" else ratio
+        want = TARGET_RATIOS[dataset] if ratio == "preset" else ratio
         same_ratio = want is None or (run.ratio is not None and math.isclose(run.ratio, want, abs_tol=1e-6))
         clip_fields = branch2 == "none" or (run.fusion == fusion and math.isclose(run.lambda_con, lambda_con))
         return run.branch2 == branch2 and same_ratio and clip_fields and run.normal_augmentation == normal
@@ -158,6 +128,14 @@ def find_eval_results(paths: Iterable[Path]) -> list[EvalResult]:
     return results
 
 
+def result_variant(result: EvalResult) -> RunVariant:
+    """The variant of the run behind an eval result (HanddgError naming the file if unreadable)."""
+    try:
+        return run_variant(result.data.get("run_config", {}))
+    except HanddgError as exc:
+        raise HanddgError(f"{result.path}: {exc}") from None
+
+
 def fill(table: Table, results: Sequence[EvalResult], protocol: str) -> list[dict[str, Cell]]:
     """The measured cells of each row of `table`: dataset -> Cell."""
     filled = []
@@ -166,7 +144,7 @@ def fill(table: Table, results: Sequence[EvalResult], protocol: str) -> list[dic
         for result in results:
             if row.match is None or result.dataset not in cells:
                 continue
-            if row.match(run_variant(result.data.get("run_config", {})), result.dataset):
+            if row.match(result_variant(result), result.dataset):
                 cells[result.dataset].values.append(float(result.protocol(protocol)["epe_mean_mm"]))
                 cells[result.dataset].sources.append(str(result.path))
         filled.append(cells)

@@ -14,9 +14,9 @@ from typing import Mapping
 
 import numpy as np
 
-from handdg.analysis.figure import FigureContext, body_top, new_figure, save_figure
+from handdg.analysis.figure import FigureContext, body_top, merged_context, new_figure, save_figure
 from handdg.analysis.retrieval import mix_features
-from handdg.analysis.store_view import StoreView, same_clip, unit_image_features
+from handdg.analysis.store_view import StoreView, open_store, same_clip, unit_image_features, usable_rows
 from handdg.errors import HanddgError
 
 AUG = "aug"
@@ -47,9 +47,9 @@ def tsne_inputs(source: StoreView, datasets: Mapping[str, StoreView], cap: int, 
     rng = np.random.default_rng(seed)
     features, rows = {}, {}
     for name, store in datasets.items():
-        rows[name] = _sample_rows(len(store.ids), cap, rng)
+        rows[name] = _sample_rows(usable_rows(store), cap, rng)
         features[name] = unit_image_features(store, rows[name])
-    aug_rows = _sample_rows(len(source.ids), cap, rng)
+    aug_rows = _sample_rows(usable_rows(source), cap, rng)
     prompts = source.prompt_features()
     prompt_ids = rng.integers(0, len(prompts), size=len(aug_rows))
     rows[AUG] = aug_rows
@@ -57,11 +57,11 @@ def tsne_inputs(source: StoreView, datasets: Mapping[str, StoreView], cap: int, 
     return features, rows, prompt_ids
 
 
-def _sample_rows(count: int, cap: int, rng: np.random.Generator) -> np.ndarray:
-    """Up to `cap` distinct rows out of `count`, sorted (so store reads go in order)."""
-    if count <= cap:
-        return np.arange(count)
-    return np.sort(rng.choice(count, size=cap, replace=False))
+def _sample_rows(rows: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:
+    """Up to `cap` distinct rows out of `rows`, sorted (so store reads go in order)."""
+    if len(rows) <= cap:
+        return rows
+    return np.sort(rng.choice(rows, size=cap, replace=False))
 
 
 def run_tsne(source: StoreView, datasets: Mapping[str, StoreView], cap: int = 1000, seed: int = 0,
@@ -94,3 +94,18 @@ def tsne_figure(result: TsneResult, context: FigureContext, out: Path) -> list[P
     ax.legend(loc="best", markerscale=3)
     ax.set_xlabel(f"aug = 0.5·(n(f_CI) + n(f_CT)), random prompts; others n(f_CI); seed {result.seed}")
     return save_figure(fig, out)
+
+
+def tsne_report(source: Path | str, targets: Mapping[str, Path | str], out: Path, source_name: str = "frei",
+                cap: int = 1000, seed: int = 0, perplexity: float = 30.0) -> tuple[list[Path], dict[str, int]]:
+    """`handdg figures tsne`: embed the source store ('aug' and `source_name`) with the target stores.
+
+    Returns the written files and the number of points per set.
+    """
+    if source_name in targets:
+        raise HanddgError(f"'{source_name}' names the source store; give the targets other names")
+    src = open_store(source)
+    stores = {source_name: src, **{name: open_store(path) for name, path in targets.items()}}
+    result = run_tsne(src, stores, cap=cap, seed=seed, perplexity=perplexity)
+    paths = tsne_figure(result, merged_context(stores.values()), out)
+    return paths, {name: len(points) for name, points in result.points.items()}
