@@ -101,10 +101,16 @@ def test_rhd_refuses_pickles_that_run_code(tmp_path):
         open_dataset(root, "rhd", "train")
 
 
-def test_rhd_reads_current_protocol_and_rejects_wrong_shapes(tmp_path):
+def test_rhd_reads_old_and_new_numpy_pickles_and_rejects_wrong_shapes(tmp_path):
     entry = _rhd_entry(21, 21)
     root = write_rhd(tmp_path, "training", {3: entry}, protocol=pickle.HIGHEST_PROTOCOL)
     assert open_dataset(root, "rhd")[0].id == "00003"
+    path = root / "training" / "anno_training.pickle"
+    write_rhd(tmp_path, "training", {3: entry})
+    # RHD's own pickle predates numpy 2 and names numpy.core.multiarray
+    path.write_bytes(path.read_bytes().replace(b"numpy._core.multiarray", b"numpy.core.multiarray"))
+    assert b"numpy.core.multiarray" in path.read_bytes()
+    np.testing.assert_allclose(open_dataset(root, "rhd")[0].K, entry["K"])
     entry["xyz"] = entry["xyz"][:21]
     write_rhd(tmp_path, "training", {3: entry})
     with pytest.raises(HanddgError, match=r"sample 3 'xyz' has shape \(21, 3\), expected \(42, 3\)"):

@@ -40,6 +40,7 @@ class HandDataset(Sequence[Sample]):
     root: Path
     split: str
     ids: list[str]
+    camera: str | None = None
     annotation_files: tuple[Path, ...] = ()
 
     def __len__(self) -> int:

@@ -32,14 +32,14 @@ class FreiHAND(HandDataset):
     def __init__(self, root: Path, split: str) -> None:
         self.root = Path(root)
         self.split = split
-        folder, prefix = ("training", "training") if split == "train" else ("evaluation", "evaluation")
+        folder = "training" if split == "train" else "evaluation"
         self._image_dir = self.root / folder / "rgb"
         if not self._image_dir.is_dir():
             raise HanddgError(
                 f"missing {self._image_dir}: not a FreiHAND root (expected {folder}/rgb/%08d.jpg); check ROOT and --layout"
             )
-        k_path = self.root / f"{prefix}_K.json"
-        xyz_path = self.root / f"{prefix}_xyz.json"
+        k_path = self.root / f"{folder}_K.json"
+        xyz_path = self.root / f"{folder}_xyz.json"
         self._K = as_array(read_json(k_path, "a list of 3x3 intrinsics"), (None, 3, 3), k_path, "K")
         count = len(self._K)
         self.annotation_files = (k_path,)

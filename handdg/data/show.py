@@ -56,8 +56,8 @@ def describe(dataset: HandDataset, index: int, sample: Sample) -> dict[str, Any]
         "visible": None if sample.visible is None else [bool(v) for v in sample.visible],
         "extra": {k: _plain(v) for k, v in sample.extra.items()},
     }
-    if getattr(dataset, "camera", None) is not None:
-        out["camera"] = dataset.camera.name
+    if dataset.camera is not None:
+        out["camera"] = dataset.camera
     return out
 
 

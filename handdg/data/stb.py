@@ -34,15 +34,14 @@ SK_DEPTH_TO_COLOR_T_MM = np.array([-24.0381, -0.4563, -1.2326])
 class StbCamera:
     """One STB camera: its image prefix, label suffix and colour intrinsics."""
 
-    name: str
     image_prefix: str
     label_suffix: str
     K: np.ndarray
 
 
 CAMERAS = {
-    "sk": StbCamera("sk", "SK_color", "SK", intrinsics(607.92271, 607.88192, 314.78337, 236.42484)),
-    "bb": StbCamera("bb", "BB_left", "BB", intrinsics(822.79041, 822.79041, 318.47345, 250.31296)),
+    "sk": StbCamera("SK_color", "SK", intrinsics(607.92271, 607.88192, 314.78337, 236.42484)),
+    "bb": StbCamera("BB_left", "BB", intrinsics(822.79041, 822.79041, 318.47345, 250.31296)),
 }
 
 
@@ -64,7 +63,8 @@ class STB(HandDataset):
     def __init__(self, root: Path, split: str, camera: str = "sk") -> None:
         self.root = Path(root)
         self.split = split
-        self.camera = CAMERAS[camera]
+        self.camera = camera
+        self._camera = CAMERAS[camera]
         labels = self.root / "labels"
         if not labels.is_dir():
             raise HanddgError(f"missing {labels}: not an STB root (expected labels/<seq>_SK.mat); check ROOT and --layout")
@@ -72,10 +72,10 @@ class STB(HandDataset):
         self.sequences = TEST_SEQUENCES if split == "test" else TRAIN_SEQUENCES
         xyz, ids, files = [], [], []
         for seq in self.sequences:
-            path = labels / f"{seq}_{self.camera.label_suffix}.mat"
+            path = labels / f"{seq}_{self._camera.label_suffix}.mat"
             joints = _read_hand_para(path)
-            xyz.append(sk_depth_to_color(joints) if self.camera.name == "sk" else joints)
-            ids += [f"{seq}/{self.camera.image_prefix}_{i}" for i in range(len(joints))]
+            xyz.append(sk_depth_to_color(joints) if camera == "sk" else joints)
+            ids += [f"{seq}/{self._camera.image_prefix}_{i}" for i in range(len(joints))]
             files.append(path)
         self.annotation_files = tuple(files)
         self._xyz_mm = stb_to_fh(np.concatenate(xyz))
@@ -92,11 +92,11 @@ class STB(HandDataset):
             id=self.ids[index],
             image=self.load_image(index),
             xyz_mm=xyz,
-            K=self.camera.K.copy(),
-            uv=project(xyz, self.camera.K),
+            K=self._camera.K.copy(),
+            uv=project(xyz, self._camera.K),
             side="left",
             root="palm",
-            extra={"sequence": seq, "frame": int(frame.rsplit("_", 1)[1]), "camera": self.camera.name},
+            extra={"sequence": seq, "frame": int(frame.rsplit("_", 1)[1]), "camera": self.camera},
         )
 
 
