@@ -137,3 +137,8 @@ def test_unknown_preset_is_a_user_error() -> None:
 def test_config_round_trips_through_a_dict() -> None:
     cfg = ModelConfig.from_preset("small", clip_dim=64, fusion="sum")
     assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_config_from_another_version_is_a_user_error() -> None:
+    with pytest.raises(HanddgError, match="dropout"):
+        ModelConfig.from_dict({**ModelConfig().to_dict(), "dropout": 0.2})

@@ -12,7 +12,7 @@ Every width is divided by `ModelConfig.width_divisor`, so the CPU presets run th
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Literal
 
 import torch
@@ -73,7 +73,11 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
-        """Inverse of `to_dict` (e.g. from a run's config.json)."""
+        """Inverse of `to_dict` (e.g. from a checkpoint); unknown fields are a user error."""
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise HanddgError(f"unknown model field(s) {', '.join(unknown)} in the checkpoint's config "
+                              "(written by another handdg version?)")
         return cls(**data)
 
     def to_dict(self) -> dict:
@@ -135,15 +139,15 @@ class HeatmapNet(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         w = cfg.width
-        blocks = [(2, 64), (2, 128), (4, 256)]
         trunk: list[nn.Module] = []
+        self.block_ends: list[int] = []  # max-pool after these trunk layers
         c = 3
-        for n, ch in blocks:
+        for n, ch in [(2, 64), (2, 128), (4, 256)]:
             for _ in range(n):
                 trunk.append(_conv(c, w(ch), 3))
                 c = w(ch)
+            self.block_ends.append(len(trunk) - 1)
         self.trunk = nn.ModuleList(trunk)
-        self.block_ends = [1, 3, 7]  # pool after these trunk layers
         chans = [w(512), w(512), w(256), w(256), w(256), w(256), w(128)]
         conv4: list[nn.Module] = []
         for ch in chans:
