@@ -140,6 +140,17 @@ def test_stb_test_split_runs_over_b1counting_then_b1random_in_bb_camera(tmp_path
     assert list(np.round(s.xyz_mm[:, 0])[FH_TO_STB]) == list(range(21))
 
 
+def test_stb_bb_right_camera_shifts_by_the_baseline(tmp_path):
+    para = {"B1Counting": _stb_para(1, 0.0), "B1Random": _stb_para(1, 0.0)}
+    write_stb(tmp_path, para, camera="BB")
+    for seq in para:
+        write_image(tmp_path / seq / "BB_right_0.png", (64, 48))
+    s = open_dataset(tmp_path, "stb", "test", camera="bb_right")[1]
+    assert s.id == "B1Random/BB_right_0" and s.image.shape == (48, 64, 3)
+    np.testing.assert_allclose(s.xyz_mm[[0, 1]], [[-120.054, 0, 500], [17 - 120.054, 0, 500]])
+    np.testing.assert_allclose(s.uv, project(s.xyz_mm, s.K))
+
+
 def test_stb_sk_labels_move_from_depth_to_colour_camera(tmp_path):
     para = np.zeros((3, 21, 1))
     para[:, :, 0] = np.array([-24.0381, -0.4563, -1.2326])[:, None]  # the translation itself

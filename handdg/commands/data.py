@@ -14,8 +14,8 @@ _LAYOUT = click.option(
     help="The dataset's on-disk layout (its own release format).",
 )
 _CAMERA = click.option(
-    "--camera", type=click.Choice(["sk", "bb"]), default="sk", show_default=True,
-    help="STB only: sk = RealSense colour camera, bb = Bumblebee left camera.",
+    "--camera", type=click.Choice(["sk", "bb", "bb_right"]), default="sk", show_default=True,
+    help="STB only: sk = RealSense colour camera, bb = Bumblebee left, bb_right = Bumblebee right.",
 )
 _ROOT = click.argument("root", type=click.Path(path_type=Path))
 

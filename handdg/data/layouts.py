@@ -26,8 +26,8 @@ def normalise_split(split: str) -> str:
 def open_dataset(root: Path | str, layout: str, split: str = "train", camera: str = "sk") -> HandDataset:
     """Open one split of a dataset stored in its own on-disk layout.
 
-    `camera` chooses STB's camera ("sk" RealSense colour, "bb" Bumblebee left); the other
-    layouts have one camera and accept only the default.
+    `camera` chooses STB's camera ("sk" RealSense colour, "bb" Bumblebee left, "bb_right"
+    Bumblebee right); the other layouts have one camera and accept only the default.
     """
     root = Path(root)
     if not root.is_dir():
@@ -36,7 +36,7 @@ def open_dataset(root: Path | str, layout: str, split: str = "train", camera: st
     if layout not in LAYOUTS:
         raise HanddgError(f"unknown layout '{layout}': use one of {', '.join(LAYOUTS)}")
     if camera not in CAMERAS:
-        raise HanddgError(f"unknown camera '{camera}': use sk or bb (STB only)")
+        raise HanddgError(f"unknown camera '{camera}': use one of {', '.join(CAMERAS)} (STB only)")
     if layout != "stb" and camera != "sk":
         raise HanddgError(f"--camera {camera} applies to STB only; {layout} has a single camera")
     split = normalise_split(split)
