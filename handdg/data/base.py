@@ -16,7 +16,8 @@ class Sample:
 
     Joints are in FreiHAND order (0 wrist-or-palm root; thumb, index, middle, ring, pinky,
     each root->tip), in millimetres in the camera frame of `image`. `root` says what joint 0
-    is as the dataset stores it ("wrist" for FreiHAND/RHD, "palm" for STB).
+    is as the dataset stores it ("wrist" for FreiHAND/RHD, "palm" for STB). Images without
+    annotations (the `folder` layout) have NaN joints, K and uv, and side/root "unknown".
     """
 
     id: str
@@ -24,8 +25,8 @@ class Sample:
     xyz_mm: np.ndarray  # (21, 3) float64
     K: np.ndarray  # (3, 3) float64
     uv: np.ndarray  # (21, 2) float64 pixels in `image`
-    side: str  # "left" | "right"
-    root: str = "wrist"  # "wrist" | "palm"
+    side: str  # "left" | "right" ("unknown" without annotations)
+    root: str = "wrist"  # "wrist" | "palm" ("unknown" without annotations)
     visible: np.ndarray | None = None  # (21,) bool, when the dataset says
     extra: dict = field(default_factory=dict)
 
@@ -47,9 +48,11 @@ class HandDataset(Sequence[Sample]):
         return len(self.ids)
 
     def __getitem__(self, index: int) -> Sample:  # type: ignore[override]
+        """Sample `index` with its image decoded (IndexError past the end, as a Sequence must)."""
         raise NotImplementedError
 
     def image_path(self, index: int) -> Path:
+        """Where sample `index`'s colour image is stored."""
         raise NotImplementedError
 
     def files(self, index: int) -> list[Path]:
@@ -64,6 +67,7 @@ class HandDataset(Sequence[Sample]):
         return index % n
 
     def load_image(self, index: int) -> np.ndarray:
+        """Sample `index`'s image as (H, W, 3) uint8 RGB, without reading annotations."""
         from handdg.data.images import read_rgb
 
         return read_rgb(self.image_path(index))
