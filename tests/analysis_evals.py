@@ -19,13 +19,15 @@ def protocol_block(epe: float, values: list[float] | None = None) -> dict:
 
 
 def write_eval(path: Path, dataset: str, epe: float, run_config: dict | None = None, official_epe: float | None = None) -> Path:
-    """Write an eval JSON with both protocols; `run_config` = the TrainConfig fields of the run."""
+    """Write an eval JSON with both protocols beside its run's config.json; `run_config` = TrainConfig fields."""
     data = {
         "dataset": dataset, "split": "test", "camera": "sk" if dataset == "stb" else None, "count": 10,
         "checkpoint": str(path.parent / "last.safetensors"),
-        "run_config": {"config": run_config or {}, "clip": {"model": "ViT-B-32", "weights": "random:0"}},
+        "run_config": run_config or {},
         "protocols": {"hand3d": protocol_block(epe), "official": protocol_block(official_epe or epe + 10)},
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data))
+    clip = {"model": "ViT-B-32", "weights": "random:0"} if (run_config or {}).get("branch2") != "none" else None
+    (path.parent / "config.json").write_text(json.dumps({"config": run_config or {}, "clip": clip}))
     return path

@@ -123,3 +123,12 @@ def test_bad_eval_files(tmp_path):
     (tmp_path / "x.json").write_text("{}")
     with pytest.raises(HanddgError, match="not a `handdg eval` result"):
         load_eval(tmp_path / "x.json")
+
+
+def test_eval_context_reads_the_run_folder(tmp_path):
+    base = load_eval(write_eval(tmp_path / "base" / "eval_rhd.json", "rhd", 30.0, {"branch2": "none"}))
+    ours = load_eval(write_eval(tmp_path / "ours" / "eval_rhd.json", "rhd", 25.0, {"branch2": "ie+te", "target": "rhd"}))
+    assert eval_context([base]) == FigureContext("none", "none (baseline)", "rhd", None)
+    assert eval_context([ours]) == FigureContext("ViT-B-32", "random:0", "rhd", 0.9)
+    mixed = eval_context([base, ours])
+    assert mixed.weights == "several, some random" and mixed.random_weights and mixed.ratio is None

@@ -26,13 +26,13 @@ def runs(tmp_path):
 
 
 def test_run_variant_reads_presets():
-    assert run_variant({"config": {"branch2": "ie+te", "target": "rhd"}}).ratio == 0.9
-    assert run_variant({"config": {"branch2": "ie+te"}}).ratio is None
-    assert run_variant({"config": {"branch2": "ie"}}).ratio == 1.0
-    assert run_variant({"config": {"branch2": "none"}}).ratio is None
+    assert run_variant({"branch2": "ie+te", "target": "rhd"}).ratio == 0.9
+    assert run_variant({"branch2": "ie+te"}).ratio is None
+    assert run_variant({"branch2": "ie"}).ratio == 1.0
+    assert run_variant({"branch2": "none"}).ratio is None
     normal = ["geometric", "jitter", "cutout", "noise", "sobel", "drop", "blur"]
-    assert run_variant({"config": {"branch2": "none", "augment": normal}}).normal_augmentation
-    assert not run_variant({"config": {"branch2": "none"}}).normal_augmentation
+    assert run_variant({"branch2": "none", "augment": normal}).normal_augmentation
+    assert not run_variant({"branch2": "none"}).normal_augmentation
 
 
 def test_unknown_config_names_the_file(tmp_path):

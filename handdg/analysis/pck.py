@@ -17,6 +17,7 @@ from handdg.analysis.figure import FigureContext, body_top, new_figure, save_fig
 from handdg.analysis.variants import run_variant
 from handdg.errors import HanddgError
 from handdg.train.metrics import auc
+from handdg.train.runs import CONFIG
 
 PROTOCOLS = ("hand3d", "official")
 
@@ -104,16 +105,29 @@ def pck_figure(results: Sequence[EvalResult], context: FigureContext, out: Path,
     return save_figure(fig, out)
 
 
+def run_clip(result: EvalResult) -> dict | None:
+    """CLIP provenance of the run behind an eval result, from the run's config.json (None: no CLIP used).
+
+    The run folder is found from the checkpoint path the result names (RUN/last.safetensors or
+    RUN/checkpoints/step_N.safetensors), else beside the eval file.
+    """
+    checkpoint = Path(result.data.get("checkpoint", ""))
+    for folder in (checkpoint.parent, checkpoint.parent.parent, result.path.parent):
+        config = folder / CONFIG
+        if config.is_file():
+            return json.loads(config.read_text()).get("clip")
+    return {"model": "?", "weights": "unknown (run folder not found)"}
+
+
 def eval_context(results: Sequence[EvalResult]) -> FigureContext:
-    """Figure context from the runs' configs: their CLIP (or 'several') and the eval datasets."""
+    """Figure context from the runs: their CLIP (or 'several'), the eval datasets and r when shared."""
     def one(values: set[str]) -> str:
         if len(values) == 1:
             return values.pop()
-        return "several, some random" if any(v.startswith("random") for v in values) else "several"
+        return "several, some random" if any("random" in v for v in values) else "several"
 
-    configs = [r.data.get("run_config", {}) for r in results]
-    clips = [c.get("clip", {}) for c in configs]
-    ratios = {run_variant(c).ratio for c in configs}
+    clips = [run_clip(r) or {"model": "none", "weights": "none (baseline)"} for r in results]
+    ratios = {run_variant(r.data.get("run_config", {})).ratio for r in results}
     return FigureContext(
         one({str(c.get("model", "?")) for c in clips}),
         one({str(c.get("weights", "?")) for c in clips}),

@@ -1,4 +1,4 @@
-"""Which ablation variant a training run is, read from the config.json that eval results carry."""
+"""Which ablation variant a training run is, read from the training config that eval results carry."""
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ class RunVariant:
 
 
 def run_variant(run_config: dict) -> RunVariant:
-    """The variant of a run from its config.json as eval copies it (`{"config": TrainConfig fields, ...}`)."""
-    config = TrainConfig.from_dict(run_config.get("config", {}))
+    """The variant of a run from the training config an eval result carries (`run_config`)."""
+    config = TrainConfig.from_dict(run_config)
     unresolved = config.branch2 == "ie+te" and config.ratio is None and config.target is None
     ratio = None if unresolved else config.mixing_ratio()
     return RunVariant(config.branch2, ratio, config.fusion, config.lambda_con, frozenset(config.augment))
