@@ -11,7 +11,7 @@ from handdg.data.camera import project
 from handdg.data.base import Sample
 from handdg.data.overlay import FINGER_COLOURS, draw_skeleton
 from handdg.data.stb import CAMERAS
-from tiny_datasets import hand_mm, write_freihand, write_stb
+from tiny_datasets import hand_mm, write_freihand, write_rhd, write_stb
 
 
 @pytest.fixture
@@ -60,6 +60,18 @@ def test_check_deep_decodes_truncated_images(runner, freihand_root, tmp_path):
     assert shallow.exit_code == 0, shallow.output  # the header is intact
     deep = runner.invoke(main, ["data", "check", str(freihand_root), "--layout", "freihand", "--deep"])
     assert deep.exit_code == 2 and f"cannot decode image {path}" in deep.stdout
+
+
+def test_check_rhd_looks_for_masks_too(runner, tmp_path):
+    entry = {"xyz": np.ones((42, 3)), "uv_vis": np.ones((42, 3)), "K": np.eye(3)}
+    for folder in ("training", "evaluation"):
+        write_rhd(tmp_path, folder, {0: entry, 1: entry}, masks={0: (10, 0), 1: (0, 10)})
+    (tmp_path / "evaluation" / "mask" / "00001.png").unlink()
+    result = runner.invoke(main, ["data", "check", str(tmp_path), "--layout", "rhd"])
+    assert result.exit_code == 2
+    assert "annotations: training/anno_training.pickle" in result.stdout
+    problems = [line.strip() for line in result.stdout.splitlines() if "problem:" in line]
+    assert problems == [f"problem: missing {tmp_path / 'evaluation' / 'mask' / '00001.png'}"]
 
 
 def test_check_wrong_layout_names_what_was_expected(runner, freihand_root):
