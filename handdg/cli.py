@@ -7,7 +7,7 @@ import sys
 import click
 
 from handdg import __version__
-from handdg.commands import analysis, data, demo
+from handdg.commands import analysis, data, demo, featurize, store
 from handdg.errors import HanddgError
 
 
@@ -51,3 +51,6 @@ main.add_command(demo.demo)
 main.add_command(data.data)
 main.add_command(analysis.retrieve)
 main.add_command(analysis.figures)
+main.add_command(featurize.featurize)
+main.add_command(store.store)
+main.add_command(store.index)

@@ -1,0 +1,150 @@
+"""Stage one end to end: every image and prompt of a dataset through frozen CLIP into a feature store.
+
+`featurize` opens the dataset and CLIP and calls `featurize_dataset`, which resumes the store,
+claims this process's chunks (shard i of n, minus chunks another process holds), encodes
+prompts then images, writes each chunk as soon as it is whole, and builds the index when
+the store is complete.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from handdg import prompts as prompt_table
+from handdg.data.base import HandDataset
+from handdg.errors import HanddgError
+from handdg.featurize.clip import ClipEncoder, load_clip
+from handdg.featurize.images import chunk_batches, image_batches
+from handdg.featurize.sharding import owns, resolve_shard
+from handdg.stores import schema
+from handdg.stores.feature_store import FeatureStore
+from handdg.stores.index_build import build_store_index
+from handdg.stores.writer import StoreSpec, StoreWriter
+
+
+@dataclass
+class FeaturizeReport:
+    """What one featurize process did, and the state of the store after it."""
+
+    store: Path
+    images_written: int = 0
+    prompts_written: int = 0
+    chunks_held_elsewhere: int = 0
+    seconds: float = 0.0
+    complete: bool = False
+    skipped_ids: list[str] = field(default_factory=list)
+    index: dict | None = None
+
+    @property
+    def images_per_second(self) -> float:
+        """Images encoded per second of this process's wall time."""
+        return self.images_written / self.seconds if self.seconds > 0 else 0.0
+
+
+def default_workers() -> int:
+    """Decoding processes: one core is left to the model, at most 4."""
+    return max(1, min(4, (os.cpu_count() or 2) - 1))
+
+
+def store_spec(dataset: HandDataset, encoder: ClipEncoder, image_chunk_rows: int) -> StoreSpec:
+    """The provenance and contents a store of `dataset` encoded by `encoder` must have."""
+    return StoreSpec(
+        clip=encoder.provenance,
+        dataset={
+            "name": dataset.name,
+            "root": str(Path(dataset.root).resolve()),
+            "split": dataset.split,
+            "count": len(dataset),
+            "fingerprint": dataset.fingerprint(),
+        },
+        prompts={"count": prompt_table.COUNT, "vocabulary_sha256": prompt_table.vocabulary_sha256()},
+        ids=list(dataset.ids),
+        prompt_text=prompt_table.all_prompts(),
+        image_chunk_rows=image_chunk_rows,
+    )
+
+
+def _encode_prompts(writer: StoreWriter, encoder: ClipEncoder, chunks: list[int], progress: bool) -> int:
+    """Encode and write the given prompt chunks; returns prompts written."""
+    texts = prompt_table.all_prompts()
+    written = 0
+    for chunk in tqdm(chunks, desc="prompts", unit="chunk", file=sys.stderr, disable=not progress or not chunks):
+        rows = writer.prompts.rows_of(chunk)
+        writer.write_chunk(writer.prompts, chunk, encoder.encode_text(texts[rows]).numpy())
+        written += rows.stop - rows.start
+    return written
+
+
+def _encode_images(writer: StoreWriter, encoder: ClipEncoder, dataset: HandDataset, chunks: list[int],
+                   batch_size: int, workers: int, skip_bad: bool, progress: bool) -> int:
+    """Encode and write the given image chunks, each as soon as its last batch is done; returns images written."""
+    table = writer.images
+    batches = chunk_batches([table.rows_of(c) for c in chunks], batch_size)
+    features = np.empty((table.chunk_rows, encoder.embed_dim), dtype=np.float32)
+    skipped = np.zeros(table.chunk_rows, dtype=bool)
+    written = 0
+    stream = image_batches(dataset, encoder.image_transform, encoder.image_size, batches, workers,
+                           pin_memory=encoder.device.type == "cuda")
+    with tqdm(total=sum(len(b) for b in batches), desc="images", unit="img", file=sys.stderr,
+              disable=not progress or not batches, smoothing=0.1) as bar:
+        for batch in stream:
+            bad = np.asarray([bool(e) for e in batch.errors])
+            if bad.any() and not skip_bad:
+                first = next(e for e in batch.errors if e)
+                raise HanddgError(f"{first}; or pass --skip-bad to record unreadable images and carry on")
+            chunk = int(batch.rows[0]) // table.chunk_rows
+            local = batch.rows - chunk * table.chunk_rows
+            features[local] = encoder.encode_images(batch.pixels).numpy()
+            features[local[bad]] = np.nan
+            skipped[local] = bad
+            bar.update(len(batch.rows))
+            rows = table.rows_of(chunk)
+            if batch.rows[-1] == rows.stop - 1:
+                size = rows.stop - rows.start
+                writer.write_chunk(table, chunk, features[:size], skipped[:size])
+                written += size
+    return written
+
+
+def featurize_dataset(dataset: HandDataset, store: Path | str, encoder: ClipEncoder, batch_size: int = 64,
+                      workers: int | None = None, shard: str | None = None, skip_bad: bool = False,
+                      image_chunk_rows: int = schema.DEFAULT_IMAGE_CHUNK_ROWS, index_kind: str = "flat",
+                      progress: bool = True) -> FeaturizeReport:
+    """Fill (or resume) the feature store `store` of `dataset` with `encoder`'s features; see module doc."""
+    if batch_size < 1 or image_chunk_rows < 1:
+        raise HanddgError("--batch-size and the chunk size must be at least 1")
+    store = Path(store)
+    my_shard = resolve_shard(shard)
+    report = FeaturizeReport(store=store)
+    start = time.perf_counter()
+    with StoreWriter.open(store, store_spec(dataset, encoder, image_chunk_rows)) as writer:
+        claimed = {}
+        for table in (writer.prompts, writer.images):
+            mine = [c for c in writer.pending(table) if owns(c, my_shard)]
+            claimed[table.name], held = writer.claim(table, mine)
+            report.chunks_held_elsewhere += len(held)
+        report.prompts_written = _encode_prompts(writer, encoder, claimed["prompts"], progress)
+        report.images_written = _encode_images(writer, encoder, dataset, claimed["images"], batch_size,
+                                               default_workers() if workers is None else workers, skip_bad, progress)
+        report.complete = writer.all_done()
+    report.seconds = time.perf_counter() - start
+    if report.complete:
+        report.index = build_store_index(store, kind=index_kind)
+    report.skipped_ids = FeatureStore.open(store).skipped_ids
+    return report
+
+
+def featurize(dataset_root: Path | str, layout: str, split: str, store_path: Path | str, model: str = "ViT-B-32",
+              weights: str = "openai", device: str = "auto", camera: str = "sk", **options) -> FeaturizeReport:
+    """Open the dataset and CLIP, then `featurize_dataset` (options: batch_size, workers, shard, skip_bad, ...)."""
+    from handdg.data import open_dataset
+
+    dataset = open_dataset(dataset_root, layout, split=split, camera=camera)
+    return featurize_dataset(dataset, store_path, load_clip(model, weights, device), **options)
