@@ -7,7 +7,7 @@ import sys
 import click
 
 from handdg import __version__
-from handdg.commands import analysis, data, demo, featurize, store
+from handdg.commands import analysis, data, demo, featurize, store, synth
 from handdg.errors import HanddgError
 
 
@@ -54,3 +54,5 @@ main.add_command(analysis.figures)
 main.add_command(featurize.featurize)
 main.add_command(store.store)
 main.add_command(store.index)
+main.add_command(synth.synth)
+main.add_command(synth.synth_sheet)

@@ -1,0 +1,40 @@
+"""`handdg synth` and `handdg synth-sheet`: synthetic datasets in real layouts, and a look at them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from handdg.synth.dataset import LAYOUTS
+
+
+@click.command("synth")
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--layout", type=click.Choice(LAYOUTS), required=True,
+              help="Which dataset's on-disk layout (and look) to write: freihand (source domain), rhd or stb (targets).")
+@click.option("--count", type=click.IntRange(min=1), default=64, show_default=True,
+              help="freihand: unique training samples (x4 image versions); rhd: training frames; stb: frames per test sequence.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same dataset, byte for byte.")
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it is not empty (otherwise that is an error).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes rendering in parallel; the output does not depend on it.")
+def synth(out: Path, layout: str, count: int, seed: int, overwrite: bool, workers: int) -> None:
+    """Write a synthetic hand dataset into OUT in LAYOUT's real on-disk layout."""
+    from handdg.synth import make_dataset
+
+    path = make_dataset(out, layout, count, seed, overwrite=overwrite, workers=workers)
+    click.echo(f"wrote a synthetic {layout} dataset to {path}")
+
+
+@click.command("synth-sheet")
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--per-domain", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Samples shown per domain (one row each: freihand, rhd, stb).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Which samples to show.")
+@click.option("--skeleton", is_flag=True, help="Draw each hand's ground-truth skeleton on the images.")
+def synth_sheet(out: Path, per_domain: int, seed: int, skeleton: bool) -> None:
+    """Write a contact sheet PNG (OUT) of synthetic samples from every domain."""
+    from handdg.synth import contact_sheet
+
+    click.echo(f"wrote {contact_sheet(out, per_domain, seed, skeleton)}")

@@ -1,0 +1,57 @@
+"""FreiHAND layout: training/rgb/%08d.jpg (4 versions), training/mask, *_xyz.json (m), *_K.json, evaluation_scale.json.
+
+Image id `i + N*k` is version k (gs, hom, sample, auto) of unique sample i; the annotation lists
+hold N entries. The evaluation split shows one randomly chosen version per sample (the same
+distribution as training: it is the in-domain held-out set).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from handdg.synth.dataset import eval_count, run_tasks, sample_rng
+from handdg.synth.scenes import freihand_views
+
+_JPEG_QUALITY = 92
+
+
+def _train_sample(root: Path, index: int, unique: int, seed: int) -> tuple[list, list]:
+    """Render unique sample `index`: its four versions and its mask; return (xyz m, K)."""
+    images, view = freihand_views(sample_rng(seed, "freihand", "train", index))
+    for k, image in enumerate(images):
+        Image.fromarray(image).save(root / "training" / "rgb" / f"{index + unique * k:08d}.jpg", quality=_JPEG_QUALITY)
+    mask = np.where(view.part > 0, 255, 0).astype(np.uint8)
+    Image.fromarray(mask).convert("RGB").save(root / "training" / "mask" / f"{index:08d}.jpg", quality=_JPEG_QUALITY)
+    return view.hands[0].xyz.tolist(), view.K.tolist()
+
+
+def _eval_sample(root: Path, index: int, seed: int) -> tuple[list, list]:
+    """Render evaluation sample `index` as one of the four versions; return (xyz m, K)."""
+    rng = sample_rng(seed, "freihand", "test", index)
+    images, view = freihand_views(rng)
+    image = images[rng.integers(len(images))]
+    Image.fromarray(image).save(root / "evaluation" / "rgb" / f"{index:08d}.jpg", quality=_JPEG_QUALITY)
+    return view.hands[0].xyz.tolist(), view.K.tolist()
+
+
+def _dump(path: Path, value: object) -> None:
+    path.write_text(json.dumps(value))
+
+
+def write_freihand(root: Path, count: int, seed: int, workers: int = 1) -> None:
+    """Write `count` unique training samples and eval_count(count) evaluation samples under `root`."""
+    for sub in ("training/rgb", "training/mask", "evaluation/rgb"):
+        (root / sub).mkdir(parents=True)
+    train = run_tasks(_train_sample, [(root, i, count, seed) for i in range(count)], workers, "freihand train")
+    _dump(root / "training_xyz.json", [xyz for xyz, _ in train])
+    _dump(root / "training_K.json", [K for _, K in train])
+    test = run_tasks(_eval_sample, [(root, i, seed) for i in range(eval_count(count))], workers, "freihand eval")
+    xyz = [x for x, _ in test]
+    _dump(root / "evaluation_xyz.json", xyz)
+    _dump(root / "evaluation_K.json", [K for _, K in test])
+    scale = [float(np.linalg.norm(np.subtract(x[9], x[10]))) for x in xyz]
+    _dump(root / "evaluation_scale.json", scale)
