@@ -106,3 +106,24 @@ def test_total_loss_without_embeddings_has_no_contrastive_term() -> None:
 def test_bad_loss_options_are_user_errors(kwargs: dict) -> None:
     with pytest.raises(HanddgError):
         LossConfig(**kwargs)
+
+
+def test_tiny_model_fits_one_batch_with_every_term() -> None:
+    from handdg.train.model import HandPoseNet, ModelConfig
+
+    torch.manual_seed(0)
+    net = HandPoseNet(ModelConfig.from_preset("tiny", clip_dim=8))
+    images, side, clip = torch.rand(4, 3, 64, 64), torch.ones(4), torch.randn(4, 8)
+    gt_heat = torch.rand(4, 21, 8, 8)
+    gt_coords, gt_rot = torch.randn(4, 21, 3) * 0.5, torch.eye(3).expand(4, 3, 3)
+    cfg = LossConfig(contrastive="hinge")
+    optimiser = torch.optim.Adam(net.parameters(), lr=3e-4)
+    losses = []
+    for _ in range(8):
+        terms = total_loss(net(images, side, clip), gt_heat, gt_coords, gt_rot, cfg)
+        optimiser.zero_grad()
+        terms.total.backward()
+        optimiser.step()
+        losses.append((terms.heat.item(), terms.pose.item(), terms.con.item()))
+    first, last = losses[0], losses[-1]
+    assert all(b < a for a, b in zip(first, last)), (first, last)
