@@ -48,8 +48,9 @@ def _draw_shapes(rng: np.random.Generator, img: Image.Image, count: int, palette
 
 
 def _finish(rng: np.random.Generator, img: Image.Image, height: int, width: int, blur: float, grain: float) -> np.ndarray:
-    """Upsample a small drawing, soften it and add texture grain."""
-    img = img.resize((width, height), Image.BILINEAR).filter(ImageFilter.GaussianBlur(blur))
+    """Soften a small drawing, upsample it and add texture grain (`blur` in output pixels)."""
+    scale = width / img.size[0]
+    img = img.filter(ImageFilter.BoxBlur(blur / scale)).resize((width, height), Image.BILINEAR)
     out = np.asarray(img, np.float32) / 255.0
     texture = 1.0 + grain * (smooth_noise(rng, height, width, max(height, width) // 6) - 0.5)
     return np.clip(out * texture, 0, 1)
@@ -68,7 +69,7 @@ def indoor_clutter(rng: np.random.Generator, height: int, width: int) -> np.ndar
     base = _gradient(small[1], small[0], wall, wall * rng.uniform(0.5, 0.9))
     img = Image.fromarray((np.clip(base, 0, 1) * 255).astype(np.uint8))
     _draw_shapes(rng, img, int(rng.integers(4, 12)), _INDOOR)
-    return _finish(rng, img, height, width, blur=rng.uniform(0.5, 2.5), grain=0.25)
+    return _finish(rng, img, height, width, blur=rng.uniform(0.5, 2.5), grain=0.15)
 
 
 def outdoor(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
@@ -84,7 +85,7 @@ def outdoor(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     base = np.where(rows, base, base + 0.35 * np.clip(clouds - 0.5, 0, 1))
     img = Image.fromarray((np.clip(base, 0, 1) * 255).astype(np.uint8))
     _draw_shapes(rng, img, int(rng.integers(3, 10)), _OUTDOOR)
-    return _finish(rng, img, height, width, blur=rng.uniform(0.3, 1.5), grain=0.4)
+    return _finish(rng, img, height, width, blur=rng.uniform(0.3, 1.5), grain=0.25)
 
 
 def stb_room(height: int, width: int) -> np.ndarray:

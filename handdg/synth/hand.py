@@ -163,7 +163,12 @@ _PALM = (
 _PALM_CENTER, _PALM_RADII = np.array([0.0, 0.047, 0.003]), np.array([0.037, 0.050, 0.0165])
 _THENAR_END = np.array([0.012, 0.050, 0.004])
 _FOREARM = ((0.0, 0.0, 0.0), (0.0, -0.26, -0.005), 0.0225, 0.030)
-_TIP_INSET = 0.55  # the tip joint sits this many tip radii inside the end of the distal capsule
+_TIP_INSET = 0.55
+
+
+def elbow(shape: HandShape) -> np.ndarray:
+    """The far end of the forearm (hand frame), where an upper arm attaches."""
+    return np.array(_FOREARM[1]) * shape.scale  # the tip joint sits this many tip radii inside the end of the distal capsule
 
 
 def hand_shapes(shape: HandShape, joints: np.ndarray, frames: np.ndarray, skin: np.ndarray,

@@ -20,7 +20,8 @@ from handdg.data.camera import intrinsics, project
 from handdg.data.stb import CAMERAS as STB_CAMERAS
 from handdg.synth import backgrounds
 from handdg.synth.geometry import random_rotation
-from handdg.synth.hand import POSE_STYLES, HandShape, forward_kinematics, hand_shapes, sample_angles, sample_shape
+from handdg.synth.hand import (POSE_STYLES, HandShape, elbow, forward_kinematics, hand_shapes, sample_angles,
+                               sample_shape)
 from handdg.synth.render import Layers, Light, Shapes, render
 
 FREIHAND_SIZE = 224
@@ -109,18 +110,20 @@ def _placement(joints: np.ndarray, rotation: np.ndarray, mirror: bool, K: np.nda
 
 @dataclass
 class _Placed:
-    """A hand put into the camera frame: joints, shapes and side."""
+    """A hand put into the camera frame: joints, shapes, side and where its forearm ends."""
 
     xyz: np.ndarray
     shapes: Shapes
     side: str
+    elbow: np.ndarray
 
 
-def _place(joints, shapes, side, rotation, translation) -> _Placed:
+def _place(joints, shapes, side, rotation, translation, elbow_point) -> _Placed:
     """Move a hand from its frame into the camera frame (mirrored for a left hand)."""
     mirror = side == "left"
     m = np.array([-1.0 if mirror else 1.0, 1.0, 1.0])
-    return _Placed((joints * m) @ rotation.T + translation, shapes.transformed(rotation, translation, mirror), side)
+    return _Placed((joints * m) @ rotation.T + translation, shapes.transformed(rotation, translation, mirror), side,
+                   (elbow_point * m) @ rotation.T + translation)
 
 
 def _visible(xyz: np.ndarray, K: np.ndarray, depth: np.ndarray, tolerance: float = 0.02) -> np.ndarray:
@@ -134,15 +137,21 @@ def _visible(xyz: np.ndarray, K: np.ndarray, depth: np.ndarray, tolerance: float
     return vis
 
 
-def _person(subject: Subject, chest: np.ndarray) -> Shapes:
-    """A torso and a head (part id 1) around `chest`, facing the camera."""
+_SHOULDER = np.array([0.17, -0.20, 0.0])  # the person's left shoulder from the chest (camera frame, facing us)
+
+
+def _person(subject: Subject, chest: np.ndarray, hands: list[_Placed]) -> Shapes:
+    """A torso and a head around `chest`, facing the camera, and an upper arm to each hand's elbow (part id 1)."""
     eye = np.eye(3)[None].repeat(2, axis=0)
     centers = np.stack([chest, chest + np.array([0.0, -0.36, 0.02])])
     radii = np.array([[0.19, 0.30, 0.11], [0.085, 0.11, 0.095]])
     colors = np.stack([subject.clothes, subject.skin])
-    none = np.zeros((0, 3))
-    return Shapes(p0=none, p1=none, r0=np.zeros(0), r1=np.zeros(0), color=none, palm_color=none, palmar=none,
-                  nail=np.zeros(0, bool), part=np.zeros(0, int), e_center=centers, e_axes=eye, e_radii=radii,
+    sleeve = subject.skin if subject.sleeve is None else subject.sleeve
+    n = len(hands)
+    shoulders = np.array([chest + _SHOULDER * [1.0 if h.side == "left" else -1.0, 1.0, 1.0] for h in hands])
+    return Shapes(p0=np.array([h.elbow for h in hands]), p1=shoulders, r0=np.full(n, 0.032), r1=np.full(n, 0.042),
+                  color=np.tile(sleeve, (n, 1)), palm_color=np.tile(sleeve, (n, 1)), palmar=np.zeros((n, 3)),
+                  nail=np.zeros(n, bool), part=np.full(n, PERSON_PART), e_center=centers, e_axes=eye, e_radii=radii,
                   e_color=colors, e_palm_color=colors, e_palmar=np.zeros((2, 3)), e_part=np.full(2, PERSON_PART))
 
 
@@ -167,7 +176,7 @@ def _sensor(rng: np.random.Generator, image: np.ndarray, blur: float, noise: flo
     if gamma != 1.0:
         out = (255.0 * (np.arange(256) / 255.0) ** gamma + 0.5).astype(np.uint8)[out]
     if blur > 0:
-        out = np.asarray(Image.fromarray(out).filter(ImageFilter.GaussianBlur(blur)))
+        out = np.asarray(Image.fromarray(out).filter(ImageFilter.BoxBlur(blur)))
     return out
 
 
@@ -186,7 +195,7 @@ def freihand_views(rng: np.random.Generator) -> tuple[list[np.ndarray], View]:
     K = intrinsics(f, f, size / 2 + rng.normal(0, 2), size / 2 + rng.normal(0, 2))
     rotation = _orientation(rng, np.array([0.0, 0.0, 1.0]), -0.3)
     translation = _placement(joints, rotation, False, K, size / 2 + rng.normal(0, 6, 2), rng.uniform(100, 165))
-    hand = _place(joints, shapes, "right", rotation, translation)
+    hand = _place(joints, shapes, "right", rotation, translation, elbow(subject.shape))
     light = Light(direction=np.array([rng.uniform(-0.5, 0.5), rng.uniform(-0.7, -0.1), -1.0]),
                   ambient=rng.uniform(0.38, 0.5), diffuse=rng.uniform(0.55, 0.75), specular=0.08)
     layers = render(hand.shapes, K, size, size, light)
@@ -199,7 +208,7 @@ def freihand_views(rng: np.random.Generator) -> tuple[list[np.ndarray], View]:
             fg = fg * (0.75 + 0.25 * bg.mean(axis=(0, 1)) / 0.5)
         elif name == "auto":  # automatic recolouring of the hand
             bg = backgrounds.indoor_clutter(rng, size, size)
-            fg = fg * rng.uniform(0.75, 1.25, 3).astype(np.float32)
+            fg = fg * (rng.uniform(0.8, 1.2) * rng.uniform(0.9, 1.1, 3)).astype(np.float32)
         else:
             bg = backgrounds.indoor_clutter(rng, size, size)
         versions.append(fg + (1.0 - layers.alpha[..., None]) * bg)
@@ -227,11 +236,11 @@ def rhd_view(rng: np.random.Generator) -> View:
         if k == 1:  # the other hand: a shoulder-width away from the first, at a similar depth
             sign = 1.0 if side == "left" else -1.0
             offset = np.array([sign * rng.uniform(0.2, 0.45), rng.uniform(-0.15, 0.15), rng.uniform(-0.1, 0.15)])
-            centred = _place(joints, shapes, side, rotation, np.zeros(3)).xyz.mean(0)
+            centred = _place(joints, shapes, side, rotation, np.zeros(3), np.zeros(3)).xyz.mean(0)
             translation = placed[0].xyz.mean(0) + offset - centred
-        placed.append(_place(joints, shapes, side, rotation, translation))
-    chest = 0.5 * (placed[0].xyz[0] + placed[1].xyz[0]) + np.array([0.0, rng.uniform(0.0, 0.2), rng.uniform(0.25, 0.4)])
-    scene = Shapes.concat([placed[0].shapes, placed[1].shapes, _person(subject, chest)])
+        placed.append(_place(joints, shapes, side, rotation, translation, elbow(subject.shape)))
+    chest = 0.5 * (placed[0].elbow + placed[1].elbow) + np.array([0.0, rng.uniform(0.05, 0.2), rng.uniform(0.2, 0.3)])
+    scene = Shapes.concat([placed[0].shapes, placed[1].shapes, _person(subject, chest, placed)])
     sun = np.array([rng.uniform(-1, 1), rng.uniform(-1, -0.2), rng.uniform(-1, 0.3)])
     light = Light(direction=sun, ambient=rng.uniform(0.25, 0.35), diffuse=rng.uniform(0.85, 1.05),
                   specular=0.2, color=np.array([1.0, rng.uniform(0.92, 1.0), rng.uniform(0.82, 0.95)]))
@@ -267,7 +276,8 @@ def stb_views(rng: np.random.Generator, subject: Subject, style: str) -> dict[st
     rotation = _orientation(rng, np.array([0.0, 1.0, 0.3]), 0.2)
     center = np.array([w / 2, h / 2]) + rng.normal(0, [35, 25])
     translation = _placement(joints, rotation, True, sk_K, center, rng.uniform(140, 210))
-    chest = translation + np.array([0.10, 0.30, 0.35])
+    centroid = _place(joints, shapes, "left", rotation, translation, np.zeros(3)).xyz.mean(axis=0)
+    chest = centroid + np.array([-0.17, 0.33, 0.30]) + rng.normal(0, 0.03, 3)  # seated, head beside the hand
     light = Light(direction=np.array([0.2, -1.0, -0.5]) + rng.normal(0, 0.1, 3), ambient=0.45, diffuse=0.55,
                   specular=0.06, color=np.array([1.0, 0.93, 0.80]))
     cameras = {"sk": (sk_K, np.zeros(3), 1.2, 0.035, np.array([1.04, 0.98, 0.86])),
@@ -276,8 +286,8 @@ def stb_views(rng: np.random.Generator, subject: Subject, style: str) -> dict[st
                             np.array([0.95, 0.98, 1.02]))}
     views = {}
     for name, (K, shift, blur, noise, gain) in cameras.items():
-        hand = _place(joints, shapes, "left", rotation, translation + shift)
-        scene = Shapes.concat([hand.shapes, _person(subject, chest + shift)])
+        hand = _place(joints, shapes, "left", rotation, translation + shift, elbow(subject.shape))
+        scene = Shapes.concat([hand.shapes, _person(subject, chest + shift, [hand])])
         layers = render(scene, K, h, w, light)
         shift_px = int(round(K[0, 0] * shift[0] / 2.5))  # the room is ~2.5 m away: a little parallax
         image = layers.over(np.roll(_stb_room(), shift_px, axis=1))
