@@ -7,7 +7,7 @@ import sys
 import click
 
 from handdg import __version__
-from handdg.commands import analysis, data, demo, featurize, store, synth
+from handdg.commands import analysis, data, demo, featurize, store, synth, train
 from handdg.errors import HanddgError
 
 
@@ -56,3 +56,5 @@ main.add_command(store.store)
 main.add_command(store.index)
 main.add_command(synth.synth)
 main.add_command(synth.synth_sheet)
+main.add_command(train.train)
+main.add_command(train.eval_cmd)

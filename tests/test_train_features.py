@@ -1,6 +1,14 @@
+import json
+
+import pytest
 import torch
 
+from handdg.data import open_dataset
+from handdg.errors import HanddgError
+from handdg.stores import FeatureStore
+from handdg.train import loop, runs
 from handdg.train.features import ClipFeatures, mix
+from train_helpers import tiny_config, tiny_freihand
 
 
 def test_mix_by_hand():
@@ -24,3 +32,54 @@ def test_mixed_uses_the_drawn_prompts():
     features = ClipFeatures(torch.tensor([[0.0, 5.0], [5.0, 0.0]], dtype=torch.float16), prompts, {})
     out = features.mixed(features.cached_image(torch.tensor([1, 0])), torch.tensor([1, 1]), 0.6)
     torch.testing.assert_close(out, torch.tensor([[0.6, 0.4], [0.0, 1.0]]))
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory):
+    """A tiny FreiHAND and its feature store made with the tiny random CLIP (32-d)."""
+    from handdg.featurize.clip import load_clip
+    from handdg.featurize.run import featurize_dataset
+
+    torch.set_num_threads(1)
+    folder = tmp_path_factory.mktemp("stored")
+    root = tiny_freihand(folder / "fh")
+    featurize_dataset(open_dataset(root, "freihand"), folder / "fh.zarr", load_clip("handdg-tiny", "random", "cpu"),
+                      batch_size=16, workers=0, progress=False)
+    return root, folder / "fh.zarr"
+
+
+def test_store_features_are_loaded_in_dataset_order(stored):
+    root, store_path = stored
+    dataset = open_dataset(root, "freihand")
+    features = ClipFeatures.from_store(store_path, dataset)
+    store = FeatureStore.open(store_path)
+    assert features.dim == 32 and features.prompts.shape == (3920, 32)
+    for i in (0, 5, 11):
+        row = store.row_of([dataset.ids[i]])[0]
+        assert torch.equal(features.cached_image(torch.tensor([i]))[0], torch.from_numpy(store.image_features([row])[0]).float())
+    assert features.provenance["weights"] == "random:0"
+
+
+def test_ie_te_training_reads_the_store_and_records_its_clip(stored, tmp_path):
+    root, store_path = stored
+    out = loop.train(tiny_config(root, tmp_path / "run", branch2="ie+te", target="stb", store=str(store_path), steps=2))
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["clip"]["model"] == "handdg-tiny" and saved["clip"]["weights"] == "random:0"
+    assert saved["model"]["clip_dim"] == 32
+    assert all(r["con"] != 0.0 for r in runs.read_metrics(out))
+
+
+def test_a_store_of_another_dataset_is_refused_before_the_run_starts(stored, tmp_path):
+    _, store_path = stored
+    other = tiny_freihand(tmp_path / "other", unique=2)
+    with pytest.raises(HanddgError, match="was made from freihand/train .*featurize this dataset"):
+        loop.train(tiny_config(other, tmp_path / "run", branch2="ie", store=str(store_path)))
+    assert not (tmp_path / "run").exists()
+
+
+def test_online_mode_runs_clip_in_the_step(stored, tmp_path):
+    root, _ = stored
+    out = loop.train(tiny_config(root, tmp_path / "run", branch2="te", clip_mode="online", clip_model="handdg-tiny",
+                                 clip_weights="random:1", steps=1))
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["clip"]["weights"] == "random:1" and saved["store"] is None

@@ -22,11 +22,13 @@ def test_checkpoints_round_trip_and_prune(tmp_path):
     runs.create_run(tmp_path, config, {})
     for step in (2, 4, 6):
         weights = {"w": torch.full((2, 2), float(step)), "bn.num_batches_tracked": torch.tensor(step)}
-        runs.save_checkpoint(tmp_path, step, weights, {"optimizer": {"lr": step}}, config, keep=2)
+        runs.save_checkpoint(tmp_path, step, weights, {"optimizer": {"lr": step}}, config, keep=2,
+                             model={"input_size": 64})
     assert runs.checkpoint_steps(tmp_path) == [4, 6] and runs.latest_checkpoint(tmp_path) == 6
     assert not (tmp_path / "checkpoints" / "step_2.opt.pt").exists()
-    weights, again, step = runs.load_weights(tmp_path / "last.safetensors")
-    assert step == 6 and again == config and torch.equal(weights["w"], torch.full((2, 2), 6.0))
+    last = runs.load_weights(tmp_path / "last.safetensors")
+    assert last.step == 6 and last.config == config and last.model == {"input_size": 64}
+    assert torch.equal(last.weights["w"], torch.full((2, 2), 6.0))
     assert runs.load_state(tmp_path, 4) == {"optimizer": {"lr": 4}, "step": 4}
 
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
 PHOTOMETRIC = ("jitter", "cutout", "noise", "sobel", "drop", "blur")
 PROBABILITY = {"jitter": 1.0, "cutout": 0.5, "noise": 0.5, "sobel": 0.2, "drop": 0.2, "blur": 0.5}
@@ -52,27 +51,6 @@ def optical_axis_rotation(angle: float) -> np.ndarray:
     """3x3 rotation of camera-frame points about the optical (z) axis by `angle` radians."""
     c, s = math.cos(angle), math.sin(angle)
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-
-
-def rotate_view(image: np.ndarray, xyz: np.ndarray, K: np.ndarray, angle: float,
-                center: np.ndarray, canvas: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rotate the camera about its optical axis and re-frame the image around `center`.
-
-    The image maps by H = K·R·K⁻¹ (affine, since R fixes z), then shifts so that `center` (pixels
-    of the rotated view, e.g. the rotated hand's box centre) lands mid-canvas; returns (canvas×canvas image, rotated xyz, K of the canvas). The
-    projection of the returned xyz with the returned K is exactly where the warp put each pixel.
-    """
-    R = optical_axis_rotation(angle)
-    H = K @ R @ np.linalg.inv(K)
-    shift = np.eye(3)
-    shift[:2, 2] = (canvas - 1) / 2.0 - np.asarray(center, dtype=float)
-    M = shift @ H
-    # PIL maps output pixel corners (x+0.5 at pixel centres) back to input: undo our centre convention.
-    half = np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.5], [0.0, 0.0, 1.0]])
-    inverse = half @ np.linalg.inv(M) @ np.linalg.inv(half)
-    warped = Image.fromarray(image).transform((canvas, canvas), Image.Transform.AFFINE,
-                                              tuple(inverse[:2].reshape(-1)), Image.Resampling.BILINEAR)
-    return np.asarray(warped), xyz @ R.T, shift @ K
 
 
 def _blur(image: torch.Tensor, sigma: float) -> torch.Tensor:

@@ -36,9 +36,10 @@ def _choice(name: str, value: Any, allowed: tuple) -> None:
 class TrainConfig:
     """A training run. Defaults are the paper's (Adam 1e-4, lambdas 1/1/0.1) on the `small` preset.
 
-    heatmap_size None = the net's own output size (input/8: 32 for the paper preset); the
-    heatmap loss upsamples predictions to a larger target size. heatmap_sigma is in target pixels.
-    crop_scale multiplies the tight box around the 2D joints to give the crop side.
+    heatmap_size is the GT heatmap side (the paper's 32); predictions (input/8 per side) are
+    upsampled to it by the heatmap loss. heatmap_sigma is in GT heatmap pixels.
+    crop_scale multiplies the tight box around the 2D joints to give the crop side. root is what
+    joint 0 means to the network (wrist: FreiHAND's own; palm: hand3d's), converted on read.
     """
 
     data: str = ""
@@ -57,7 +58,8 @@ class TrainConfig:
     lambda_con: float = 0.1
     contrastive: str = "paper"
     pose_target: str = "canonical"
-    heatmap_size: int | None = None
+    root: str = "wrist"
+    heatmap_size: int = 32
     heatmap_sigma: float = 1.0
     crop_scale: float = 2.0
     batch_size: int = 32
@@ -101,6 +103,7 @@ class TrainConfig:
         _choice("fusion", self.fusion, ("concat", "sum"))
         _choice("contrastive", self.contrastive, ("paper", "hinge"))
         _choice("pose_target", self.pose_target, ("canonical", "2.5d"))
+        _choice("root", self.root, ("wrist", "palm"))
         _choice("clip_mode", self.clip_mode, ("cached", "online"))
         if self.target is not None:
             _choice("target", self.target, tuple(TARGET_RATIOS))
@@ -110,9 +113,7 @@ class TrainConfig:
             raise HanddgError("give either --ratio or --target (its preset ratio), not both")
         for name in self.augment:
             _choice("augmentation", name, AUGMENTATIONS)
-        if self.heatmap_size is not None and self.heatmap_size < 4:
-            raise HanddgError(f"heatmap_size must be at least 4 (or unset: the net's own size), got {self.heatmap_size}")
-        for name in ("batch_size", "steps", "checkpoint_every", "log_every", "keep_checkpoints"):
+        for name in ("batch_size", "steps", "heatmap_size", "checkpoint_every", "log_every", "keep_checkpoints"):
             if getattr(self, name) < 1:
                 raise HanddgError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.lr <= 0 or self.heatmap_sigma <= 0 or self.crop_scale <= 0:

@@ -45,13 +45,11 @@ class ClipFeatures:
 
     @classmethod
     def from_store(cls, path: str | Path, dataset: "HandDataset", normalise: bool = True) -> "ClipFeatures":
-        """Load a feature store made from `dataset`; refuse an incomplete store or one of another dataset."""
+        """Load a feature store made from `dataset`, all image rows at once; refuse a store of another
+        dataset, an incomplete one or one with skipped images (FeatureStore.check_dataset)."""
         from handdg.stores import FeatureStore
 
         store = FeatureStore.open(path)
-        if not store.complete:
-            raise HanddgError(f"feature store {path} is incomplete: finish it with `handdg featurize` "
-                              "(it resumes) before training")
         store.check_dataset(dataset)
         rows = store.row_of(list(dataset.ids))
         everything = store.image_features()

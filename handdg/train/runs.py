@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -77,15 +78,19 @@ def _state_path(out: Path, step: int) -> Path:
 
 
 def save_checkpoint(out: Path, step: int, weights: dict[str, torch.Tensor], state: dict[str, Any],
-                    config: TrainConfig, keep: int) -> Path:
-    """Write step_<step> (state first, weights last), refresh last.safetensors, prune to `keep`."""
+                    config: TrainConfig, keep: int, model: dict[str, Any] | None = None) -> Path:
+    """Write step_<step> (state first, weights last), refresh last.safetensors, prune to `keep`.
+
+    The weights' metadata carries the training config and the network's `model` config.
+    """
     state_path, weights_path = _state_path(out, step), _weights_path(out, step)
     tmp_state = state_path.with_name(state_path.name + ".tmp")
     torch.save({**state, "step": step}, tmp_state)
     os.replace(tmp_state, state_path)
     tmp_weights = weights_path.with_name(weights_path.name + ".tmp")
     tensors = {name: t.detach().to("cpu").contiguous() for name, t in weights.items()}
-    metadata = {"handdg_config": json.dumps(config.to_dict()), "step": str(step), "handdg_version": __version__}
+    metadata = {"handdg_config": json.dumps(config.to_dict()), "handdg_model": json.dumps(model or {}),
+                "step": str(step), "handdg_version": __version__}
     save_file(tensors, str(tmp_weights), metadata=metadata)
     os.replace(tmp_weights, weights_path)
     tmp_last = out / (LAST + ".tmp")
@@ -97,8 +102,18 @@ def save_checkpoint(out: Path, step: int, weights: dict[str, torch.Tensor], stat
     return weights_path
 
 
-def load_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], TrainConfig, int]:
-    """Weights, training config and step of a handdg checkpoint (.safetensors)."""
+@dataclass
+class Checkpoint:
+    """A checkpoint file's weights, training config, network config and step."""
+
+    weights: dict[str, torch.Tensor]
+    config: TrainConfig
+    model: dict[str, Any]
+    step: int
+
+
+def load_weights(path: str | Path) -> Checkpoint:
+    """Read a handdg checkpoint (.safetensors); HanddgError if it is missing, corrupt or foreign."""
     path = Path(path)
     if not path.is_file():
         raise HanddgError(f"checkpoint not found: {path} (give a .safetensors file from a run's checkpoints/)")
@@ -110,7 +125,8 @@ def load_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], TrainConfig
         raise HanddgError(f"cannot read checkpoint {path}: {exc}") from None
     if "handdg_config" not in metadata:
         raise HanddgError(f"{path} is not a handdg checkpoint (no training config in its metadata)")
-    return weights, TrainConfig.from_dict(json.loads(metadata["handdg_config"])), int(metadata["step"])
+    return Checkpoint(weights, TrainConfig.from_dict(json.loads(metadata["handdg_config"])),
+                      json.loads(metadata.get("handdg_model", "{}")), int(metadata["step"]))
 
 
 def load_state(out: Path, step: int) -> dict[str, Any]:

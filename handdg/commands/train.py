@@ -1,0 +1,130 @@
+"""`handdg train` and `handdg eval`: thin click layers over handdg.train.loop.train and
+handdg.train.evaluate.evaluate. Train options are generated from TrainConfig's fields."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from handdg.errors import HanddgError
+from handdg.train.config import AUGMENT_PRESETS, AUGMENTATIONS, BRANCH2_MODES, PRESETS, TrainConfig, parse_augment
+
+LAYOUT = click.Choice(["freihand", "rhd", "stb"])
+
+# (TrainConfig field, click option kwargs). A field missing here is set by a positional/other option.
+TRAIN_OPTIONS: list[tuple[str, dict[str, Any]]] = [
+    ("data", {"type": click.Path(path_type=str), "help": "Training dataset root (in its own on-disk layout)."}),
+    ("layout", {"type": LAYOUT, "help": "Layout of --data."}),
+    ("split", {"help": "Split of --data to train on."}),
+    ("store", {"type": click.Path(path_type=str),
+               "help": "Feature store of --data made by `handdg featurize` (cached CLIP features)."}),
+    ("preset", {"type": click.Choice(PRESETS), "help": "Network size: paper (256 px, published widths), small, tiny."}),
+    ("branch2", {"type": click.Choice(BRANCH2_MODES),
+                 "help": "none = baseline; ie = CLIP image only (r=1); te = text only (r=0); ie+te = mixed."}),
+    ("ratio", {"type": float, "help": "Image weight r of f = r·n(f_CI) + (1-r)·n(f_CT) (ie+te)."}),
+    ("target", {"type": click.Choice(["stb", "rhd"]), "help": "Use the paper's ratio for this target: stb 0.6, rhd 0.9."}),
+    ("normalise_mix", {"flag": "--normalise-mix/--raw-mix",
+                       "help": "L2-normalise image and text features before mixing, or mix raw CLIP outputs."}),
+    ("fusion", {"type": click.Choice(["concat", "sum"]), "help": "How Branch2 joins the CLIP feature (Table 4b)."}),
+    ("lambda_heat", {"type": float, "help": "λ1, heatmap loss weight."}),
+    ("lambda_pose", {"type": float, "help": "λ2, 3D pose loss weight."}),
+    ("lambda_con", {"type": float, "help": "λ3, contrastive loss weight (Table 5)."}),
+    ("contrastive", {"type": click.Choice(["paper", "hinge"]), "help": "Eq. 4 as printed, or its bounded hinge form."}),
+    ("pose_target", {"type": click.Choice(["canonical", "2.5d"]),
+                     "help": "3D target: hand3d canonical pose + rotation, or the released code's 2.5-D."}),
+    ("root", {"type": click.Choice(["wrist", "palm"]), "help": "What joint 0 is to the network."}),
+    ("heatmap_size", {"type": int, "help": "Side of the ground-truth heatmaps."}),
+    ("heatmap_sigma", {"type": float, "help": "Gaussian σ of the heatmaps, in heatmap pixels."}),
+    ("crop_scale", {"type": float, "help": "Crop side = this × the longer side of the 2D joints' box."}),
+    ("batch_size", {"type": int, "help": "Samples per step per process."}),
+    ("steps", {"type": int, "help": "Optimiser steps in all (with --resume: extend the run to this many)."}),
+    ("lr", {"type": float, "help": "Adam learning rate."}),
+    ("seed", {"type": int, "help": "Seed of initialisation, data order, augmentation and prompt draws."}),
+    ("augment", {"help": f"{', '.join(AUGMENT_PRESETS)} or a comma list of {', '.join(AUGMENTATIONS)}."}),
+    ("clip_mode", {"type": click.Choice(["cached", "online"]),
+                   "help": "cached = features from --store; online = frozen CLIP in every step (reference)."}),
+    ("clip_model", {"help": "CLIP architecture for --clip-mode online."}),
+    ("clip_weights", {"help": "CLIP weights for --clip-mode online: tag, local file or random[:SEED]."}),
+    ("checkpoint_every", {"type": int, "help": "Steps between checkpoints."}),
+    ("keep_checkpoints", {"type": int, "help": "How many recent checkpoints to keep."}),
+    ("log_every", {"type": int, "help": "Steps between metrics.csv rows."}),
+    ("workers", {"type": int, "help": "Data-loading worker processes."}),
+    ("device", {"help": "auto, cpu, cuda or cuda:N."}),
+]
+RESUMABLE = {"steps", "workers", "device"}
+"""Options that may change when a run is resumed; everything else comes from its config.json."""
+
+
+def _train_options(command: Callable) -> Callable:
+    defaults = TrainConfig()
+    for field, kwargs in reversed(TRAIN_OPTIONS):
+        default = getattr(defaults, field)
+        if field == "augment":
+            default = next(name for name, value in AUGMENT_PRESETS.items() if value == default)
+        kwargs = dict(kwargs)
+        flag = kwargs.pop("flag", "--" + field.replace("_", "-"))
+        command = click.option(flag, field, default=default, show_default=default not in (None, ""), **kwargs)(command)
+    return command
+
+
+@click.command("train")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Run directory to create (or resume).")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its newest checkpoint, exactly.")
+@_train_options
+@click.pass_context
+def train(ctx: click.Context, out: Path, resume: bool, **options: Any) -> None:
+    """Train the hand pose network on cached CLIP features (the paper's method and its ablations).
+
+    Works the same under `torchrun --nproc-per-node N` (DistributedDataParallel).
+    """
+    from handdg.train.loop import resume_config, train as run_training
+
+    given = {name for name in options if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
+    if resume:
+        fixed = sorted(given - RESUMABLE)
+        if fixed:
+            flags = ", ".join("--" + name.replace("_", "-") for name in fixed)
+            raise HanddgError(f"--resume continues {out} as its config.json says; {flags} cannot change "
+                              "(only --steps, --workers, --device may)")
+        config = resume_config(out, options["steps"] if "steps" in given else None)
+        config.workers, config.device = options["workers"], options["device"]
+    else:
+        options["augment"] = parse_augment(options["augment"])
+        config = TrainConfig(out=str(out), **options)
+    run_training(config, resume=resume)
+    if os.environ.get("RANK", "0") == "0":
+        click.echo(f"run: {out}")
+
+
+@click.command("eval")
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option("--dataset", "layout", required=True, type=LAYOUT, help="Test set layout.")
+@click.option("--root", required=True, type=click.Path(path_type=Path), help="Test dataset root.")
+@click.option("--split", default="test", show_default=True, help="Split to evaluate.")
+@click.option("--camera", type=click.Choice(["sk", "bb"]), default="sk", show_default=True,
+              help="STB camera: sk (3,000 images, IFDG-like) or bb (Bumblebee left, hand3d-like).")
+@click.option("--xy-from", type=click.Choice(["regression", "heatmap"]), default=None,
+              help="2.5-D models, official protocol: x, y from the regression or heatmap maxima "
+                   "(default as the official code: heatmap for STB, regression otherwise).")
+@click.option("--batch-size", default=32, show_default=True, type=int, help="Images per forward pass.")
+@click.option("--workers", default=0, show_default=True, type=int, help="Data-loading worker processes.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write the result JSON here.")
+def eval_cmd(checkpoint: Path, layout: str, root: Path, split: str, camera: str, xy_from: str | None,
+             batch_size: int, workers: int, device: str, out: Path | None) -> None:
+    """Score a checkpoint on STB, RHD or FreiHAND under both protocols (hand3d and official)."""
+    from handdg.train.evaluate import evaluate, format_table
+    from handdg.train.runs import write_json
+
+    if layout != "stb" and camera != "sk":
+        raise HanddgError(f"--camera applies to STB only, not {layout}")
+    result = evaluate(checkpoint, layout, root, split, camera, batch_size, xy_from, device, workers)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_json(out, result)
+    click.echo(format_table(result))
+    if out is not None:
+        click.echo(f"written: {out}")

@@ -1,0 +1,167 @@
+"""Dataset samples -> network-ready tensors: a right-hand crop around the hand, its heatmaps and
+its geometry, with each sample's augmentation drawn from its own seed.
+
+Left hands are mirrored to right hands first (all hands the network sees are right hands).
+The crop is a square around the 2D joints (`crop_scale` × their longer extent, as
+handdg.data.transforms.hand_box), optionally jittered in scale and rotated about the optical
+axis (augment.py); the crop's own intrinsics K and the rotated 3D joints travel with it, so the
+3D targets and both evaluation protocols work in the crop's camera frame. Mirroring is an
+isometry (x -> −x), so errors measured in that frame equal errors in the original one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from handdg.data.base import HandDataset, Sample
+from handdg.data.camera import project
+from handdg.data.transforms import crop_affine, hand_box, mirror
+from handdg.errors import HanddgError
+from handdg.train import augment
+from handdg.train.targets import heatmap_target, with_root
+from handdg.train.seeds import AUGMENT, keyed_generator, keyed_seed
+
+
+@dataclass(frozen=True)
+class CropSpec:
+    """How to cut inputs: crop side in pixels, heatmap side and σ (heatmap pixels), box scale, and
+    which point joint 0 is ("wrist" or "palm", converted from the dataset's own root)."""
+
+    input_size: int
+    heatmap_size: int
+    heatmap_sigma: float
+    crop_scale: float
+    root: str = "wrist"
+
+
+def _warp(image: np.ndarray, M: np.ndarray, out_size: int) -> np.ndarray:
+    """Resample `image` by the 3x3 affine M (pixel-centre convention), bilinear, black outside."""
+    half = np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.5], [0.0, 0.0, 1.0]])
+    inverse = half @ np.linalg.inv(M) @ np.linalg.inv(half)
+    warped = Image.fromarray(np.ascontiguousarray(image)).transform(
+        (out_size, out_size), Image.Transform.AFFINE, tuple(inverse[:2].reshape(-1)), Image.Resampling.BILINEAR)
+    return np.asarray(warped)
+
+
+def crop_sample(sample: Sample, spec: CropSpec, geometry: augment.Geometry = augment.Geometry()) -> dict:
+    """Mirror a left hand, rotate the view by geometry.angle, crop around the hand: numpy fields.
+
+    One resampling: the image maps by A·H, H = K·R·K⁻¹ the optical-axis rotation and A the crop
+    similarity, and the crop camera is A·K with the joints rotated by R.
+    """
+    mirrored = sample.side == "left"
+    if mirrored:
+        sample = mirror(sample)
+    K = np.asarray(sample.K, dtype=np.float64)
+    xyz = with_root(sample.xyz_mm, sample.root, spec.root)
+    uv = np.array(sample.uv, dtype=np.float64, copy=True)
+    uv[0] = project(xyz[0], K)
+    R = augment.optical_axis_rotation(geometry.angle)
+    H = K @ R @ np.linalg.inv(K)
+    uv = uv @ H[:2, :2].T + H[:2, 2]
+    center, side = hand_box(uv, scale=spec.crop_scale)
+    A = crop_affine(center, side * geometry.scale, spec.input_size)
+    M = A @ H
+    return {
+        "image": _warp(sample.image, M, spec.input_size),
+        "uv": uv @ A[:2, :2].T + A[:2, 2],
+        "xyz_mm": xyz @ R.T,
+        "visible": np.ones(21, bool) if sample.visible is None else np.asarray(sample.visible, bool),
+        "K": A @ K,
+        "to_image": np.linalg.inv(M),
+        "mirrored": mirrored,
+    }
+
+
+def to_tensors(crop: dict, spec: CropSpec) -> dict[str, torch.Tensor]:
+    """Network input (3,S,S) float in [0,1], heatmaps and geometry as float32 tensors."""
+    heatmaps = heatmap_target(crop["uv"], spec.input_size, spec.heatmap_size, spec.heatmap_sigma)
+    return {
+        "image": torch.from_numpy(np.array(crop["image"])).permute(2, 0, 1).float() / 255.0,
+        "heatmaps": torch.from_numpy(heatmaps),
+        "uv": torch.from_numpy(crop["uv"]).float(),
+        "xyz_mm": torch.from_numpy(crop["xyz_mm"]).float(),
+        "K": torch.from_numpy(crop["K"]).float(),
+        "to_image": torch.from_numpy(crop["to_image"]).float(),
+        "mirrored": torch.tensor(crop["mirrored"]),
+        "visible": torch.from_numpy(crop["visible"]),
+        "hand_side": torch.tensor(1.0),
+    }
+
+
+class HandCrops(Dataset):
+    """Training (augmented) or evaluation (plain) crops of a HandDataset.
+
+    Keys are (dataset index, seed) pairs for training, so a sample's augmentation depends on its
+    seed only (not on worker count or order); plain integer indices give un-augmented crops.
+    `keep_clean` adds "clean": the geometric crop before photometric augmentation, which the
+    online CLIP mode encodes (the official code fed CLIP that crop).
+    """
+
+    def __init__(self, dataset: HandDataset, spec: CropSpec, augmentations: Sequence[str] = (),
+                 keep_clean: bool = False) -> None:
+        self.dataset = dataset
+        self.spec = spec
+        self.augmentations = tuple(augmentations)
+        self.keep_clean = keep_clean
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        index, seed = key if isinstance(key, tuple) else (key, None)
+        sample = self.dataset[index]
+        if not np.isfinite(sample.uv).all() or not np.isfinite(sample.xyz_mm).all():
+            raise HanddgError(f"{self.dataset.name} sample {sample.id} has no 3D annotation: "
+                              "train and evaluate only on annotated splits")
+        gen = keyed_generator(seed) if seed is not None else None
+        geometry = augment.Geometry()
+        if gen is not None and "geometric" in self.augmentations:
+            geometry = augment.draw_geometry(gen)
+        tensors = to_tensors(crop_sample(sample, self.spec, geometry), self.spec)
+        if self.keep_clean:
+            tensors["clean"] = tensors["image"]
+        if gen is not None:
+            tensors["image"] = augment.photometric(tensors["image"], self.augmentations, gen)
+        tensors["index"] = torch.tensor(index)
+        return tensors
+
+
+class StepBatches:
+    """The (index, seed) batches of steps [start, stop) for one process: a batch_sampler.
+
+    Epoch e's order is DistributedSampler's shuffle with the run seed (one code path for 1 and N
+    processes); step s takes the (s mod steps_per_epoch)-th local batch of epoch s // steps_per_epoch.
+    Incomplete batches are dropped (BatchNorm and negative mining want full batches).
+    """
+
+    def __init__(self, size: int, batch_size: int, seed: int, rank: int, world: int, start: int, stop: int) -> None:
+        from torch.utils.data.distributed import DistributedSampler
+
+        self.sampler = DistributedSampler(range(size), num_replicas=world, rank=rank, shuffle=True, seed=seed)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.start, self.stop = start, stop
+        self.per_epoch = len(self.sampler) // batch_size
+        if self.per_epoch == 0:
+            raise HanddgError(f"the training set has {size} samples, fewer than batch size {batch_size} "
+                              f"x {world} process(es): lower --batch-size")
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        epoch, order = None, []
+        for step in range(self.start, self.stop):
+            if step // self.per_epoch != epoch:
+                epoch = step // self.per_epoch
+                self.sampler.set_epoch(epoch)
+                order = list(self.sampler)
+            first = (step % self.per_epoch) * self.batch_size
+            yield [(i, keyed_seed(self.seed, AUGMENT, step, i)) for i in order[first:first + self.batch_size]]

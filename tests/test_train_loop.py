@@ -1,0 +1,71 @@
+import json
+
+import pytest
+import torch
+
+from handdg.errors import HanddgError
+from handdg.train import loop, runs
+from train_helpers import tiny_config, tiny_freihand
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    torch.set_num_threads(1)
+    return tiny_freihand(tmp_path_factory.mktemp("fh"))
+
+
+def _losses(out, first_step=1):
+    return [(r["step"], r["loss"], r["heat"], r["pose"]) for r in runs.read_metrics(out) if r["step"] >= first_step]
+
+
+def test_a_run_writes_config_metrics_and_checkpoints(data, tmp_path):
+    out = loop.train(tiny_config(data, tmp_path / "run", steps=4, checkpoint_every=2, keep_checkpoints=1))
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["config"]["preset"] == "tiny" and saved["clip"] is None
+    assert saved["dataset"]["name"] == "freihand" and saved["dataset"]["count"] == 12
+    assert saved["model"]["input_size"] == 64
+    assert [r["step"] for r in runs.read_metrics(out)] == [1, 2, 3, 4]
+    assert runs.checkpoint_steps(out) == [4]
+    last = runs.load_weights(out / "last.safetensors")
+    assert last.step == 4 and last.config.preset == "tiny"
+
+
+def test_resume_after_an_interruption_repeats_the_uninterrupted_losses(data, tmp_path):
+    augmented = dict(augment=("geometric", "jitter", "noise"), steps=6, checkpoint_every=3)
+    whole = loop.train(tiny_config(data, tmp_path / "whole", **augmented))
+    cut = tiny_config(data, tmp_path / "cut", **{**augmented, "steps": 3})
+    loop.train(cut)
+    loop.train(loop.resume_config(tmp_path / "cut", steps=6), resume=True)
+    assert _losses(tmp_path / "cut") == _losses(whole)
+    assert len(_losses(whole)) == 6
+    with pytest.raises(HanddgError, match="already finished"):
+        loop.train(loop.resume_config(tmp_path / "cut"), resume=True)
+
+
+def test_a_non_finite_loss_stops_naming_the_step_and_keeps_the_checkpoint(data, tmp_path, monkeypatch):
+    real = loop.total_loss
+    calls = {"n": 0}
+
+    def poisoned(*args, **kwargs):
+        terms = real(*args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 3:
+            terms.total = terms.total * float("nan")
+        return terms
+
+    monkeypatch.setattr(loop, "total_loss", poisoned)
+    with pytest.raises(HanddgError, match="non-finite at step 3.*last good checkpoint is step 2"):
+        loop.train(tiny_config(data, tmp_path / "run", checkpoint_every=2))
+    assert runs.checkpoint_steps(tmp_path / "run") == [2]
+
+
+def test_a_second_start_in_the_same_directory_is_refused(data, tmp_path):
+    loop.train(tiny_config(data, tmp_path / "run", steps=1))
+    with pytest.raises(HanddgError, match="--resume"):
+        loop.train(tiny_config(data, tmp_path / "run", steps=1))
+
+
+def test_batch_larger_than_the_data_is_a_clear_error(data, tmp_path):
+    with pytest.raises(HanddgError, match="fewer than batch size 64"):
+        loop.train(tiny_config(data, tmp_path / "run", batch_size=64))
+    assert not (tmp_path / "run").exists()
