@@ -108,10 +108,11 @@ def test_stb_labels_are_palm_rooted_mm_in_the_cameras_stb_frames(stb):
     assert para.shape == (3, 21, 1)
     sk = open_dataset(stb, "stb", "test", camera="sk")
     bb = open_dataset(stb, "stb", "test", camera="bb")
-    assert len(sk) == len(bb) == 2 and sk.ids[1] == "B1Random/SK_color_0"
+    bb_right = open_dataset(stb, "stb", "test", camera="bb_right")
+    assert len(sk) == len(bb) == len(bb_right) == 2 and sk.ids[1] == "B1Random/SK_color_0"
     for i, seq in enumerate((0, 1)):
         views = stb_views(sample_rng(7, "stb", "test", seq * 1_000_000), stb_subject(), "count" if seq == 0 else "random")
-        for ds, cam in ((sk, "sk"), (bb, "bb_left")):
+        for ds, cam in ((sk, "sk"), (bb, "bb_left"), (bb_right, "bb_right")):
             sample, view = ds[i], views[cam]
             assert sample.root == "palm" and sample.side == "left"
             # The reader's palm -> wrist gives back the rendered wrist; the other joints match exactly.

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from handdg.data.camera import intrinsics, project
-from handdg.data.stb import CAMERAS as STB_CAMERAS
+from handdg.data.stb import BB_BASELINE_MM, CAMERAS as STB_CAMERAS
 from handdg.synth import backgrounds
 from handdg.synth.geometry import random_rotation
 from handdg.synth.hand import (POSE_STYLES, HandShape, elbow, forward_kinematics, hand_shapes, sample_angles,
@@ -27,7 +27,6 @@ from handdg.synth.render import Layers, Light, Shapes, render
 FREIHAND_SIZE = 224
 RHD_SIZE = 320
 STB_SIZE = (480, 640)  # (height, width)
-STB_BASELINE_M = 0.120054  # BB right camera = BB left camera shifted by this along x
 STB_BB_LEFT_FROM_SK = np.array([0.060, 0.0, 0.0])  # xyz_bb_left = xyz_sk_color + this (metres): the
 # SK camera sits midway between the two Bumblebee cameras, so a hand centred for SK is centred for the pair
 
@@ -180,6 +179,21 @@ def _sensor(rng: np.random.Generator, image: np.ndarray, blur: float, noise: flo
     return out
 
 
+def _skin_texture(rng: np.random.Generator, layers: Layers) -> Layers:
+    """Blotchy low-contrast albedo variation over the foreground, so skin does not look like plastic."""
+    h, w = layers.alpha.shape
+    texture = 0.93 + 0.14 * backgrounds.smooth_noise(rng, h, w, max(4, max(h, w) // 30))
+    layers.rgb *= texture
+    return layers
+
+
+def _shadow(alpha: np.ndarray, offset: np.ndarray, blur: float) -> np.ndarray:
+    """A soft shadow of the foreground: its coverage shifted by `offset` (u, v) pixels and blurred, in [0, 1]."""
+    shifted = np.roll(alpha, (int(offset[1]), int(offset[0])), axis=(0, 1))
+    img = Image.fromarray(to_uint8(shifted)).filter(ImageFilter.BoxBlur(blur))
+    return np.asarray(img, np.float32) / 255.0
+
+
 # ---------------------------------------------------------------- FreiHAND
 
 
@@ -198,19 +212,17 @@ def freihand_views(rng: np.random.Generator) -> tuple[list[np.ndarray], View]:
     hand = _place(joints, shapes, "right", rotation, translation, elbow(subject.shape))
     light = Light(direction=np.array([rng.uniform(-0.5, 0.5), rng.uniform(-0.7, -0.1), -1.0]),
                   ambient=rng.uniform(0.38, 0.5), diffuse=rng.uniform(0.55, 0.75), specular=0.08)
-    layers = render(hand.shapes, K, size, size, light)
-    green = layers.over(backgrounds.green_screen(rng, size, size))
-    versions = [green]
+    layers = _skin_texture(rng, render(hand.shapes, K, size, size, light))
+    screen = backgrounds.green_screen(rng, size, size)
+    offset = (light.direction[:2] / -light.direction[2] * rng.uniform(6, 14)).round().astype(int)
+    screen *= 1.0 - 0.35 * _shadow(layers.alpha, offset, blur=6.0)[..., None]
+    versions = [layers.over(screen)]
     for name in FREIHAND_VERSIONS[1:]:
-        fg = layers.rgb
+        fg, bg = layers.rgb, backgrounds.indoor_clutter(rng, size, size)
         if name == "hom":  # harmonised: the hand takes on the new background's mean colour
-            bg = backgrounds.indoor_clutter(rng, size, size)
             fg = fg * (0.75 + 0.25 * bg.mean(axis=(0, 1)) / 0.5)
         elif name == "auto":  # automatic recolouring of the hand
-            bg = backgrounds.indoor_clutter(rng, size, size)
             fg = fg * (rng.uniform(0.8, 1.2) * rng.uniform(0.9, 1.1, 3)).astype(np.float32)
-        else:
-            bg = backgrounds.indoor_clutter(rng, size, size)
         versions.append(fg + (1.0 - layers.alpha[..., None]) * bg)
     images = [_sensor(rng, v, blur=rng.uniform(0.0, 0.5), noise=0.008, gain=np.ones(3)) for v in versions]
     return images, _view(layers, images[0], K, [hand])
@@ -244,7 +256,7 @@ def rhd_view(rng: np.random.Generator) -> View:
     sun = np.array([rng.uniform(-1, 1), rng.uniform(-1, -0.2), rng.uniform(-1, 0.3)])
     light = Light(direction=sun, ambient=rng.uniform(0.25, 0.35), diffuse=rng.uniform(0.85, 1.05),
                   specular=0.2, color=np.array([1.0, rng.uniform(0.92, 1.0), rng.uniform(0.82, 0.95)]))
-    layers = render(scene, K, size, size, light)
+    layers = _skin_texture(rng, render(scene, K, size, size, light))
     image = layers.over(backgrounds.outdoor(rng, size, size))
     image = _sensor(rng, image, blur=0.0, noise=0.0, gain=np.full(3, rng.uniform(0.95, 1.1)), gamma=0.9)
     return _view(layers, image, K, placed)
@@ -282,13 +294,13 @@ def stb_views(rng: np.random.Generator, subject: Subject, style: str) -> dict[st
                   specular=0.06, color=np.array([1.0, 0.93, 0.80]))
     cameras = {"sk": (sk_K, np.zeros(3), 1.2, 0.035, np.array([1.04, 0.98, 0.86])),
                "bb_left": (STB_CAMERAS["bb"].K, STB_BB_LEFT_FROM_SK, 0.7, 0.02, np.array([0.95, 0.98, 1.02])),
-               "bb_right": (STB_CAMERAS["bb"].K, STB_BB_LEFT_FROM_SK - [STB_BASELINE_M, 0, 0], 0.7, 0.02,
+               "bb_right": (STB_CAMERAS["bb"].K, STB_BB_LEFT_FROM_SK - [BB_BASELINE_MM / 1000.0, 0, 0], 0.7, 0.02,
                             np.array([0.95, 0.98, 1.02]))}
     views = {}
     for name, (K, shift, blur, noise, gain) in cameras.items():
         hand = _place(joints, shapes, "left", rotation, translation + shift, elbow(subject.shape))
         scene = Shapes.concat([hand.shapes, _person(subject, chest + shift, [hand])])
-        layers = render(scene, K, h, w, light)
+        layers = _skin_texture(rng, render(scene, K, h, w, light))
         shift_px = int(round(K[0, 0] * shift[0] / 2.5))  # the room is ~2.5 m away: a little parallax
         image = layers.over(np.roll(_stb_room(), shift_px, axis=1))
         image = _sensor(rng, image, blur=blur, noise=noise, gain=gain, gamma=1.1)
