@@ -20,6 +20,7 @@ from handdg.data import open_dataset
 from handdg.featurize import featurize_dataset, load_clip
 from handdg.stores import FeatureStore
 from handdg.stores.verify import verify_store
+from handdg.synth import make_dataset
 
 TINY = ["--clip-model", "handdg-tiny", "--clip-weights", "random:3"]
 
@@ -43,6 +44,19 @@ def test_featurize_then_info_verify_and_index_build(runner, tmp_path):
     assert runner.invoke(main, ["store", "verify", str(store), "--quiet"]).exit_code == 0
     built = runner.invoke(main, ["index", "build", str(store), "--kind", "ivf", "--nlist", "2"])
     assert built.exit_code == 0 and "ivf index over 8 rows, recall@10" in built.output
+
+
+def test_readme_example_featurizes_a_synthetic_freihand_set_with_random_weights(runner, tmp_path):
+    root = make_dataset(tmp_path / "fh", "freihand", count=2, seed=0)
+    store = tmp_path / "fh.zarr"
+    result = runner.invoke(main, ["featurize", str(root), "--layout", "freihand", "--split", "train", "--store",
+                                  str(store), "--clip-model", "handdg-tiny", "--clip-weights", "random", "--quiet"])
+    assert result.exit_code == 0, result.output
+    dataset = open_dataset(root, "freihand", "train")
+    opened = FeatureStore.open(store)
+    opened.check_dataset(dataset)
+    assert opened.ids.tolist() == [f"{i:08d}" for i in range(8)]
+    assert opened.clip_provenance["weights"] == "random:0"
 
 
 def test_verify_of_an_incomplete_store_exits_2_listing_the_missing_chunks(runner, tmp_path):

@@ -38,14 +38,15 @@ class FeaturizeReport:
     prompts_written: int = 0
     chunks_held_elsewhere: int = 0
     seconds: float = 0.0
+    image_seconds: float = 0.0
     complete: bool = False
     skipped_ids: list[str] = field(default_factory=list)
     index: dict | None = None
 
     @property
     def images_per_second(self) -> float:
-        """Images encoded per second of this process's wall time."""
-        return self.images_written / self.seconds if self.seconds > 0 else 0.0
+        """Images per second of the image phase (decode, encode, write), prompts and index excluded."""
+        return self.images_written / self.image_seconds if self.image_seconds > 0 else 0.0
 
 
 def default_workers() -> int:
@@ -82,34 +83,46 @@ def _encode_prompts(writer: StoreWriter, encoder: ClipEncoder, chunks: list[int]
     return written
 
 
+class _ChunkBuffer:
+    """Rows of the image chunk being encoded; written to the store the moment its last row arrives."""
+
+    def __init__(self, writer: StoreWriter, dim: int):
+        self.writer = writer
+        self.table = writer.images
+        self.features = np.empty((self.table.chunk_rows, dim), dtype=np.float32)
+        self.skipped = np.zeros(self.table.chunk_rows, dtype=bool)
+
+    def add(self, rows: np.ndarray, features: np.ndarray, skipped: np.ndarray) -> int:
+        """Place a batch (rows of one chunk, in order); returns the rows written (0 until the chunk is whole)."""
+        chunk = int(rows[0]) // self.table.chunk_rows
+        local = rows - chunk * self.table.chunk_rows
+        self.features[local] = np.where(skipped[:, None], np.nan, features)
+        self.skipped[local] = skipped
+        span = self.table.rows_of(chunk)
+        if rows[-1] != span.stop - 1:
+            return 0
+        size = span.stop - span.start
+        self.writer.write_chunk(self.table, chunk, self.features[:size], self.skipped[:size])
+        return size
+
+
 def _encode_images(writer: StoreWriter, encoder: ClipEncoder, dataset: HandDataset, chunks: list[int],
                    batch_size: int, workers: int, skip_bad: bool, progress: bool) -> int:
     """Encode and write the given image chunks, each as soon as its last batch is done; returns images written."""
-    table = writer.images
-    batches = chunk_batches([table.rows_of(c) for c in chunks], batch_size)
-    features = np.empty((table.chunk_rows, encoder.embed_dim), dtype=np.float32)
-    skipped = np.zeros(table.chunk_rows, dtype=bool)
-    written = 0
+    batches = chunk_batches([writer.images.rows_of(c) for c in chunks], batch_size)
+    buffer = _ChunkBuffer(writer, encoder.embed_dim)
     stream = image_batches(dataset, encoder.image_transform, encoder.image_size, batches, workers,
                            pin_memory=encoder.device.type == "cuda")
+    written = 0
     with tqdm(total=sum(len(b) for b in batches), desc="images", unit="img", file=sys.stderr,
               disable=not progress or not batches, smoothing=0.1) as bar:
         for batch in stream:
-            bad = np.asarray([bool(e) for e in batch.errors])
-            if bad.any() and not skip_bad:
+            skipped = np.asarray([bool(e) for e in batch.errors])
+            if skipped.any() and not skip_bad:
                 first = next(e for e in batch.errors if e)
                 raise HanddgError(f"{first}; or pass --skip-bad to record unreadable images and carry on")
-            chunk = int(batch.rows[0]) // table.chunk_rows
-            local = batch.rows - chunk * table.chunk_rows
-            features[local] = encoder.encode_images(batch.pixels).numpy()
-            features[local[bad]] = np.nan
-            skipped[local] = bad
+            written += buffer.add(batch.rows, encoder.encode_images(batch.pixels).numpy(), skipped)
             bar.update(len(batch.rows))
-            rows = table.rows_of(chunk)
-            if batch.rows[-1] == rows.stop - 1:
-                size = rows.stop - rows.start
-                writer.write_chunk(table, chunk, features[:size], skipped[:size])
-                written += size
     return written
 
 
@@ -131,8 +144,10 @@ def featurize_dataset(dataset: HandDataset, store: Path | str, encoder: ClipEnco
             claimed[table.name], held = writer.claim(table, mine)
             report.chunks_held_elsewhere += len(held)
         report.prompts_written = _encode_prompts(writer, encoder, claimed["prompts"], progress)
+        images_start = time.perf_counter()
         report.images_written = _encode_images(writer, encoder, dataset, claimed["images"], batch_size,
                                                default_workers() if workers is None else workers, skip_bad, progress)
+        report.image_seconds = time.perf_counter() - images_start
         report.complete = writer.all_done()
     report.seconds = time.perf_counter() - start
     if report.complete:
@@ -142,9 +157,14 @@ def featurize_dataset(dataset: HandDataset, store: Path | str, encoder: ClipEnco
 
 
 def featurize(dataset_root: Path | str, layout: str, split: str, store_path: Path | str, model: str = "ViT-B-32",
-              weights: str = "openai", device: str = "auto", camera: str = "sk", **options) -> FeaturizeReport:
-    """Open the dataset and CLIP, then `featurize_dataset` (options: batch_size, workers, shard, skip_bad, ...)."""
+              weights: str = "openai", device: str = "auto", camera: str = "sk", batch_size: int = 64,
+              workers: int | None = None, shard: str | None = None, skip_bad: bool = False,
+              image_chunk_rows: int = schema.DEFAULT_IMAGE_CHUNK_ROWS, index_kind: str = "flat",
+              progress: bool = True) -> FeaturizeReport:
+    """Open the dataset (`handdg.data.open_dataset`) and CLIP (`load_clip`), then run `featurize_dataset`."""
     from handdg.data import open_dataset
 
     dataset = open_dataset(dataset_root, layout, split=split, camera=camera)
-    return featurize_dataset(dataset, store_path, load_clip(model, weights, device), **options)
+    return featurize_dataset(dataset, store_path, load_clip(model, weights, device), batch_size=batch_size,
+                             workers=workers, shard=shard, skip_bad=skip_bad, image_chunk_rows=image_chunk_rows,
+                             index_kind=index_kind, progress=progress)

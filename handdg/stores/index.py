@@ -48,9 +48,12 @@ def gpu_available() -> bool:
     return hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0
 
 
-def _on_gpu(index: faiss.Index) -> faiss.Index:
-    """The index moved to every GPU when faiss-gpu has one, else unchanged."""
-    return faiss.index_cpu_to_all_gpus(index) if gpu_available() else index
+GPU_KINDS = ("flat", "ivf")
+
+
+def _on_gpu(index: faiss.Index, kind: str) -> faiss.Index:
+    """The index moved to every GPU when faiss-gpu has one and implements `kind` (not HNSW), else unchanged."""
+    return faiss.index_cpu_to_all_gpus(index) if kind in GPU_KINDS and gpu_available() else index
 
 
 def _base_index(kind: str, dim: int, count: int, nlist: int | None, hnsw_m: int) -> tuple[faiss.Index, dict]:
@@ -73,7 +76,7 @@ def build(vectors: np.ndarray, rows: np.ndarray, kind: str = "flat", nlist: int 
     base, params = _base_index(kind, vectors.shape[1], len(vectors), nlist, hnsw_m)
     index = faiss.IndexIDMap2(base)
     if kind == "ivf":
-        trainer = _on_gpu(base)
+        trainer = _on_gpu(base, kind)
         trainer.train(vectors)
         if trainer is not base:
             index = faiss.IndexIDMap2(faiss.index_gpu_to_cpu(trainer))
@@ -132,7 +135,7 @@ def load(group: zarr.Group) -> tuple[faiss.Index, dict] | None:
     index = faiss.deserialize_index(np.asarray(sub["faiss"][:], dtype=np.uint8))
     if "nprobe" in attrs.get("params", {}):
         _set_nprobe(index, attrs["params"]["nprobe"])
-    return _on_gpu(index), attrs
+    return _on_gpu(index, attrs["kind"]), attrs
 
 
 def provenance(kind: str, params: dict, count: int, dim: int, digest: str, clip: dict,
