@@ -97,7 +97,8 @@ def tsne_figure(result: TsneResult, context: FigureContext, out: Path) -> list[P
 
 
 def tsne_report(source: Path | str, targets: Mapping[str, Path | str], out: Path, source_name: str = "frei",
-                cap: int = 1000, seed: int = 0, perplexity: float = 30.0) -> tuple[list[Path], dict[str, int]]:
+                cap: int = 1000, seed: int = 0, perplexity: float = 30.0,
+                iterations: int = 1000) -> tuple[list[Path], dict[str, int]]:
     """`handdg figures tsne`: embed the source store ('aug' and `source_name`) with the target stores.
 
     Returns the written files and the number of points per set.
@@ -106,6 +107,6 @@ def tsne_report(source: Path | str, targets: Mapping[str, Path | str], out: Path
         raise HanddgError(f"'{source_name}' names the source store; give the targets other names")
     src = open_store(source)
     stores = {source_name: src, **{name: open_store(path) for name, path in targets.items()}}
-    result = run_tsne(src, stores, cap=cap, seed=seed, perplexity=perplexity)
+    result = run_tsne(src, stores, cap=cap, seed=seed, perplexity=perplexity, iterations=iterations)
     paths = tsne_figure(result, merged_context(stores.values()), out)
     return paths, {name: len(points) for name, points in result.points.items()}

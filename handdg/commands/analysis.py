@@ -88,15 +88,18 @@ def _named_store(value: str) -> tuple[str, Path]:
               help="A target dataset's feature store, e.g. stb=stb.zarr (repeatable).")
 @click.option("--cap", default=1000, show_default=True, type=int, help="At most this many samples per set.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the sampling, the prompts and t-SNE.")
-@click.option("--perplexity", default=30.0, show_default=True, type=float, help="t-SNE perplexity.")
+@click.option("--perplexity", default=30.0, show_default=True, type=float,
+              help="t-SNE perplexity (lowered automatically for very small sets).")
+@click.option("--iterations", default=1000, show_default=True, type=click.IntRange(min=250),
+              help="t-SNE optimisation iterations.")
 @_out_option("tsne")
 def tsne(source: Path, source_name: str, targets: tuple[str, ...], cap: int, seed: int, perplexity: float,
-         out: Path) -> None:
+         iterations: int, out: Path) -> None:
     """Paper Fig. 3: t-SNE of 'aug' = 0.5·(n(f_CI) + n(f_CT)) of the source against each store's n(f_CI)."""
     from handdg.analysis.tsne import tsne_report
 
     named = dict(_named_store(t) for t in targets)
-    paths, counts = tsne_report(source, named, out, source_name, cap, seed, perplexity)
+    paths, counts = tsne_report(source, named, out, source_name, cap, seed, perplexity, iterations)
     click.echo("points: " + ", ".join(f"{name} {n}" for name, n in counts.items()))
     _echo_written(paths)
 
