@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import huggingface_hub
 import numpy as np
 import pytest
 import torch
@@ -13,6 +14,7 @@ from safetensors.torch import save_file
 from handdg import prompts
 from handdg.errors import HanddgError
 from handdg.featurize.clip import CONFIG_DIR, load_clip, shortest_context
+from handdg.featurize.weights import ensure_tag_available
 
 torch.set_num_threads(1)
 
@@ -86,13 +88,30 @@ def test_model_config_json_is_accepted_and_a_weights_file_of_another_architectur
         load_clip(str(tmp_path / "narrow.json"), str(path), device="cpu")
 
 
-def test_offline_without_cached_weights_fails_naming_clip_weights_path(monkeypatch, tmp_path):
+@pytest.fixture
+def offline_empty_cache(monkeypatch, tmp_path):
+    """Offline, with an empty hub cache and an empty ~/.cache/clip."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.setenv("HOME", str(tmp_path))
+    return tmp_path / "hub"
+
+
+def test_offline_without_cached_weights_fails_naming_clip_weights_path(offline_empty_cache):
     with pytest.raises(HanddgError, match=r"--clip-weights PATH") as err:
         load_clip("ViT-B-32", "openai", device="cpu")
     assert "\n" not in str(err.value)
+
+
+def test_offline_with_the_tag_in_the_hub_cache_goes_ahead(offline_empty_cache):
+    repo = offline_empty_cache / "models--timm--vit_base_patch32_clip_224.openai"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("abc123")
+    (repo / "snapshots" / "abc123").mkdir(parents=True)
+    (repo / "snapshots" / "abc123" / "open_clip_model.safetensors").write_bytes(b"")
+    ensure_tag_available("ViT-B-32", "openai")
+    with pytest.raises(HanddgError, match="ViT-B-32/laion2b_s34b_b79k are not in the local cache"):
+        ensure_tag_available("ViT-B-32", "laion2b_s34b_b79k")
 
 
 @pytest.mark.parametrize(("model", "weights", "message"), [
