@@ -76,10 +76,15 @@ class FeatureStore:
 
     @cached_property
     def _image_features(self) -> np.ndarray:
-        return np.asarray(self.group[schema.IMAGE_FEATURES][:])
+        features = np.asarray(self.group[schema.IMAGE_FEATURES][:])
+        features.flags.writeable = False
+        return features
 
     def image_features(self, rows: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
-        """(N, D) float16 raw CLIP image features, all rows or the given ones (NaN for skipped images)."""
+        """(N, D) float16 raw CLIP image features, all rows (read-only, shared) or a copy of the given ones.
+
+        Rows of images skipped with --skip-bad are NaN.
+        """
         if rows is None:
             return self._image_features
         return self._image_features[np.asarray(rows, dtype=np.int64)]
