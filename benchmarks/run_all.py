@@ -45,7 +45,7 @@ def run_script(script: Path, args: argparse.Namespace, out: Path, timeout: float
     """Run one script (killed after `timeout` s), echo its output live, return {script, seconds, status, error}."""
     cmd = [sys.executable, str(script), "--threads", str(args.threads), "--out", str(out)]
     cmd += ["--quick"] if args.quick else []
-    env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"),
+    env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"), "PYTHONUNBUFFERED": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     print(f"\n=== {script.name} ({' '.join(cmd[2:])})", flush=True)
     start = time.perf_counter()

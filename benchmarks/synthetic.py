@@ -1,0 +1,64 @@
+"""Synthetic inputs the benchmarks share: CLIP-like unit vectors and feature stores of any size.
+
+Stores are written with handdg's own writer (StoreSpec + StoreWriter, chunk by chunk, done
+flags last), exactly as `handdg featurize` fills them, only with generated features in place
+of CLIP outputs: the I/O, sizes and index costs are those of a real store of that many rows.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+DIM = 512
+"""CLIP ViT-B/32's embedding width."""
+
+
+def unit_vectors(kind: str, rows: int, dim: int = DIM, seed: int = 0) -> np.ndarray:
+    """`rows` float32 unit vectors: `clustered` around rows/64 centres (cosine ≈ 0.8 to their centre,
+    as CLIP features of similar images) or `isotropic` (uniform on the sphere)."""
+    from handdg.stores.index import normalised
+
+    rng = np.random.default_rng(seed)
+    if kind == "isotropic":
+        return normalised(rng.standard_normal((rows, dim), dtype=np.float32))
+    centres = normalised(rng.standard_normal((max(1, rows // 64), dim), dtype=np.float32))
+    noise = rng.standard_normal((rows, dim), dtype=np.float32) * (0.75 / np.sqrt(dim))
+    return normalised(centres[rng.integers(0, len(centres), rows)] + noise)
+
+
+def clip_like_features(rows: int, dim: int = DIM, seed: int = 0) -> np.ndarray:
+    """Raw (un-normalised) float16 features with CLIP ViT-B/32's scale (norm ≈ 10)."""
+    return (10.0 * unit_vectors("clustered", rows, dim, seed)).astype(np.float16)
+
+
+def write_store(path: Path, rows: int, dim: int = DIM, seed: int = 0, chunk_rows: int | None = None) -> np.ndarray:
+    """Create a complete handdg feature store of `rows` synthetic images at `path`; returns its image features."""
+    from handdg import prompts
+    from handdg.stores import schema
+    from handdg.stores.writer import StoreSpec, StoreWriter
+
+    spec = StoreSpec(
+        clip={"model": "synthetic", "weights": f"random:{seed}", "embed_dim": dim},
+        dataset={"name": "synthetic", "root": str(path.parent), "split": "train", "count": rows,
+                 "fingerprint": f"synthetic-{rows}-{seed}"},
+        prompts={"count": prompts.COUNT, "vocabulary_sha256": prompts.vocabulary_sha256()},
+        ids=[f"{i:08d}" for i in range(rows)],
+        prompt_text=prompts.all_prompts(),
+        image_chunk_rows=chunk_rows or schema.DEFAULT_IMAGE_CHUNK_ROWS,
+    )
+    features = clip_like_features(rows, dim, seed)
+    text = clip_like_features(prompts.COUNT, dim, seed + 1)
+    with StoreWriter.open(path, spec) as writer:
+        for table, values in ((writer.prompts, text), (writer.images, features)):
+            chunks, _ = writer.claim(table, writer.pending(table))
+            for chunk in chunks:
+                writer.write_chunk(table, chunk, values[table.rows_of(chunk)])
+    return features
+
+
+def disk_bytes(path: Path) -> int:
+    """Bytes of every file under `path` (apparent sizes)."""
+    return sum(os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(path) for name in names)

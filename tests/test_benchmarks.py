@@ -1,0 +1,74 @@
+"""The benchmark harness: claims judged against targets, README section regenerated in place, a quick run's JSON."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import run_all  # noqa: E402
+from harness import Claim  # noqa: E402
+
+MACHINE = {"date_utc": "2026-11-24 03:05 UTC", "cpu": "AMD EPYC", "cores": 2, "gpu": None, "threads": 2,
+           "torch": "2.14.1", "faiss": "1.15.1", "zarr": "3.1.6", "numpy": "2.4.6", "open_clip": "3.3.0"}
+
+
+def test_claims_are_judged_on_the_right_side_of_their_target():
+    assert Claim("1", "pipeline/bare", 0.93, "", target=0.9).met is True
+    assert Claim("1", "pipeline/bare", 0.85, "", target=0.9).met is False
+    assert Claim("6", "size", 80.0, "", target=100.0, higher_is_better=False).met is True
+    assert Claim("6", "size", 120.0, "", target=100.0, higher_is_better=False).met is False
+    assert Claim("2", "fraction", 0.5, "").met is None
+    assert Claim("3", "speed-up", 4.567, "", unit="×").value_text() == "4.57×"
+
+
+def _result(*claims: Claim) -> dict:
+    return {"benchmark": "x", "claims": [c.to_dict() for c in claims]}
+
+
+def test_readme_section_is_replaced_between_markers_and_nothing_else_moves(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# handdg\n\nintro\n")
+    met = Claim("1", "featurize pipeline vs bare model", 0.95, "11 vs 11.6 img/s", target=0.9, limit="decode")
+    missed = Claim("1", "prompt path", 0.5, "a vs b", target=0.9, limit="tokeniser in Python")
+    runs = [{"script": "bench_x.py", "status": "ok", "error": ""},
+            {"script": "bench_y.py", "status": "exit 1", "error": "ImportError: y"}]
+    run_all.update_readme(readme, run_all.section([_result(met, missed)], runs, MACHINE, 12.3))
+    first = readme.read_text()
+    assert first.startswith("# handdg\n\nintro\n\n## Performance\n\n" + run_all.BEGIN)
+    assert "| 1 | featurize pipeline vs bare model | 0.95 | met (≥ 0.9) | 11 vs 11.6 img/s |  |" in first
+    assert "| 1 | prompt path | 0.5 | **missed** (≥ 0.9) | a vs b | tokeniser in Python |" in first
+    assert "`bench_y.py` | did not finish | exit 1 | ImportError: y" in first
+    assert "(12.3 min for all of it) on 2026-11-24 03:05 UTC: AMD EPYC, 2 cores, no GPU, 2 threads" in first
+
+    readme.write_text(first + "\n## After\n\nkept\n")
+    run_all.update_readme(readme, run_all.section([_result(met)], runs[:1], MACHINE, 1.0))
+    second = readme.read_text()
+    assert second.count(run_all.BEGIN) == 1 and second.count("## Performance") == 1
+    assert "prompt path" not in second and "bench_y.py" not in second
+    assert second.endswith("## After\n\nkept\n") and second.startswith("# handdg\n\nintro\n")
+
+
+@pytest.mark.slow
+def test_quick_run_writes_machine_info_and_claims(tmp_path):
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "run_all.py"), "--quick", "--only", "store_io",
+                           "--threads", "1", "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "run_all.json").read_text())
+    assert [r["status"] for r in summary["runs"]] == ["ok"]
+    result = json.loads((tmp_path / "store_io.json").read_text())
+    assert result["quick"] is True
+    assert {"cpu", "cores", "torch", "faiss", "zarr", "threads"} <= set(result["machine"])
+    assert result["machine"]["threads"] == 1
+    claims = {c["claim"]: c for c in result["claims"]}
+    assert summary["claims"] == result["claims"]
+    speed_up = claims["store I/O: random 32-row batch, in memory vs Zarr (speed-up)"]
+    assert speed_up["id"] == "6" and speed_up["unit"] == "×" and speed_up["met"] is None
+    size = claims["store size on disk per 100k images"]["value"]
+    assert 0 < size <= 100_000 * 512 * 2 / 2**20 * 1.05, "float16 features should take at most their raw size"
