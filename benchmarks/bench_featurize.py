@@ -1,6 +1,6 @@
-"""Claims 3 and 4: featurize does not starve CLIP, and short-context prompt encoding pays.
+"""Claims 1 and 4: featurize does not starve CLIP, and short-context prompt encoding pays.
 
-Claim 3: images/s of `featurize_dataset`'s image phase (JPEG decode + preprocessing in
+Claim 1: images/s of `featurize_dataset`'s image phase (JPEG decode + preprocessing in
 DataLoader workers, CLIP forward, Zarr chunk writes) over images/s of the bare
 `ClipEncoder.encode_images` on the same images already decoded and preprocessed into tensors,
 same batch size and threads. Target ≥ 0.9. The store's prompt chunks are pre-filled through
@@ -58,7 +58,7 @@ def prompt_template(path: Path, dataset, encoder) -> None:
 
 
 def bench_images(args: argparse.Namespace, encoder, work: Path, count: int, batch: int) -> tuple[Claim, dict]:
-    """Claim 3: end-to-end image phase vs bare forward on pre-decoded tensors, interleaved runs."""
+    """Claim 1: end-to-end image phase vs bare forward on pre-decoded tensors, interleaved runs."""
     from handdg.data import open_dataset
     from handdg.featurize.run import default_workers, featurize_dataset
 
@@ -93,7 +93,7 @@ def bench_images(args: argparse.Namespace, encoder, work: Path, count: int, batc
     print_table(f"{args.model} images: featurize vs bare forward (batch {batch}, {args.threads} threads, "
                 f"{workers} workers)", ["side", "img/s per run", "best img/s"],
                 [[side, ", ".join(f"{r:.2f}" for r in values), best[side]] for side, values in rates.items()])
-    claim = Claim("3", f"featurize image phase vs bare {args.model} forward", ratio,
+    claim = Claim("1", f"featurize image phase vs bare {args.model} forward", ratio,
                   f"{best['featurize']:.2f} vs {best['bare']:.2f} img/s (batch {batch}, {workers} workers)",
                   target=0.9, limit="decoding shares the CPU cores with the model when there is no GPU")
     return claim, {"images": count, "batch": batch, "workers": workers, "images_per_s": rates}
