@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
 
 import numpy as np
@@ -156,6 +157,15 @@ def test_a_failed_run_leaves_neither_the_output_nor_its_staging_folder(tmp_path,
     with pytest.raises(RuntimeError):
         make_dataset(tmp_path / "out", "rhd", 1, seed=0)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_staging_folders_of_killed_runs_are_cleaned_up_and_live_ones_kept(tmp_path):
+    dead = tmp_path / "out.tmp-99999999"  # no such process
+    live = tmp_path / f"out.tmp-{os.getppid()}"
+    dead.mkdir()
+    live.mkdir()
+    make_dataset(tmp_path / "out", "rhd", 1, seed=0)
+    assert not dead.exists() and live.exists()
 
 
 def test_cli_writes_a_dataset_and_exits_2_on_a_non_empty_folder(tmp_path, runner):

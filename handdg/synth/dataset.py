@@ -36,6 +36,20 @@ def eval_count(count: int) -> int:
     return max(1, -(-count // 8))
 
 
+def _remove_stale_staging(out: Path) -> None:
+    """Delete `OUT.tmp-<pid>` folders left by runs that were killed (their process no longer exists)."""
+    for tmp in out.parent.glob(f"{out.name}.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[1]
+        if not pid.isdigit() or not tmp.is_dir():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(tmp, ignore_errors=True)
+        except PermissionError:
+            pass  # alive, owned by someone else
+
+
 @contextmanager
 def staged_folder(out: Path, overwrite: bool) -> Iterator[Path]:
     """Yield a fresh temporary sibling of `out`; on success replace `out` by it, on failure remove it."""
@@ -45,6 +59,7 @@ def staged_folder(out: Path, overwrite: bool) -> Iterator[Path]:
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise HanddgError(f"{out} is not empty; pass --overwrite (overwrite=True) to replace it, or choose an empty folder")
     out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_staging(out)
     tmp = out.parent / f"{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
