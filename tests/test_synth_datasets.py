@@ -125,6 +125,15 @@ def test_stb_labels_are_palm_rooted_mm_in_the_cameras_stb_frames(stb):
             assert (view.part[v[inside], u[inside]] >= 2).all()  # finger joints project onto the left hand
 
 
+@pytest.mark.slow
+def test_stb_train_split_writes_the_ten_training_sequences(tmp_path):
+    root = make_dataset(tmp_path / "stb", "stb", 1, seed=0, splits=("train",))
+    train = open_dataset(root, "stb", "train", camera="bb")
+    assert [i.split("/")[0] for i in train.ids] == [f"B{b}{kind}" for b in range(2, 7) for kind in ("Counting", "Random")]
+    assert not (root / "B1Counting").exists()
+    assert json.loads((root / "handdg_synth.json").read_text())["splits"] == ["train"]
+
+
 def test_same_seed_same_data_whatever_the_workers_different_seed_different_data(tmp_path):
     a = make_dataset(tmp_path / "a", "rhd", 2, seed=3)
     b = make_dataset(tmp_path / "b", "rhd", 2, seed=3, workers=2)
@@ -177,6 +186,10 @@ def test_cli_writes_a_dataset_and_exits_2_on_a_non_empty_folder(tmp_path, runner
     assert again.exit_code == 2 and "--overwrite" in again.output
     bad = runner.invoke(main, ["synth", str(tmp_path / "x"), "--layout", "coco", "--count", "1"])
     assert bad.exit_code == 2
+    only_test = runner.invoke(main, ["synth", str(tmp_path / "r"), "--layout", "rhd", "--count", "1", "--split", "test"])
+    assert only_test.exit_code == 0 and not (tmp_path / "r" / "training").exists()
+    with pytest.raises(HanddgError, match="train and/or test"):
+        make_dataset(tmp_path / "y", "rhd", 1, seed=0, splits=("val",))
 
 
 def test_contact_sheet_shows_every_domain(tmp_path, runner):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from handdg.synth.geometry import random_rotation
 from handdg.synth.hand import LIMITS, POSE_STYLES, forward_kinematics, sample_angles, sample_shape
 from handdg.synth.render import Shapes, render
 
@@ -85,3 +86,11 @@ def test_sampled_angles_stay_within_the_joint_limits(style):
         angles = sample_angles(rng, style)
         assert ((angles[0] >= LIMITS["thumb"][:, 0]) & (angles[0] <= LIMITS["thumb"][:, 1])).all()
         assert ((angles[1:] >= LIMITS["finger"][:, 0]) & (angles[1:] <= LIMITS["finger"][:, 1])).all()
+
+
+def test_random_rotations_are_proper_rotations():
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        R = random_rotation(rng)
+        np.testing.assert_allclose(R @ R.T, np.eye(3), atol=1e-12)
+        assert np.linalg.det(R) == pytest.approx(1.0)

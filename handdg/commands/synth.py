@@ -19,11 +19,14 @@ from handdg.synth.dataset import LAYOUTS
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it is not empty (otherwise that is an error).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes rendering in parallel; the output does not depend on it.")
-def synth(out: Path, layout: str, count: int, seed: int, overwrite: bool, workers: int) -> None:
+@click.option("--split", "splits", type=click.Choice(["train", "test"]), multiple=True,
+              help="Splits to write (repeatable). Default: train and test; stb: test only (B1), "
+                   "--split train adds B2..B6.")
+def synth(out: Path, layout: str, count: int, seed: int, overwrite: bool, workers: int, splits: tuple[str, ...]) -> None:
     """Write a synthetic hand dataset into OUT in LAYOUT's real on-disk layout."""
     from handdg.synth import make_dataset
 
-    path = make_dataset(out, layout, count, seed, overwrite=overwrite, workers=workers)
+    path = make_dataset(out, layout, count, seed, overwrite=overwrite, workers=workers, splits=splits or None)
     click.echo(f"wrote a synthetic {layout} dataset to {path}")
 
 

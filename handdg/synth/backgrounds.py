@@ -88,19 +88,29 @@ def outdoor(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     return _finish(rng, img, height, width, blur=rng.uniform(0.3, 1.5), grain=0.25)
 
 
-def stb_room(height: int, width: int) -> np.ndarray:
-    """STB's one lab scene, identical in every frame: beige wall, a door, a shelf, a desk edge."""
-    rng = np.random.default_rng(20170426)
+_WALLS = np.array([[0.78, 0.74, 0.66], [0.70, 0.72, 0.74], [0.80, 0.78, 0.70], [0.66, 0.70, 0.64],
+                   [0.82, 0.76, 0.72], [0.60, 0.62, 0.66]])
+
+
+def stb_room(height: int, width: int, background: int = 1) -> np.ndarray:
+    """One of STB's six lab scenes (B1..B6), identical in every frame: wall, door, shelf, desk, monitor."""
+    rng = np.random.default_rng(20170426 + background)
     small = (width // 2, height // 2)
-    base = _gradient(small[1], small[0], np.array([0.78, 0.74, 0.66]), np.array([0.58, 0.54, 0.47]))
+    wall = _WALLS[(background - 1) % len(_WALLS)]
+    base = _gradient(small[1], small[0], wall, wall * 0.75)
     img = Image.fromarray((base * 255).astype(np.uint8))
     draw = ImageDraw.Draw(img)
     w, h = small
-    draw.rectangle([0.06 * w, 0.05 * h, 0.30 * w, 0.95 * h], fill=(150, 120, 90))  # door
-    draw.rectangle([0.08 * w, 0.07 * h, 0.28 * w, 0.93 * h], fill=(165, 133, 100))
-    draw.rectangle([0.62 * w, 0.10 * h, 0.98 * w, 0.55 * h], fill=(90, 70, 55))  # shelf
+    door = rng.uniform(0.02, 0.35)
+    draw.rectangle([door * w, 0.05 * h, (door + 0.24) * w, 0.95 * h], fill=(150, 120, 90))
+    draw.rectangle([(door + 0.02) * w, 0.07 * h, (door + 0.22) * w, 0.93 * h], fill=(165, 133, 100))
+    shelf = rng.uniform(0.55, 0.64)
+    draw.rectangle([shelf * w, 0.10 * h, (shelf + 0.36) * w, 0.55 * h], fill=(90, 70, 55))
     for k, y in enumerate((0.20, 0.32, 0.44)):
-        draw.rectangle([0.64 * w, y * h, 0.96 * w, (y + 0.09) * h], fill=(60 + 30 * k, 70, 110 - 20 * k))
-    draw.rectangle([0.0, 0.82 * h, w, h], fill=(120, 105, 95))  # desk
-    draw.rectangle([0.40 * w, 0.60 * h, 0.58 * w, 0.82 * h], fill=(35, 35, 40))  # monitor
+        books = tuple(int(c) for c in rng.integers(40, 160, 3))
+        draw.rectangle([(shelf + 0.02) * w, y * h, (shelf + 0.34) * w, (y + 0.09) * h], fill=books)
+    desk = rng.uniform(0.78, 0.88)
+    draw.rectangle([0.0, desk * h, w, h], fill=(120, 105, 95))
+    screen = rng.uniform(0.3, 0.45)
+    draw.rectangle([screen * w, (desk - 0.22) * h, (screen + 0.18) * w, desk * h], fill=(35, 35, 40))
     return _finish(rng, img, height, width, blur=1.5, grain=0.15)

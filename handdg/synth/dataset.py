@@ -83,13 +83,18 @@ def run_tasks(fn: Callable, tasks: Sequence[tuple], workers: int, desc: str) -> 
         return list(tqdm(results, **bar))
 
 
+DEFAULT_SPLITS = {"freihand": ("train", "test"), "rhd": ("train", "test"), "stb": ("test",)}
+
+
 def make_dataset(out: Path | str, layout: str, count: int, seed: int, overwrite: bool = False,
-                 workers: int = 1) -> Path:
+                 workers: int = 1, splits: Sequence[str] | None = None) -> Path:
     """Write `count` synthetic samples in `layout`'s real on-disk layout under `out`; return `out`.
 
-    freihand: `count` unique training samples (4 image versions each) plus an evaluation split of
-    eval_count(count); rhd: `count` training and eval_count(count) evaluation frames; stb: the
-    test sequences B1Counting and B1Random with `count` frames each (SK colour and BB stereo images).
+    freihand: `count` unique training samples (4 image versions each) and eval_count(count)
+    evaluation samples; rhd: `count` training and eval_count(count) evaluation frames; stb:
+    `count` frames per sequence (SK colour and BB stereo images) of the test sequences
+    B1Counting/B1Random and, with "train" in `splits`, of the ten B2..B6 training sequences.
+    `splits` defaults to DEFAULT_SPLITS[layout] (STB is a target domain: test only).
     """
     from handdg.synth.writers import WRITERS
 
@@ -97,10 +102,15 @@ def make_dataset(out: Path | str, layout: str, count: int, seed: int, overwrite:
         raise HanddgError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
     if count < 1:
         raise HanddgError(f"count must be at least 1 (got {count})")
+    splits = tuple(DEFAULT_SPLITS[layout] if splits is None else splits)
+    if not splits or set(splits) - {"train", "test"}:
+        raise HanddgError(f"splits must be train and/or test (got {', '.join(splits) or 'none'})")
     out = Path(out)
     with staged_folder(out, overwrite) as tmp:
-        WRITERS[layout](tmp, count, seed, workers)
+        for split in ("train", "test"):
+            if split in splits:
+                WRITERS[layout](tmp, split, count, seed, workers)
         manifest = {"generator": "handdg synth", "handdg_version": __version__, "layout": layout,
-                    "count": count, "seed": seed}
+                    "count": count, "seed": seed, "splits": list(splits)}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     return out

@@ -1,4 +1,4 @@
-"""Small rotation helpers shared by the hand model, the scenes and the STB writer."""
+"""Rotation helpers for the hand model (joint rotations) and the scenes (random global orientation)."""
 
 from __future__ import annotations
 
@@ -17,13 +17,6 @@ def rot_z(a: float) -> np.ndarray:
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
-def axis_angle(axis: np.ndarray, angle: float) -> np.ndarray:
-    """Rodrigues: rotation by `angle` radians about the unit vector `axis`."""
-    x, y, z = np.asarray(axis, float) / np.linalg.norm(axis)
-    k = np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
-    return np.eye(3) + np.sin(angle) * k + (1.0 - np.cos(angle)) * (k @ k)
-
-
 def random_rotation(rng: np.random.Generator) -> np.ndarray:
     """A rotation drawn uniformly from SO(3) (via a random unit quaternion)."""
     q = rng.normal(size=4)
@@ -34,8 +27,3 @@ def random_rotation(rng: np.random.Generator) -> np.ndarray:
         [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
     ])
 
-
-def project(xyz: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """Pinhole projection of camera-frame points (N, 3) to pixels (N, 2); pixel centres are integers."""
-    uvw = xyz @ K.T
-    return uvw[:, :2] / uvw[:, 2:3]

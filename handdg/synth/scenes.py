@@ -265,10 +265,10 @@ def rhd_view(rng: np.random.Generator) -> View:
 # ---------------------------------------------------------------- STB
 
 
-@lru_cache(maxsize=1)
-def _stb_room() -> np.ndarray:
-    """The STB lab background (the same for every frame and camera)."""
-    return backgrounds.stb_room(*STB_SIZE)
+@lru_cache(maxsize=6)
+def _stb_room(background: int) -> np.ndarray:
+    """STB background `background` (1..6; the same for every frame and camera of its sequences)."""
+    return backgrounds.stb_room(*STB_SIZE, background)
 
 
 def stb_subject() -> Subject:
@@ -276,7 +276,7 @@ def stb_subject() -> Subject:
     return sample_subject(np.random.default_rng(1500), sleeve_probability=1.0)
 
 
-def stb_views(rng: np.random.Generator, subject: Subject, style: str) -> dict[str, View]:
+def stb_views(rng: np.random.Generator, subject: Subject, style: str, background: int = 1) -> dict[str, View]:
     """One STB frame seen by the SK colour camera and the BB stereo pair; keys sk, bb_left, bb_right.
 
     The hand is posed in the SK colour camera's frame; BB-left sees it shifted by
@@ -302,7 +302,7 @@ def stb_views(rng: np.random.Generator, subject: Subject, style: str) -> dict[st
         scene = Shapes.concat([hand.shapes, _person(subject, chest + shift, [hand])])
         layers = _skin_texture(rng, render(scene, K, h, w, light))
         shift_px = int(round(K[0, 0] * shift[0] / 2.5))  # the room is ~2.5 m away: a little parallax
-        image = layers.over(np.roll(_stb_room(), shift_px, axis=1))
+        image = layers.over(np.roll(_stb_room(background), shift_px, axis=1))
         image = _sensor(rng, image, blur=blur, noise=noise, gain=gain, gamma=1.1)
         views[name] = _view(layers, image, K, [hand])
     return views

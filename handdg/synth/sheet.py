@@ -44,7 +44,7 @@ def _samples(domain: str, per_domain: int, seed: int, skeleton: bool) -> list[tu
             view = rhd_view(rng)
             pairs = [("rhd", view.image, view)]
         else:
-            views = stb_views(rng, stb_subject(), "count" if i % 2 == 0 else "random")
+            views = stb_views(rng, stb_subject(), "count" if i % 2 == 0 else "random", background=1)
             pairs = [("stb sk", views["sk"].image, views["sk"])] if i % 2 == 0 else [("stb bb", views["bb_left"].image, views["bb_left"])]
         for caption, image, view in pairs:
             out.append((caption, _overlay(image, view) if skeleton else Image.fromarray(image)))

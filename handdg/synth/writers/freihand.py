@@ -42,16 +42,18 @@ def _dump(path: Path, value: object) -> None:
     path.write_text(json.dumps(value))
 
 
-def write_freihand(root: Path, count: int, seed: int, workers: int = 1) -> None:
-    """Write `count` unique training samples and eval_count(count) evaluation samples under `root`."""
-    for sub in ("training/rgb", "training/mask", "evaluation/rgb"):
-        (root / sub).mkdir(parents=True)
-    train = run_tasks(_train_sample, [(root, i, count, seed) for i in range(count)], workers, "freihand train")
-    _dump(root / "training_xyz.json", [xyz for xyz, _ in train])
-    _dump(root / "training_K.json", [K for _, K in train])
+def write_freihand(root: Path, split: str, count: int, seed: int, workers: int = 1) -> None:
+    """Write one split under `root`: train = `count` unique samples, test = eval_count(count) samples."""
+    if split == "train":
+        for sub in ("training/rgb", "training/mask"):
+            (root / sub).mkdir(parents=True)
+        train = run_tasks(_train_sample, [(root, i, count, seed) for i in range(count)], workers, "freihand train")
+        _dump(root / "training_xyz.json", [xyz for xyz, _ in train])
+        _dump(root / "training_K.json", [K for _, K in train])
+        return
+    (root / "evaluation" / "rgb").mkdir(parents=True)
     test = run_tasks(_eval_sample, [(root, i, seed) for i in range(eval_count(count))], workers, "freihand eval")
     xyz = [x for x, _ in test]
     _dump(root / "evaluation_xyz.json", xyz)
     _dump(root / "evaluation_K.json", [K for _, K in test])
-    scale = [float(np.linalg.norm(np.subtract(x[9], x[10]))) for x in xyz]
-    _dump(root / "evaluation_scale.json", scale)
+    _dump(root / "evaluation_scale.json", [float(np.linalg.norm(np.subtract(x[9], x[10]))) for x in xyz])

@@ -56,12 +56,12 @@ def _sample(root: Path, split: str, index: int, seed: int) -> dict[str, np.ndarr
     return annotation(view)
 
 
-def write_rhd(root: Path, count: int, seed: int, workers: int = 1) -> None:
-    """Write `count` training frames and eval_count(count) evaluation frames under `root`."""
-    for split, n in (("train", count), ("test", eval_count(count))):
-        folder = root / _FOLDERS[split]
-        for sub in ("color", "mask", "depth"):
-            (folder / sub).mkdir(parents=True)
-        annos = run_tasks(_sample, [(root, split, i, seed) for i in range(n)], workers, f"rhd {split}")
-        with open(folder / f"anno_{_FOLDERS[split]}.pickle", "wb") as fh:
-            pickle.dump(dict(enumerate(annos)), fh, protocol=2)
+def write_rhd(root: Path, split: str, count: int, seed: int, workers: int = 1) -> None:
+    """Write one split under `root`: train = `count` frames, test = eval_count(count) frames."""
+    n = count if split == "train" else eval_count(count)
+    folder = root / _FOLDERS[split]
+    for sub in ("color", "mask", "depth"):
+        (folder / sub).mkdir(parents=True)
+    annos = run_tasks(_sample, [(root, split, i, seed) for i in range(n)], workers, f"rhd {split}")
+    with open(folder / f"anno_{_FOLDERS[split]}.pickle", "wb") as fh:
+        pickle.dump(dict(enumerate(annos)), fh, protocol=2)

@@ -3,7 +3,8 @@
 `handPara` is 3 x 21 x N in millimetres, STB's joint order (palm centre, then pinky..thumb, each
 MCP->tip). SK labels are stored in the RealSense *depth* camera's frame (readers move them into
 the colour camera's frame with STB's extrinsics); BB labels are in the left Bumblebee camera's frame.
-Only the test sequences (B1Counting, B1Random) are written: STB is a target domain here.
+Sequence B<k> is filmed in room variant k (STB's six backgrounds); by default only the test
+sequences (B1Counting, B1Random) are written: STB is a target domain here.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from PIL import Image
 from scipy.spatial.transform import Rotation
 
 from handdg.data.joints import FH_TO_STB, wrist_to_palm
-from handdg.data.stb import SK_DEPTH_TO_COLOR_ROTVEC, SK_DEPTH_TO_COLOR_T_MM, TEST_SEQUENCES
+from handdg.data.stb import SK_DEPTH_TO_COLOR_ROTVEC, SK_DEPTH_TO_COLOR_T_MM, TEST_SEQUENCES, TRAIN_SEQUENCES
 from handdg.synth.dataset import run_tasks, sample_rng
 from handdg.synth.scenes import stb_subject, stb_views
 
@@ -34,22 +35,23 @@ def to_hand_para(xyz_fh_mm: np.ndarray) -> np.ndarray:
     return wrist_to_palm(xyz_fh_mm)[:, FH_TO_STB, :].transpose(2, 1, 0)
 
 
-def _frame(root: Path, sequence: int, frame: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _frame(root: Path, split: str, sequence: str, frame: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Render and write one frame from all three cameras; return (SK colour xyz, BB-left xyz) in metres."""
-    name = TEST_SEQUENCES[sequence]
-    style = "count" if name.endswith("Counting") else "random"
-    views = stb_views(sample_rng(seed, "stb", "test", sequence * 1_000_000 + frame), stb_subject(), style)
+    names = TRAIN_SEQUENCES if split == "train" else TEST_SEQUENCES
+    rng = sample_rng(seed, "stb", split, names.index(sequence) * 1_000_000 + frame)
+    style = "count" if sequence.endswith("Counting") else "random"
+    views = stb_views(rng, stb_subject(), style, background=int(sequence[1]))
     for camera, prefix in _FILES.items():
-        Image.fromarray(views[camera].image).save(root / name / f"{prefix}_{frame}.png", compress_level=1)
+        Image.fromarray(views[camera].image).save(root / sequence / f"{prefix}_{frame}.png", compress_level=1)
     return views["sk"].hands[0].xyz, views["bb_left"].hands[0].xyz
 
 
-def write_stb(root: Path, count: int, seed: int, workers: int = 1) -> None:
-    """Write the STB test sequences with `count` frames each under `root`."""
-    (root / "labels").mkdir()
-    for s, name in enumerate(TEST_SEQUENCES):
+def write_stb(root: Path, split: str, count: int, seed: int, workers: int = 1) -> None:
+    """Write `count` frames of each of the split's sequences (test: B1*, train: B2..B6) under `root`."""
+    (root / "labels").mkdir(exist_ok=True)
+    for name in TRAIN_SEQUENCES if split == "train" else TEST_SEQUENCES:
         (root / name).mkdir()
-        frames = run_tasks(_frame, [(root, s, i, seed) for i in range(count)], workers, f"stb {name}")
+        frames = run_tasks(_frame, [(root, split, name, i, seed) for i in range(count)], workers, f"stb {name}")
         sk_mm = np.stack([sk for sk, _ in frames]) * 1000.0
         bb_mm = np.stack([bb for _, bb in frames]) * 1000.0
         scipy.io.savemat(root / "labels" / f"{name}_SK.mat", {"handPara": to_hand_para(sk_color_to_depth(sk_mm))})
