@@ -139,19 +139,30 @@ def _visible(xyz: np.ndarray, K: np.ndarray, depth: np.ndarray, tolerance: float
 _SHOULDER = np.array([0.17, -0.20, 0.0])  # the person's left shoulder from the chest (camera frame, facing us)
 
 
+_HEAD_FROM_CHEST = np.array([0.0, -0.36, 0.02])
+_HAIR = np.array([0.16, 0.11, 0.07])
+_EYES = np.array([[-0.03, -0.012, -0.086], [0.03, -0.012, -0.086]])  # from the head centre
+
+
 def _person(subject: Subject, chest: np.ndarray, hands: list[_Placed]) -> Shapes:
-    """A torso and a head around `chest`, facing the camera, and an upper arm to each hand's elbow (part id 1)."""
-    eye = np.eye(3)[None].repeat(2, axis=0)
-    centers = np.stack([chest, chest + np.array([0.0, -0.36, 0.02])])
-    radii = np.array([[0.19, 0.30, 0.11], [0.085, 0.11, 0.095]])
-    colors = np.stack([subject.clothes, subject.skin])
+    """A torso, a head with hair and eyes, facing the camera, and an upper arm to each hand's elbow (part id 1)."""
+    head = chest + _HEAD_FROM_CHEST
+    centers = np.stack([chest, head, head + [0.0, -0.028, 0.018]])
+    radii = np.array([[0.19, 0.30, 0.11], [0.085, 0.11, 0.095], [0.092, 0.10, 0.095]])
+    colors = np.stack([subject.clothes, subject.skin, _HAIR])
     sleeve = subject.skin if subject.sleeve is None else subject.sleeve
-    n = len(hands)
-    shoulders = np.array([chest + _SHOULDER * [1.0 if h.side == "left" else -1.0, 1.0, 1.0] for h in hands])
-    return Shapes(p0=np.array([h.elbow for h in hands]), p1=shoulders, r0=np.full(n, 0.032), r1=np.full(n, 0.042),
-                  color=np.tile(sleeve, (n, 1)), palm_color=np.tile(sleeve, (n, 1)), palmar=np.zeros((n, 3)),
-                  nail=np.zeros(n, bool), part=np.full(n, PERSON_PART), e_center=centers, e_axes=eye, e_radii=radii,
-                  e_color=colors, e_palm_color=colors, e_palmar=np.zeros((2, 3)), e_part=np.full(2, PERSON_PART))
+    shoulders = [chest + _SHOULDER * [1.0 if h.side == "left" else -1.0, 1.0, 1.0] for h in hands]
+    eyes = list(head + _EYES)
+    p0 = np.array([h.elbow for h in hands] + eyes)
+    p1 = np.array(shoulders + eyes)
+    r0 = np.array([0.032] * len(hands) + [0.009] * 2)
+    r1 = np.array([0.042] * len(hands) + [0.009] * 2)
+    color = np.array([sleeve] * len(hands) + [[0.12, 0.1, 0.09]] * 2)
+    n = len(p0)
+    return Shapes(p0=p0, p1=p1, r0=r0, r1=r1, color=color, palm_color=color, palmar=np.zeros((n, 3)),
+                  nail=np.zeros(n, bool), part=np.full(n, PERSON_PART), e_center=centers,
+                  e_axes=np.eye(3)[None].repeat(3, axis=0), e_radii=radii, e_color=colors, e_palm_color=colors,
+                  e_palmar=np.zeros((3, 3)), e_part=np.full(3, PERSON_PART))
 
 
 def _view(layers: Layers, image: np.ndarray, K: np.ndarray, hands: list[_Placed]) -> View:
