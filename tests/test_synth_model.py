@@ -15,15 +15,12 @@ K64 = np.array([[100.0, 0.0, 32.0], [0.0, 100.0, 32.0], [0.0, 0.0, 1.0]])
 def _spheres(centers, radii, parts, ellipsoid=False) -> Shapes:
     """Spheres as degenerate capsules (or as ellipsoids), grey, one part id each."""
     n = len(centers)
-    centers, grey = np.asarray(centers, float), np.full((n, 3), 0.5)
+    centers, grey, radii = np.asarray(centers, float), np.full((n, 3), 0.5), np.asarray(radii, float)
     if ellipsoid:
-        none = np.zeros((0, 3))
-        return Shapes(p0=none, p1=none, r0=np.zeros(0), r1=np.zeros(0), color=none, palm_color=none, palmar=none,
-                      nail=np.zeros(0, bool), part=np.zeros(0, int), e_center=centers,
-                      e_axes=np.repeat(np.eye(3)[None], n, 0), e_radii=np.repeat(np.asarray(radii, float)[:, None], 3, 1),
+        return Shapes(e_center=centers, e_axes=np.repeat(np.eye(3)[None], n, 0), e_radii=np.repeat(radii[:, None], 3, 1),
                       e_color=grey, e_palm_color=grey, e_palmar=np.zeros((n, 3)), e_part=np.asarray(parts))
-    return Shapes(p0=centers, p1=centers, r0=np.asarray(radii, float), r1=np.asarray(radii, float), color=grey,
-                  palm_color=grey, palmar=np.zeros((n, 3)), nail=np.zeros(n, bool), part=np.asarray(parts))
+    return Shapes(p0=centers, p1=centers, r0=radii, r1=radii, color=grey, palm_color=grey, palmar=np.zeros((n, 3)),
+                  nail=np.zeros(n, bool), part=np.asarray(parts))
 
 
 @pytest.mark.parametrize("ellipsoid", [False, True])

@@ -1,12 +1,14 @@
-"""A vectorised numpy renderer of shaded tapered capsules with depth-correct occlusion and anti-aliasing.
+"""A vectorised numpy renderer of shaded tapered capsules and ellipsoids with depth-correct occlusion and anti-aliasing.
 
 Every pixel casts a ray d = K^-1 (u, v, 1) from the camera centre (the ray parameter is then the
 depth z). For each capsule the closest points between the ray and the capsule's axis give the
 distance to the axis; the capsule covers the pixel where that distance is below the local radius.
 The signed distance in pixels gives an analytic anti-aliased coverage, the sphere-swept surface
-gives depth and normal. Two depth layers per pixel (nearest and second nearest) are kept so the
-soft edge of a near capsule blends over the one behind it, not over the background.
-Work is done only inside each capsule's projected bounding box.
+gives depth and normal. Ellipsoids are intersected exactly (a unit sphere after an affine map);
+their coverage is anti-aliased with the local gradient of the ray's distance to the centre.
+Two depth layers per pixel (nearest and second nearest) are kept so the soft edge of a near
+shape blends over the one behind it, not over the background. Work is done only on the pixels
+inside each shape's projected bounding box, and shading only on the pixels it covers.
 """
 
 from __future__ import annotations
@@ -26,17 +28,18 @@ class Shapes:
     e_center[j], unit axes as the columns of e_axes[j] and semi-axis lengths e_radii[j].
     Colours are albedos in [0, 1]: `color` on the back (dorsal) side, `palm_color` on the side
     facing `palmar` (zeros: one colour all round); `nail` draws a nail at a capsule's far end.
+    Every field defaults to empty, so a set may hold only capsules or only ellipsoids.
     """
 
-    p0: np.ndarray  # (N, 3)
-    p1: np.ndarray  # (N, 3)
-    r0: np.ndarray  # (N,)
-    r1: np.ndarray  # (N,)
-    color: np.ndarray  # (N, 3)
-    palm_color: np.ndarray  # (N, 3)
-    palmar: np.ndarray  # (N, 3)
-    nail: np.ndarray  # (N,) bool
-    part: np.ndarray  # (N,) int
+    p0: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # (N, 3)
+    p1: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # (N, 3)
+    r0: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (N,)
+    r1: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (N,)
+    color: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # (N, 3)
+    palm_color: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # (N, 3)
+    palmar: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # (N, 3)
+    nail: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # (N,)
+    part: np.ndarray = field(default_factory=lambda: np.zeros(0, int))  # (N,)
     e_center: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
     e_axes: np.ndarray = field(default_factory=lambda: np.zeros((0, 3, 3)))
     e_radii: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
