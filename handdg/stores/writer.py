@@ -119,8 +119,11 @@ def open_group(path: Path, mode: str) -> zarr.Group:
     if not (path / "zarr.json").is_file():
         what = "does not exist" if not path.exists() else "is not a zarr v3 group"
         raise HanddgError(f"feature store {path} {what} (run `handdg featurize` to make one)")
-    group = zarr.open_group(path, mode=mode, zarr_format=3)
-    if "schema_version" not in group.attrs or "clip" not in group.attrs:
+    try:
+        group = zarr.open_group(path, mode=mode, zarr_format=3)
+    except (ValueError, KeyError, TypeError) as exc:  # JSONDecodeError is a ValueError
+        raise HanddgError(f"{path} cannot be opened as a zarr v3 group ({exc}); featurize into a new --store path") from None
+    if not all(key in group.attrs for key in ("schema_version", "clip", "dataset", "prompts", "chunks")):
         raise HanddgError(f"{path} is a zarr group but not a handdg feature store (featurize into a new --store path)")
     return group
 
