@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import pickle
@@ -164,6 +165,16 @@ def test_a_failed_run_leaves_neither_the_output_nor_its_staging_folder(tmp_path,
 
     monkeypatch.setattr(rhd_writer, "annotation", boom)
     with pytest.raises(RuntimeError):
+        make_dataset(tmp_path / "out", "rhd", 1, seed=0)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_disk_is_one_clear_error_and_nothing_is_left(tmp_path, monkeypatch):
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(rhd_writer, "annotation", full)
+    with pytest.raises(HanddgError, match="cannot write .*No space left"):
         make_dataset(tmp_path / "out", "rhd", 1, seed=0)
     assert list(tmp_path.iterdir()) == []
 

@@ -8,6 +8,7 @@ leaves a folder that looks like a finished dataset.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -50,27 +51,38 @@ def _remove_stale_staging(out: Path) -> None:
             pass  # alive, owned by someone else
 
 
+_DISK_ERRORS = {errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EROFS, errno.EDQUOT}
+
+
 @contextmanager
 def staged_folder(out: Path, overwrite: bool) -> Iterator[Path]:
-    """Yield a fresh temporary sibling of `out`; on success replace `out` by it, on failure remove it."""
+    """Yield a fresh temporary sibling of `out`; on success replace `out` by it, on failure remove it.
+
+    Disk problems (full, read-only, no permission) become a HanddgError naming the folder.
+    """
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise HanddgError(f"{out} exists and is not a folder; choose another output folder")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise HanddgError(f"{out} is not empty; pass --overwrite (overwrite=True) to replace it, or choose an empty folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_staging(out)
     tmp = out.parent / f"{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_staging(out)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
         yield tmp
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if exc.errno in _DISK_ERRORS:
+            raise HanddgError(f"cannot write {out}: {exc.strerror}; free space or choose a writable folder") from None
+        raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
 
 
 def run_tasks(fn: Callable, tasks: Sequence[tuple], workers: int, desc: str) -> list:
