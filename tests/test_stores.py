@@ -150,7 +150,7 @@ def test_chunks_held_by_another_process_are_left_to_it(images, encoder, tmp_path
     assert featurize_dataset(images, path, encoder, **OPTIONS).complete
 
 
-def test_verify_reports_a_lost_chunk_and_a_stale_index(images, encoder, tmp_path):
+def test_verify_reports_a_lost_chunk_a_stale_index_and_a_corrupt_chunk(images, encoder, tmp_path):
     path = tmp_path / "damaged.zarr"
     featurize_dataset(images, path, encoder, **OPTIONS)
     (path / "images" / "features" / "c" / "1" / "0").unlink()
@@ -161,6 +161,8 @@ def test_verify_reports_a_lost_chunk_and_a_stale_index(images, encoder, tmp_path
     assert problems[0].startswith("index was built from other features")
     build_store_index(path)
     assert verify_store(path, progress=False) == []
+    (path / "images" / "features" / "c" / "0" / "0").write_bytes(b"garbage")
+    assert verify_store(path, progress=False)[0].startswith("images chunk 0 (rows 0-7) cannot be read")
 
 
 def test_approximate_index_saves_its_measured_recall(store):
@@ -171,3 +173,13 @@ def test_approximate_index_saves_its_measured_recall(store):
     _, rows = reopened.search(np.asarray(reopened.image_features([2]), dtype=np.float32), 1)
     assert rows[0, 0] == 2
     build_store_index(store.path, kind="flat")
+
+
+def test_opening_something_that_is_not_a_store_is_a_one_line_error(tmp_path):
+    zarr.open_group(tmp_path / "plain.zarr", mode="w", zarr_format=3)
+    with pytest.raises(HanddgError, match="is a zarr group but not a handdg feature store"):
+        FeatureStore.open(tmp_path / "plain.zarr")
+    (tmp_path / "broken.zarr").mkdir()
+    (tmp_path / "broken.zarr" / "zarr.json").write_text("garbage")
+    with pytest.raises(HanddgError, match="cannot be opened as a zarr v3 group"):
+        FeatureStore.open(tmp_path / "broken.zarr")
