@@ -27,6 +27,7 @@ import torch
 from PIL import Image
 
 from harness import Claim, parse_args, print_table, time_calls, write_result
+from synthetic import fill_store
 
 
 def _options(ap: argparse.ArgumentParser) -> None:
@@ -46,26 +47,15 @@ def write_images(root: Path, count: int, size: int) -> None:
         Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(root / f"{i:08d}.jpg", quality=90)
 
 
-def prompt_template(path: Path, dataset, encoder) -> None:
-    """A store whose prompt chunks are written (zeros) and image chunks are not."""
-    from handdg.featurize.run import store_spec
-    from handdg.stores.writer import StoreWriter
-
-    with StoreWriter.open(path, store_spec(dataset, encoder, image_chunk_rows=len(dataset))) as writer:
-        for chunk in range(writer.prompts.chunks):
-            rows = writer.prompts.rows_of(chunk)
-            writer.write_chunk(writer.prompts, chunk, np.zeros((rows.stop - rows.start, encoder.embed_dim)))
-
-
 def bench_images(args: argparse.Namespace, encoder, work: Path, count: int, batch: int) -> tuple[Claim, dict]:
     """Claim 1: end-to-end image phase vs bare forward on pre-decoded tensors, interleaved runs."""
     from handdg.data import open_dataset
-    from handdg.featurize.run import default_workers, featurize_dataset
+    from handdg.featurize.run import default_workers, featurize_dataset, store_spec
 
     write_images(work / "images", count, 224)
     dataset = open_dataset(work / "images", "folder")
     template = work / "template.zarr"
-    prompt_template(template, dataset, encoder)
+    fill_store(template, store_spec(dataset, encoder, image_chunk_rows=count), tables=("prompts",))
     pixels = torch.stack([encoder.image_transform(Image.open(dataset.image_path(i)).convert("RGB"))
                           for i in range(count)])
     workers = default_workers() if args.workers is None else args.workers

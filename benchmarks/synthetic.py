@@ -34,13 +34,27 @@ def clip_like_features(rows: int, dim: int = DIM, seed: int = 0) -> np.ndarray:
     return (10.0 * unit_vectors("clustered", rows, dim, seed)).astype(np.float16)
 
 
-def write_store(path: Path, rows: int, dim: int = DIM, seed: int = 0, chunk_rows: int | None = None) -> np.ndarray:
-    """Create a complete handdg feature store of `rows` synthetic images at `path`; returns its image features."""
+def fill_store(path: Path, spec, tables: tuple[str, ...] = ("prompts", "images"), seed: int = 0) -> None:
+    """Create the store `spec` describes at `path` and write synthetic features into every chunk of `tables`."""
+    from handdg.stores.writer import StoreWriter
+
+    with StoreWriter.open(path, spec) as writer:
+        for table in (writer.prompts, writer.images):
+            if table.name not in tables:
+                continue
+            values = clip_like_features(table.rows, spec.clip["embed_dim"], seed + (table.name == "prompts"))
+            chunks, _ = writer.claim(table, writer.pending(table))
+            for chunk in chunks:
+                writer.write_chunk(table, chunk, values[table.rows_of(chunk)])
+
+
+def synthetic_spec(path: Path, rows: int, dim: int = DIM, seed: int = 0, chunk_rows: int | None = None):
+    """A StoreSpec for `rows` images of a made-up dataset (ids "%08d")."""
     from handdg import prompts
     from handdg.stores import schema
-    from handdg.stores.writer import StoreSpec, StoreWriter
+    from handdg.stores.writer import StoreSpec
 
-    spec = StoreSpec(
+    return StoreSpec(
         clip={"model": "synthetic", "weights": f"random:{seed}", "embed_dim": dim},
         dataset={"name": "synthetic", "root": str(path.parent), "split": "train", "count": rows,
                  "fingerprint": f"synthetic-{rows}-{seed}"},
@@ -49,14 +63,12 @@ def write_store(path: Path, rows: int, dim: int = DIM, seed: int = 0, chunk_rows
         prompt_text=prompts.all_prompts(),
         image_chunk_rows=chunk_rows or schema.DEFAULT_IMAGE_CHUNK_ROWS,
     )
-    features = clip_like_features(rows, dim, seed)
-    text = clip_like_features(prompts.COUNT, dim, seed + 1)
-    with StoreWriter.open(path, spec) as writer:
-        for table, values in ((writer.prompts, text), (writer.images, features)):
-            chunks, _ = writer.claim(table, writer.pending(table))
-            for chunk in chunks:
-                writer.write_chunk(table, chunk, values[table.rows_of(chunk)])
-    return features
+
+
+def write_store(path: Path, rows: int, dim: int = DIM, seed: int = 0) -> np.ndarray:
+    """A complete store of `rows` synthetic images at `path`; returns its image features."""
+    fill_store(path, synthetic_spec(path, rows, dim, seed), seed=seed)
+    return clip_like_features(rows, dim, seed)
 
 
 def disk_bytes(path: Path) -> int:
