@@ -65,3 +65,24 @@ def test_eval_errors_are_one_line(checkpoint, tmp_path, runner):
     assert result.exit_code == 2 and "checkpoint not found" in result.output
     result = runner.invoke(main, ["eval", str(checkpoint), "--dataset", "freihand", "--root", str(tmp_path)])
     assert result.exit_code == 2 and "not a FreiHAND root" in result.output
+
+
+def test_rotated_crops_keep_image_2d_and_3d_joints_together():
+    from handdg.data.base import Sample
+    from handdg.train import augment
+    from tiny_datasets import hand_mm
+
+    K = np.array([[400.0, 0.0, 80.0], [0.0, 400.0, 80.0], [0.0, 0.0, 1.0]])
+    xyz = hand_mm((0.0, 30.0, 600.0))
+    uv = project(xyz, K)
+    image = np.zeros((160, 160, 3), np.uint8)
+    u, v = np.round(uv[12]).astype(int)  # middle fingertip
+    image[v - 1:v + 2, u - 1:u + 2] = 255
+    sample = Sample(id="0", image=image, xyz_mm=xyz, K=K, uv=uv, side="right", root="wrist")
+    spec = CropSpec(input_size=64, heatmap_size=16, heatmap_sigma=1.0, crop_scale=1.5)
+    crop = crop_sample(sample, spec, augment.Geometry(scale=1.0, angle=np.pi / 2))
+    # a quarter turn about the optical axis: (x, y, z) -> (-y, x, z)
+    np.testing.assert_allclose(crop["xyz_mm"][12], [-xyz[12, 1], xyz[12, 0], xyz[12, 2]], atol=1e-9)
+    np.testing.assert_allclose(project(crop["xyz_mm"], crop["K"]), crop["uv"], atol=1e-9)
+    bright = np.argwhere(crop["image"][..., 0] > 100)  # the painted fingertip, as (row, column)
+    np.testing.assert_allclose(bright.mean(0)[::-1], crop["uv"][12], atol=0.5)

@@ -67,14 +67,12 @@ def crop_sample(sample: Sample, spec: CropSpec, geometry: augment.Geometry = aug
     uv = uv @ H[:2, :2].T + H[:2, 2]
     center, side = hand_box(uv, scale=spec.crop_scale)
     A = crop_affine(center, side * geometry.scale, spec.input_size)
-    M = A @ H
     return {
-        "image": _warp(sample.image, M, spec.input_size),
+        "image": _warp(sample.image, A @ H, spec.input_size),
         "uv": uv @ A[:2, :2].T + A[:2, 2],
         "xyz_mm": xyz @ R.T,
         "visible": np.ones(21, bool) if sample.visible is None else np.asarray(sample.visible, bool),
         "K": A @ K,
-        "to_image": np.linalg.inv(M),
         "mirrored": mirrored,
     }
 
@@ -88,8 +86,6 @@ def to_tensors(crop: dict, spec: CropSpec) -> dict[str, torch.Tensor]:
         "uv": torch.from_numpy(crop["uv"]).float(),
         "xyz_mm": torch.from_numpy(crop["xyz_mm"]).float(),
         "K": torch.from_numpy(crop["K"]).float(),
-        "to_image": torch.from_numpy(crop["to_image"]).float(),
-        "mirrored": torch.tensor(crop["mirrored"]),
         "visible": torch.from_numpy(crop["visible"]),
         "hand_side": torch.tensor(1.0),
     }

@@ -22,13 +22,15 @@ from handdg.train import distributed, runs
 from handdg.train.batches import CropSpec, HandCrops, StepBatches
 from handdg.train.config import TrainConfig
 from handdg.train.features import ClipFeatures
-from handdg.train.losses import LossConfig, total_loss
+from handdg.train.losses import LossConfig, LossTerms, total_loss
 from handdg.train.model import HandPoseNet, ModelConfig
 from handdg.train.seeds import PROMPTS, keyed_generator
 from handdg.train.targets import canonical_target, uvd_target
 
 METRIC_FIELDS = ["loss", "heat", "pose", "con"]
 PROMPT_BATCH = 256
+DEFAULT_CLIP_DIM = 512
+"""Branch2's CLIP input size when a run has no CLIP (baseline: Branch2 is built but frozen, unused)."""
 
 
 def model_config(config: TrainConfig, clip_dim: int) -> ModelConfig:
@@ -59,23 +61,57 @@ def loss_config(config: TrainConfig) -> LossConfig:
 class OnlineClip:
     """Frozen CLIP run inside the step on the geometric crop (the official code's way)."""
 
-    def __init__(self, config: TrainConfig, device: torch.device, show: bool) -> None:
+    def __init__(self, encoder, features: ClipFeatures) -> None:
+        self.encoder = encoder
+        self.features = features
+        self.mean = torch.tensor(encoder.mean).view(1, 3, 1, 1)
+        self.std = torch.tensor(encoder.std).view(1, 3, 1, 1)
+
+    @classmethod
+    def load(cls, config: TrainConfig, device: torch.device, show: bool) -> "OnlineClip":
+        """Build the run's CLIP and encode the 3,920 prompts once (CLIP is frozen: they never change)."""
         from handdg.featurize.clip import load_clip
 
-        self.encoder = load_clip(config.clip_model, config.clip_weights, str(device))
-        self.mean = torch.tensor(self.encoder.mean).view(1, 3, 1, 1)
-        self.std = torch.tensor(self.encoder.std).view(1, 3, 1, 1)
+        encoder = load_clip(config.clip_model, config.clip_weights, str(device))
         texts = prompts.all_prompts()
-        chunks = [self.encoder.encode_text(list(texts[i:i + PROMPT_BATCH]))
+        chunks = [encoder.encode_text(list(texts[i:i + PROMPT_BATCH]))
                   for i in tqdm(range(0, len(texts), PROMPT_BATCH), desc="encoding prompts", unit="batch",
                                 disable=not show)]
-        self.features = ClipFeatures(None, torch.cat(chunks), self.encoder.provenance, config.normalise_mix)
+        return cls(encoder, ClipFeatures(None, torch.cat(chunks), encoder.provenance, config.normalise_mix))
 
     def image_features(self, clean: torch.Tensor) -> torch.Tensor:
         """(B,3,S,S) crops in [0,1] -> raw CLIP image features: bicubic resize + CLIP normalisation."""
         size = self.encoder.image_size
         x = F.interpolate(clean.float().cpu(), size=(size, size), mode="bicubic", align_corners=False).clamp(0, 1)
         return self.encoder.encode_images((x - self.mean) / self.std)
+
+
+class ClipInput:
+    """A step's f_CLIP: each sample's image feature (cached, or CLIP on its crop when online) mixed
+    with the feature of one prompt drawn for it from a generator keyed by (seed, step, rank)."""
+
+    def __init__(self, features: ClipFeatures, online: OnlineClip | None, ratio: float, seed: int) -> None:
+        self.features, self.online, self.ratio, self.seed = features, online, ratio, seed
+
+    @classmethod
+    def for_run(cls, config: TrainConfig, dataset, ctx: distributed.Context) -> "ClipInput | None":
+        """None for the baseline; else cached features from the store or an online CLIP."""
+        if not config.uses_clip:
+            return None
+        if config.clip_mode == "online":
+            online = OnlineClip.load(config, ctx.device, ctx.main)
+            return cls(online.features, online, config.mixing_ratio(), config.seed)
+        features = ClipFeatures.from_store(config.store, dataset, config.normalise_mix)
+        return cls(features, None, config.mixing_ratio(), config.seed)
+
+    def __call__(self, batch: dict[str, torch.Tensor], step: int, rank: int) -> torch.Tensor:
+        """(B, D) float32 mixed features of a batch, on the batch's device."""
+        if self.online is not None:
+            image = self.online.image_features(batch["clean"])
+        else:
+            image = self.features.cached_image(batch["index"].cpu())
+        drawn = self.features.draw_prompts(len(image), keyed_generator(self.seed, PROMPTS, step, rank))
+        return self.features.mixed(image, drawn, self.ratio).to(batch["image"].device)
 
 
 def _dataset_identity(dataset) -> dict:
@@ -118,22 +154,20 @@ def _train(config: TrainConfig, resume: bool, ctx: distributed.Context) -> Path:
 
     out = Path(config.out)
     dataset = open_dataset(config.data, config.layout, config.split)
-    online = OnlineClip(config, ctx.device, ctx.main) if config.uses_clip and config.clip_mode == "online" else None
-    features = online.features if online else (
-        ClipFeatures.from_store(config.store, dataset, config.normalise_mix) if config.uses_clip else None)
-    net, model = _build_model(config, features.dim if features else 512, ctx)
+    clip = ClipInput.for_run(config, dataset, ctx)
+    net, model = _build_model(config, clip.features.dim if clip else DEFAULT_CLIP_DIM, ctx)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr, betas=(0.9, 0.999))
     start = _restore(out, net, optimizer, config) if resume else 0
     batches = StepBatches(len(dataset), config.batch_size, config.seed, ctx.rank, ctx.world, start, config.steps)
     if ctx.main and not resume:
-        runs.create_run(out, config, {"clip": features.provenance if features else None,
+        runs.create_run(out, config, {"clip": clip.features.provenance if clip else None,
                                       "dataset": _dataset_identity(dataset), "store": config.store,
                                       "model": net.config.to_dict(), "world_size": ctx.world})
     distributed.barrier(ctx)
-    crops = HandCrops(dataset, crop_spec(config, net.config), config.augment, keep_clean=online is not None)
+    crops = HandCrops(dataset, crop_spec(config, net.config), config.augment,
+                      keep_clean=clip is not None and clip.online is not None)
     loader = DataLoader(crops, batch_sampler=batches, num_workers=config.workers)
     log = runs.MetricsLog(out, METRIC_FIELDS, start if resume else None) if ctx.main else None
-    ratio = config.mixing_ratio()
     losses = loss_config(config)
     per_step = config.batch_size * ctx.world
     bar = tqdm(total=config.steps * per_step, initial=start * per_step, unit="sample", unit_scale=True,
@@ -142,23 +176,11 @@ def _train(config: TrainConfig, resume: bool, ctx: distributed.Context) -> Path:
     try:
         for step, batch in enumerate(loader, start=start + 1):
             batch = {k: v.to(ctx.device) for k, v in batch.items()}
-            clip_feature = None
-            if features is not None:
-                image_features = (online.image_features(batch["clean"]) if online
-                                  else features.cached_image(batch["index"].cpu()))
-                drawn = features.draw_prompts(len(image_features), keyed_generator(config.seed, PROMPTS, step, ctx.rank))
-                clip_feature = features.mixed(image_features, drawn, ratio).to(ctx.device)
-            output = model(batch["image"], batch["hand_side"], clip_feature)
+            output = model(batch["image"], batch["hand_side"], clip(batch, step, ctx.rank) if clip else None)
             coords, rotation = pose_targets(batch, config.pose_target, net.config.input_size)
             terms = total_loss(output, batch["heatmaps"], coords, rotation, losses)
-            values = distributed.mean_over_processes(torch.stack([
-                terms.total.detach(), terms.heat.detach(), terms.pose.detach(),
-                terms.con.detach() if terms.con is not None else torch.zeros((), device=ctx.device)]), ctx)
-            if not torch.isfinite(values).all():
-                last = runs.latest_checkpoint(out)
-                kept = f"the last good checkpoint is step {last}" if last else "no checkpoint was written yet"
-                raise HanddgError(f"loss became non-finite at step {step} ({values[0].item()}); stopped, {kept} "
-                                  "(lower --lr or check the data, then --resume)")
+            values = _logged_values(terms, ctx)
+            _stop_unless_finite(values, step, out)
             optimizer.zero_grad(set_to_none=True)
             terms.total.backward()
             optimizer.step()
@@ -173,6 +195,22 @@ def _train(config: TrainConfig, resume: bool, ctx: distributed.Context) -> Path:
         if log is not None:
             log.close()
     return out
+
+
+def _logged_values(terms: LossTerms, ctx: distributed.Context) -> torch.Tensor:
+    """(loss, heat, pose, con) of a step averaged over processes, detached (con 0 without Branch2)."""
+    con = terms.con if terms.con is not None else torch.zeros_like(terms.total)
+    return distributed.mean_over_processes(torch.stack([terms.total, terms.heat, terms.pose, con]).detach(), ctx)
+
+
+def _stop_unless_finite(values: torch.Tensor, step: int, out: Path) -> None:
+    """HanddgError naming the step (before the optimiser touches the weights) if a loss is NaN/inf."""
+    if torch.isfinite(values).all():
+        return
+    last = runs.latest_checkpoint(out)
+    kept = f"the last good checkpoint is step {last}" if last else "no checkpoint was written yet"
+    raise HanddgError(f"loss became non-finite at step {step} ({values[0].item()}); stopped, {kept} "
+                      "(lower --lr or check the data, then --resume)")
 
 
 def _checkpoint(out: Path, step: int, net: HandPoseNet, optimizer: torch.optim.Optimizer,
