@@ -36,7 +36,7 @@ from unittest import mock
 import torch
 
 from harness import Claim, count_flops, parse_args, print_table, write_result
-from synthetic import fill_store
+from synthetic import freihand_with_store
 
 FREIHAND_IMAGES = 130_240
 ONLINE_PROMPTS = 256
@@ -54,19 +54,6 @@ def _options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--steps", default="1,4", help="short,long step counts of the two runs per variant")
     ap.add_argument("--repeats", type=int, default=1, help="short+long pairs per variant, interleaved")
     ap.add_argument("--unique", type=int, default=16, help="synthetic FreiHAND samples (x4 images)")
-
-
-def training_data(work: Path, unique: int, encoder) -> tuple[Path, Path]:
-    """A synthetic FreiHAND training set and a complete feature store of it (features made up)."""
-    from handdg.data import open_dataset
-    from handdg.featurize.run import store_spec
-    from handdg.synth import make_dataset
-
-    root = make_dataset(work / "freihand", "freihand", unique, seed=0)
-    dataset = open_dataset(root, "freihand", "train")
-    store = work / "freihand.zarr"
-    fill_store(store, store_spec(dataset, encoder, image_chunk_rows=len(dataset)))
-    return root, store
 
 
 def timed_run(config, variant: str) -> float:
@@ -169,7 +156,7 @@ def main() -> None:
     encoder = load_clip(args.clip_model, "random", "cpu")
     with tempfile.TemporaryDirectory(prefix="handdg-bench-train-") as tmp:
         work = Path(tmp)
-        data = training_data(work, args.unique, encoder)
+        data = freihand_with_store(work, args.unique, encoder)
         measured = [measure_preset(args, preset, batch, data, encoder, work) for preset, batch in presets]
     print_table(f"training step, s ({args.threads} threads, CLIP {args.clip_model})",
                 ["preset", "batch", *VARIANTS, "online/cached", "GFLOP/img train", "GFLOP/img CLIP"],

@@ -71,6 +71,21 @@ def write_store(path: Path, rows: int, dim: int = DIM, seed: int = 0) -> np.ndar
     return clip_like_features(rows, dim, seed)
 
 
+def freihand_with_store(work: Path, unique: int, encoder, chunk_rows: int | None = None,
+                        tables: tuple[str, ...] = ("prompts", "images")) -> tuple[Path, Path]:
+    """A synthetic FreiHAND training set (`unique` × 4 images, `handdg.synth`) and a store of it whose
+    provenance is `encoder`'s, with made-up features in `tables`; returns (dataset root, store path)."""
+    from handdg.data import open_dataset
+    from handdg.featurize.run import store_spec
+    from handdg.synth import make_dataset
+
+    root = make_dataset(work / "freihand", "freihand", unique, seed=0)
+    dataset = open_dataset(root, "freihand", "train")
+    store = work / "freihand.zarr"
+    fill_store(store, store_spec(dataset, encoder, image_chunk_rows=chunk_rows or len(dataset)), tables)
+    return root, store
+
+
 def disk_bytes(path: Path) -> int:
     """Bytes of every file under `path` (apparent sizes)."""
     return sum(os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(path) for name in names)
