@@ -180,35 +180,30 @@ def hand_shapes(shape: HandShape, joints: np.ndarray, frames: np.ndarray, skin: 
     `first_part + 15`, the forearm `arm_part`. `sleeve` colours the forearm (skin if None).
     """
     s = shape.scale
-    p0, p1, r0, r1, palmar, part, nail = [], [], [], [], [], [], []
-
-    def add(a, b, ra, rb, pal, pid, is_nail=False):
-        p0.append(a); p1.append(b); r0.append(ra); r1.append(rb)
-        palmar.append(pal); part.append(pid); nail.append(is_nail)
-
     hand_z = np.array([0.0, 0.0, 1.0])
+    palm = first_part + 15
+    rows = []  # (start, end, start radius, end radius, palmar direction, part id, nail)
     for f in range(5):
         for k in range(3):
             a, b = joints[1 + 4 * f + k], joints[2 + 4 * f + k]
             rb = shape.radii[f, k + 1]
             if k == 2:
                 b = b - frames[f, 2][:, 1] * (_TIP_INSET * rb)
-            add(a, b, shape.radii[f, k], rb, frames[f, k][:, 2], first_part + 3 * f + k, k == 2)
+            rows.append((a, b, shape.radii[f, k], rb, frames[f, k][:, 2], first_part + 3 * f + k, k == 2))
     for f, (start, end, ra, rb) in enumerate(_PALM):
         if end is None:
-            add(np.array(start) * s, shape.bases[f + 1], ra * s, shape.radii[f + 1, 0] * 1.05, hand_z, first_part + 15)
+            rows.append((np.array(start) * s, shape.bases[f + 1], ra * s, shape.radii[f + 1, 0] * 1.05, hand_z, palm, False))
         else:
-            add(np.array(start) * s, np.array(end) * s, ra * s, rb * s, hand_z, first_part + 15)
-    add(joints[1], _THENAR_END * s, shape.radii[0, 0] * 0.9, 0.013 * s, hand_z, first_part + 15)
+            rows.append((np.array(start) * s, np.array(end) * s, ra * s, rb * s, hand_z, palm, False))
+    rows.append((joints[1], _THENAR_END * s, shape.radii[0, 0] * 0.9, 0.013 * s, hand_z, palm, False))
     start, end, ra, rb = _FOREARM
-    add(np.array(start) * s, np.array(end) * s, ra * s, rb * s, hand_z, arm_part)
+    rows.append((np.array(start) * s, np.array(end) * s, ra * s, rb * s, hand_z, arm_part, False))
+    p0, p1, r0, r1, palmar, part, nail = (np.array(column) for column in zip(*rows))
     n = len(r0)
     color = np.tile(skin, (n, 1))
     palm_color = np.tile(palm_skin, (n, 1))
     if sleeve is not None:
         color[-1] = palm_color[-1] = sleeve
-    return Shapes(p0=np.array(p0), p1=np.array(p1), r0=np.array(r0), r1=np.array(r1), color=color,
-                  palm_color=palm_color, palmar=np.array(palmar), nail=np.array(nail), part=np.array(part),
-                  e_center=_PALM_CENTER[None] * s, e_axes=np.eye(3)[None], e_radii=_PALM_RADII[None] * s,
-                  e_color=skin[None], e_palm_color=palm_skin[None], e_palmar=hand_z[None],
-                  e_part=np.array([first_part + 15]))
+    return Shapes(p0=p0, p1=p1, r0=r0, r1=r1, color=color, palm_color=palm_color, palmar=palmar, nail=nail,
+                  part=part, e_center=_PALM_CENTER[None] * s, e_axes=np.eye(3)[None], e_radii=_PALM_RADII[None] * s,
+                  e_color=skin[None], e_palm_color=palm_skin[None], e_palmar=hand_z[None], e_part=np.array([palm]))

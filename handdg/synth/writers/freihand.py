@@ -39,6 +39,7 @@ def _eval_sample(root: Path, index: int, seed: int) -> tuple[list, list]:
 
 
 def _dump(path: Path, value: object) -> None:
+    """Write `value` as JSON (FreiHAND's annotation files are plain JSON lists)."""
     path.write_text(json.dumps(value))
 
 
