@@ -52,7 +52,7 @@ def _finish(rng: np.random.Generator, img: Image.Image, height: int, width: int,
     scale = width / img.size[0]
     img = img.filter(ImageFilter.BoxBlur(blur / scale)).resize((width, height), Image.BILINEAR)
     out = np.asarray(img, np.float32) / 255.0
-    texture = 1.0 + grain * (smooth_noise(rng, height, width, max(height, width) // 6) - 0.5)
+    texture = 1.0 + grain * (smooth_noise(rng, height, width, max(height, width) // 3) - 0.5)
     return np.clip(out * texture, 0, 1)
 
 
