@@ -8,8 +8,11 @@ from handdg.cli import main
 from handdg.data import open_dataset
 from handdg.data.camera import project
 from handdg.data.joints import palm_to_wrist
-from handdg.train import loop
-from handdg.train.batches import CropSpec, crop_sample
+from torch.utils.data import default_collate
+
+from handdg.train import loop, runs
+from handdg.train.batches import CropSpec, HandCrops, crop_sample
+from handdg.train.model import ModelConfig, ModelOutput
 from handdg.train.evaluate import evaluate, format_table
 from train_helpers import tiny_config, tiny_freihand, tiny_rhd, tiny_stb
 
@@ -86,3 +89,35 @@ def test_rotated_crops_keep_image_2d_and_3d_joints_together():
     np.testing.assert_allclose(project(crop["xyz_mm"], crop["K"]), crop["uv"], atol=1e-9)
     bright = np.argwhere(crop["image"][..., 0] > 100)  # the painted fingertip, as (row, column)
     np.testing.assert_allclose(bright.mean(0)[::-1], crop["uv"][12], atol=0.5)
+
+
+class _Oracle(torch.nn.Module):
+    """Stands in for the network: returns the training targets of the crops evaluate will feed it."""
+
+    def __init__(self, crops, target: str) -> None:
+        super().__init__()
+        self.config = ModelConfig.from_preset("tiny", target=target)
+        self.items, self.target, self.seen = [crops[i] for i in range(len(crops))], target, 0
+
+    def forward(self, images, hand_side):
+        batch = default_collate(self.items[self.seen:self.seen + len(images)])
+        self.seen += len(images)
+        coords, rotation = loop.pose_targets(batch, self.target, self.config.input_size)
+        return ModelOutput(heatmaps=batch["heatmaps"], coords=coords, rotation=rotation)
+
+
+@pytest.mark.parametrize("target", ["canonical", "2.5d"])
+@pytest.mark.parametrize("layout, make", [("stb", tiny_stb), ("rhd", tiny_rhd)])
+def test_a_perfect_prediction_scores_zero_under_both_protocols(tmp_path, monkeypatch, layout, make, target):
+    """Training targets decoded by eval land on the test set's own joints (mirroring, root and crop undone)."""
+    from handdg.train import evaluate as evaluate_module
+
+    config = tiny_config(tmp_path, tmp_path / "run", pose_target=target)
+    dataset = open_dataset(make(tmp_path / layout), layout, "test")
+    oracle = _Oracle(HandCrops(dataset, loop.crop_spec(config, ModelConfig.from_preset("tiny"))), target)
+    monkeypatch.setattr(evaluate_module, "load_model", lambda path, device: (oracle, runs.Checkpoint({}, config, {}, 7)))
+    result = evaluate(tmp_path / "unused.safetensors", layout, tmp_path / layout, batch_size=4,
+                      xy_from="regression", device="cpu", show_progress=False)
+    for name in ("hand3d", "official"):
+        assert result["protocols"][name]["epe_mean_mm"] == pytest.approx(0.0, abs=1e-3)
+        assert result["protocols"][name]["pck"]["values"][1:] == [1.0] * 19  # every joint within 2.6 mm

@@ -82,8 +82,8 @@ class OnlineClip:
     def image_features(self, clean: torch.Tensor) -> torch.Tensor:
         """(B,3,S,S) crops in [0,1] -> raw CLIP image features: bicubic resize + CLIP normalisation."""
         size = self.encoder.image_size
-        x = F.interpolate(clean.float().cpu(), size=(size, size), mode="bicubic", align_corners=False).clamp(0, 1)
-        return self.encoder.encode_images((x - self.mean) / self.std)
+        x = F.interpolate(clean.float(), size=(size, size), mode="bicubic", align_corners=False).clamp(0, 1)
+        return self.encoder.encode_images((x - self.mean.to(x.device)) / self.std.to(x.device))
 
 
 class ClipInput:
@@ -166,7 +166,8 @@ def _train(config: TrainConfig, resume: bool, ctx: distributed.Context) -> Path:
     distributed.barrier(ctx)
     crops = HandCrops(dataset, crop_spec(config, net.config), config.augment,
                       keep_clean=clip is not None and clip.online is not None)
-    loader = DataLoader(crops, batch_sampler=batches, num_workers=config.workers)
+    loader = DataLoader(crops, batch_sampler=batches, num_workers=config.workers,
+                        pin_memory=ctx.device.type == "cuda")
     log = runs.MetricsLog(out, METRIC_FIELDS, start if resume else None) if ctx.main else None
     losses = loss_config(config)
     per_step = config.batch_size * ctx.world
@@ -175,7 +176,7 @@ def _train(config: TrainConfig, resume: bool, ctx: distributed.Context) -> Path:
     model.train()
     try:
         for step, batch in enumerate(loader, start=start + 1):
-            batch = {k: v.to(ctx.device) for k, v in batch.items()}
+            batch = {k: v.to(ctx.device, non_blocking=True) for k, v in batch.items()}
             output = model(batch["image"], batch["hand_side"], clip(batch, step, ctx.rank) if clip else None)
             coords, rotation = pose_targets(batch, config.pose_target, net.config.input_size)
             terms = total_loss(output, batch["heatmaps"], coords, rotation, losses)
