@@ -18,8 +18,8 @@ from handdg.data.camera import project
 from handdg.data.joints import RHD_TO_FH, palm_to_wrist
 from handdg.errors import HanddgError
 from handdg.synth import make_dataset
-from handdg.synth.dataset import sample_rng
-from handdg.synth.scenes import rhd_view, stb_subject, stb_views
+from handdg.synth.dataset import sample_rng, subject_for
+from handdg.synth.scenes import rhd_view, stb_views
 from handdg.synth.writers import rhd as rhd_writer
 
 
@@ -73,7 +73,7 @@ def test_rhd_annotations_follow_rhd_order_and_masks_carry_part_ids(rhd):
     for sid, entry in anno.items():
         assert entry["xyz"].shape == (42, 3) and entry["uv_vis"].shape == (42, 3) and entry["K"].shape == (3, 3)
         np.testing.assert_allclose(entry["uv_vis"][:, :2], project(entry["xyz"], entry["K"]), atol=1e-3)
-        view = rhd_view(sample_rng(7, "rhd", "train", sid))
+        view = rhd_view(sample_rng(7, "rhd", "train", sid), subject_for(7, "rhd", "train", sid))
         # RHD order: wrist, then each finger tip->MCP, i.e. rhd[1 + 4f + j] = freihand[4 + 4f - j].
         order = [0] + [4 + 4 * f - j for f in range(5) for j in range(4)]
         for block, side in ((slice(0, 21), "left"), (slice(21, 42), "right")):
@@ -87,6 +87,18 @@ def test_rhd_annotations_follow_rhd_order_and_masks_carry_part_ids(rhd):
             seen = vis > 0
             ids = mask[np.round(v[seen]).astype(int), np.round(u[seen]).astype(int)]
             assert ((ids >= lo) & (ids <= hi)).sum() >= 0.8 * seen.sum()  # visible joints sit on that hand's parts
+
+
+def test_subjects_come_from_per_split_pools_like_the_real_datasets():
+    def lengths(layout: str, split: str, index: int) -> np.ndarray:
+        return subject_for(0, layout, split, index).shape.lengths
+
+    np.testing.assert_array_equal(lengths("rhd", "train", 3), lengths("rhd", "train", 3 + 16))  # 16 characters
+    assert not np.array_equal(lengths("rhd", "train", 3), lengths("rhd", "train", 4))
+    train = [lengths("rhd", "train", i) for i in range(16)]
+    assert not any(np.array_equal(t, lengths("rhd", "test", j)) for t in train for j in range(4))  # held-out people
+    np.testing.assert_array_equal(lengths("freihand", "train", 0), lengths("freihand", "train", 32))
+    np.testing.assert_array_equal(lengths("stb", "train", 0), lengths("stb", "test", 5))  # STB: one subject
 
 
 def test_rhd_depth_png_decodes_to_metres():
@@ -113,7 +125,8 @@ def test_stb_labels_are_palm_rooted_mm_in_the_cameras_stb_frames(stb):
     bb_right = open_dataset(stb, "stb", "test", camera="bb_right")
     assert len(sk) == len(bb) == len(bb_right) == 2 and sk.ids[1] == "B1Random/SK_color_0"
     for i, seq in enumerate((0, 1)):
-        views = stb_views(sample_rng(7, "stb", "test", seq * 1_000_000), stb_subject(), "count" if seq == 0 else "random")
+        views = stb_views(sample_rng(7, "stb", "test", seq * 1_000_000), subject_for(7, "stb", "test", 0),
+                          "count" if seq == 0 else "random")
         for ds, cam in ((sk, "sk"), (bb, "bb_left"), (bb_right, "bb_right")):
             sample, view = ds[i], views[cam]
             assert sample.root == "palm" and sample.side == "left"

@@ -20,8 +20,7 @@ from handdg.data.stb import BB_BASELINE_MM, CAMERAS as STB_CAMERAS
 from handdg.synth import backgrounds
 from handdg.synth.hand import POSE_STYLES, elbow
 from handdg.synth.look import drop_shadow, sensor, skin_texture
-from handdg.synth.people import (Placed, Subject, person, place, placement, posed_hand, random_orientation,
-                                 sample_subject)
+from handdg.synth.people import Placed, Subject, person, place, placement, posed_hand, random_orientation
 from handdg.synth.render import Layers, Light, Shapes, render
 
 FREIHAND_SIZE = 224
@@ -73,10 +72,9 @@ def _view(layers: Layers, image: np.ndarray, K: np.ndarray, hands: list[Placed])
 FREIHAND_VERSIONS = ("gs", "hom", "sample", "auto")
 
 
-def freihand_views(rng: np.random.Generator) -> tuple[list[np.ndarray], View]:
-    """One FreiHAND sample: its four image versions (gs, hom, sample, auto) and the green-screen view."""
+def freihand_views(rng: np.random.Generator, subject: Subject) -> tuple[list[np.ndarray], View]:
+    """One FreiHAND sample of `subject`: its four image versions (gs, hom, sample, auto) and the green-screen view."""
     size = FREIHAND_SIZE
-    subject = sample_subject(rng)
     joints, shapes = posed_hand(rng, subject, "right", POSE_STYLES[rng.integers(len(POSE_STYLES))])
     f = rng.uniform(430.0, 650.0)
     K = intrinsics(f, f, size / 2 + rng.normal(0, 2), size / 2 + rng.normal(0, 2))
@@ -104,10 +102,9 @@ def freihand_views(rng: np.random.Generator) -> tuple[list[np.ndarray], View]:
 # ---------------------------------------------------------------- RHD
 
 
-def rhd_view(rng: np.random.Generator) -> View:
-    """One RHD frame: a person with both hands in front of an outdoor scene, hard sunlight."""
+def rhd_view(rng: np.random.Generator, subject: Subject) -> View:
+    """One RHD frame: `subject` with both hands in front of an outdoor scene, hard sunlight."""
     size = RHD_SIZE
-    subject = sample_subject(rng, sleeve_probability=0.7)
     f = rng.uniform(260.0, 320.0)
     K = intrinsics(f, f, size / 2, size / 2)
     first = "left" if rng.random() < 0.5 else "right"
@@ -142,11 +139,6 @@ def rhd_view(rng: np.random.Generator) -> View:
 def _stb_room(background: int) -> np.ndarray:
     """STB background `background` (1..6; the same for every frame and camera of its sequences)."""
     return backgrounds.stb_room(*STB_SIZE, background)
-
-
-def stb_subject() -> Subject:
-    """STB's single subject (the same in every sequence)."""
-    return sample_subject(np.random.default_rng(1500), sleeve_probability=1.0)
 
 
 def stb_views(rng: np.random.Generator, subject: Subject, style: str, background: int = 1) -> dict[str, View]:

@@ -11,8 +11,8 @@ from PIL import Image, ImageDraw
 from handdg.data.camera import project
 from handdg.data.joints import BONES
 from handdg.errors import HanddgError
-from handdg.synth.dataset import sample_rng
-from handdg.synth.scenes import FREIHAND_VERSIONS, View, freihand_views, rhd_view, stb_subject, stb_views
+from handdg.synth.dataset import sample_rng, subject_for
+from handdg.synth.scenes import FREIHAND_VERSIONS, View, freihand_views, rhd_view, stb_views
 
 _ROW_HEIGHT = 200
 _LABEL_WIDTH = 120
@@ -35,16 +35,16 @@ def _samples(domain: str, per_domain: int, seed: int, skeleton: bool) -> list[tu
     """(caption, image) for `per_domain` samples of one domain."""
     out = []
     for i in range(per_domain):
-        rng = sample_rng(seed, domain, "test", i)
+        rng, subject = sample_rng(seed, domain, "test", i), subject_for(seed, domain, "test", i)
         if domain == "freihand":
-            images, view = freihand_views(rng)
+            images, view = freihand_views(rng, subject)
             k = i % len(images)
             pairs = [(f"freihand {FREIHAND_VERSIONS[k]}", images[k], view)]
         elif domain == "rhd":
-            view = rhd_view(rng)
+            view = rhd_view(rng, subject)
             pairs = [("rhd", view.image, view)]
         else:
-            views = stb_views(rng, stb_subject(), "count" if i % 2 == 0 else "random", background=1)
+            views = stb_views(rng, subject, "count" if i % 2 == 0 else "random", background=1)
             pairs = [("stb sk", views["sk"].image, views["sk"])] if i % 2 == 0 else [("stb bb", views["bb_left"].image, views["bb_left"])]
         for caption, image, view in pairs:
             out.append((caption, _overlay(image, view) if skeleton else Image.fromarray(image)))

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from handdg.synth.dataset import eval_count, run_tasks, sample_rng
+from handdg.synth.dataset import eval_count, run_tasks, sample_rng, subject_for
 from handdg.synth.scenes import freihand_views
 
 _JPEG_QUALITY = 92
@@ -21,7 +21,7 @@ _JPEG_QUALITY = 92
 
 def _train_sample(root: Path, index: int, unique: int, seed: int) -> tuple[list, list]:
     """Render unique sample `index`: its four versions and its mask; return (xyz m, K)."""
-    images, view = freihand_views(sample_rng(seed, "freihand", "train", index))
+    images, view = freihand_views(sample_rng(seed, "freihand", "train", index), subject_for(seed, "freihand", "train", index))
     for k, image in enumerate(images):
         Image.fromarray(image).save(root / "training" / "rgb" / f"{index + unique * k:08d}.jpg", quality=_JPEG_QUALITY)
     mask = np.where(view.part > 0, 255, 0).astype(np.uint8)
@@ -32,7 +32,7 @@ def _train_sample(root: Path, index: int, unique: int, seed: int) -> tuple[list,
 def _eval_sample(root: Path, index: int, seed: int) -> tuple[list, list]:
     """Render evaluation sample `index` as one of the four versions; return (xyz m, K)."""
     rng = sample_rng(seed, "freihand", "test", index)
-    images, view = freihand_views(rng)
+    images, view = freihand_views(rng, subject_for(seed, "freihand", "test", index))
     image = images[rng.integers(len(images))]
     Image.fromarray(image).save(root / "evaluation" / "rgb" / f"{index:08d}.jpg", quality=_JPEG_QUALITY)
     return view.hands[0].xyz.tolist(), view.K.tolist()

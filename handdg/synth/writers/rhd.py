@@ -16,7 +16,7 @@ from PIL import Image
 
 from handdg.data.camera import project
 from handdg.data.joints import FH_TO_RHD
-from handdg.synth.dataset import eval_count, run_tasks, sample_rng
+from handdg.synth.dataset import eval_count, run_tasks, sample_rng, subject_for
 from handdg.synth.scenes import View, rhd_view
 
 _DEPTH_RANGE_M = 5.0
@@ -47,7 +47,7 @@ def annotation(view: View) -> dict[str, np.ndarray]:
 
 def _sample(root: Path, split: str, index: int, seed: int) -> dict[str, np.ndarray]:
     """Render and write frame `index` of `split`; return its annotation."""
-    view = rhd_view(sample_rng(seed, "rhd", split, index))
+    view = rhd_view(sample_rng(seed, "rhd", split, index), subject_for(seed, "rhd", split, index))
     folder = root / _FOLDERS[split]
     name = f"{index:05d}.png"
     Image.fromarray(view.image).save(folder / "color" / name, compress_level=1)

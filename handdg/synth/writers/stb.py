@@ -18,8 +18,8 @@ from scipy.spatial.transform import Rotation
 
 from handdg.data.joints import FH_TO_STB, wrist_to_palm
 from handdg.data.stb import SK_DEPTH_TO_COLOR_ROTVEC, SK_DEPTH_TO_COLOR_T_MM, TEST_SEQUENCES, TRAIN_SEQUENCES
-from handdg.synth.dataset import run_tasks, sample_rng
-from handdg.synth.scenes import stb_subject, stb_views
+from handdg.synth.dataset import run_tasks, sample_rng, subject_for
+from handdg.synth.scenes import stb_views
 
 _FILES = {"sk": "SK_color", "bb_left": "BB_left", "bb_right": "BB_right"}
 
@@ -40,7 +40,7 @@ def _frame(root: Path, split: str, sequence: str, frame: int, seed: int) -> tupl
     names = TRAIN_SEQUENCES if split == "train" else TEST_SEQUENCES
     rng = sample_rng(seed, "stb", split, names.index(sequence) * 1_000_000 + frame)
     style = "count" if sequence.endswith("Counting") else "random"
-    views = stb_views(rng, stb_subject(), style, background=int(sequence[1]))
+    views = stb_views(rng, subject_for(seed, "stb", split, 0), style, background=int(sequence[1]))
     for camera, prefix in _FILES.items():
         Image.fromarray(views[camera].image).save(root / sequence / f"{prefix}_{frame}.png", compress_level=1)
     return views["sk"].hands[0].xyz, views["bb_left"].hands[0].xyz
