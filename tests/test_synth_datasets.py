@@ -18,7 +18,7 @@ from handdg.data.camera import project
 from handdg.data.joints import RHD_TO_FH, palm_to_wrist
 from handdg.errors import HanddgError
 from handdg.synth import make_dataset
-from handdg.synth.dataset import sample_rng, subject_for
+from handdg.synth.sampling import sample_rng, subject_for
 from handdg.synth.scenes import rhd_view, stb_views
 from handdg.synth.writers import rhd as rhd_writer
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from handdg.synth.dataset import LAYOUTS
+from handdg.synth.sampling import LAYOUTS
 
 
 @click.command("synth")

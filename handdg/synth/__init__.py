@@ -4,7 +4,8 @@
 `contact_sheet(out_png)` shows a few samples of each domain.
 """
 
-from handdg.synth.dataset import LAYOUTS, make_dataset
+from handdg.synth.dataset import make_dataset
+from handdg.synth.sampling import LAYOUTS
 from handdg.synth.sheet import contact_sheet
 
 __all__ = ["LAYOUTS", "contact_sheet", "make_dataset"]

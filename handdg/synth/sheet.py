@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 from handdg.data.camera import project
 from handdg.data.joints import BONES
 from handdg.errors import HanddgError
-from handdg.synth.dataset import sample_rng, subject_for
+from handdg.synth.sampling import sample_rng, subject_for
 from handdg.synth.scenes import FREIHAND_VERSIONS, View, freihand_views, rhd_view, stb_views
 
 _ROW_HEIGHT = 200

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from handdg.synth.dataset import eval_count, run_tasks, sample_rng, subject_for
+from handdg.synth.dataset import run_tasks
+from handdg.synth.sampling import eval_count, sample_rng, subject_for
 from handdg.synth.scenes import freihand_views
 
 _JPEG_QUALITY = 92

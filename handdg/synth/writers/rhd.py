@@ -16,7 +16,8 @@ from PIL import Image
 
 from handdg.data.camera import project
 from handdg.data.joints import FH_TO_RHD
-from handdg.synth.dataset import eval_count, run_tasks, sample_rng, subject_for
+from handdg.synth.dataset import run_tasks
+from handdg.synth.sampling import eval_count, sample_rng, subject_for
 from handdg.synth.scenes import View, rhd_view
 
 _DEPTH_RANGE_M = 5.0

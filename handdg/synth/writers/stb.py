@@ -18,7 +18,8 @@ from scipy.spatial.transform import Rotation
 
 from handdg.data.joints import FH_TO_STB, wrist_to_palm
 from handdg.data.stb import SK_DEPTH_TO_COLOR_ROTVEC, SK_DEPTH_TO_COLOR_T_MM, TEST_SEQUENCES, TRAIN_SEQUENCES
-from handdg.synth.dataset import run_tasks, sample_rng, subject_for
+from handdg.synth.dataset import run_tasks
+from handdg.synth.sampling import sample_rng, subject_for
 from handdg.synth.scenes import stb_views
 
 _FILES = {"sk": "SK_color", "bb_left": "BB_left", "bb_right": "BB_right"}
