@@ -104,8 +104,9 @@ def train(ctx: click.Context, out: Path, resume: bool, **options: Any) -> None:
 @click.option("--dataset", "layout", required=True, type=LAYOUT, help="Test set layout.")
 @click.option("--root", required=True, type=click.Path(path_type=Path), help="Test dataset root.")
 @click.option("--split", default="test", show_default=True, help="Split to evaluate.")
-@click.option("--camera", type=click.Choice(["sk", "bb"]), default="sk", show_default=True,
-              help="STB camera: sk (3,000 images, IFDG-like) or bb (Bumblebee left, hand3d-like).")
+@click.option("--camera", type=click.Choice(["sk", "bb", "bb_right"]), default="sk", show_default=True,
+              help="STB camera: sk (RealSense colour, IFDG-like), bb / bb_right (Bumblebee left / right; "
+                   "hand3d's 6,000-image set is both).")
 @click.option("--xy-from", type=click.Choice(["regression", "heatmap"]), default=None,
               help="2.5-D models, official protocol: x, y from the regression or heatmap maxima "
                    "(default as the official code: heatmap for STB, regression otherwise).")
@@ -119,8 +120,6 @@ def eval_cmd(checkpoint: Path, layout: str, root: Path, split: str, camera: str,
     from handdg.train.evaluate import evaluate, format_table
     from handdg.train.runs import write_json
 
-    if layout != "stb" and camera != "sk":
-        raise HanddgError(f"--camera applies to STB only, not {layout}")
     result = evaluate(checkpoint, layout, root, split, camera, batch_size, xy_from, device, workers)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
