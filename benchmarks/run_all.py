@@ -104,7 +104,7 @@ def section(results: list[dict], runs: list[dict], machine: dict, minutes: float
         BEGIN,
         f"Measured by `{COMMAND}` ({minutes:.1f} min for all of it) on {machine['date_utc']}: "
         f"{machine['cpu']}, {machine['cores']} cores, {'GPU ' + machine['gpu'] if machine['gpu'] else 'no GPU'}, "
-        f"{machine['threads']} threads; torch {machine['torch']}, faiss {machine['faiss']}, zarr {machine['zarr']}, "
+        f"{machine['threads']} threads, load average {machine['load_average_1min']:g} at start; torch {machine['torch']}, faiss {machine['faiss']}, zarr {machine['zarr']}, "
         f"numpy {machine['numpy']}, open_clip {machine['open_clip']}. Each figure is a ratio of timings taken "
         "interleaved in one run; timings move by ±20 % between runs on shared machines. "
         "Per-benchmark JSON (machine, sizes, every timing): `benchmarks/results/`.",
@@ -146,6 +146,7 @@ def main() -> None:
     out = args.out or (RESULTS / "quick" if args.quick else RESULTS)
     out.mkdir(parents=True, exist_ok=True)
 
+    machine = {**machine_info(), "threads": args.threads}
     since, start = time.time(), time.perf_counter()
     deadline = start + 60 * args.budget_minutes
     runs = []
@@ -157,7 +158,6 @@ def main() -> None:
         runs.append(run_script(script, args, out, remaining))
     minutes = (time.perf_counter() - start) / 60
     results = collect(out, since)
-    machine = {**machine_info(), "threads": args.threads}
     summary = {"command": " ".join([COMMAND, *sys.argv[1:]]), "minutes": round(minutes, 2), "quick": args.quick,
                "machine": machine, "runs": runs,
                "claims": [row for r in results for row in r["claims"]]}

@@ -16,6 +16,7 @@ import run_all  # noqa: E402
 from harness import Claim  # noqa: E402
 
 MACHINE = {"date_utc": "2026-11-24 03:05 UTC", "cpu": "AMD EPYC", "cores": 2, "gpu": None, "threads": 2,
+           "load_average_1min": 0.5,
            "torch": "2.14.1", "faiss": "1.15.1", "zarr": "3.1.6", "numpy": "2.4.6", "open_clip": "3.3.0"}
 
 
@@ -45,7 +46,8 @@ def test_readme_section_is_replaced_between_markers_and_nothing_else_moves(tmp_p
     assert "| 1 | featurize pipeline vs bare model | 0.95 | met (≥ 0.9) | 11 vs 11.6 img/s |  |" in first
     assert "| 1 | prompt path | 0.5 | **missed** (≥ 0.9) | a vs b | tokeniser in Python |" in first
     assert "`bench_y.py` | did not finish | exit 1 | ImportError: y" in first
-    assert "(12.3 min for all of it) on 2026-11-24 03:05 UTC: AMD EPYC, 2 cores, no GPU, 2 threads" in first
+    assert ("(12.3 min for all of it) on 2026-11-24 03:05 UTC: AMD EPYC, 2 cores, no GPU, 2 threads, "
+            "load average 0.5 at start" in first)
 
     readme.write_text(first + "\n## After\n\nkept\n")
     run_all.update_readme(readme, run_all.section([_result(met)], runs[:1], MACHINE, 1.0))
