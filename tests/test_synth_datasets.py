@@ -214,6 +214,8 @@ def test_cli_writes_a_dataset_and_exits_2_on_a_non_empty_folder(tmp_path, runner
     assert only_test.exit_code == 0 and not (tmp_path / "r" / "training").exists()
     with pytest.raises(HanddgError, match="train and/or test"):
         make_dataset(tmp_path / "y", "rhd", 1, seed=0, splits=("val",))
+    with pytest.raises(HanddgError, match="non-negative"):
+        make_dataset(tmp_path / "y", "rhd", 1, seed=-1)
 
 
 def test_contact_sheet_shows_every_domain(tmp_path, runner):

@@ -15,7 +15,8 @@ from handdg.synth.sampling import LAYOUTS
               help="Which dataset's on-disk layout (and look) to write: freihand (source domain), rhd or stb (targets).")
 @click.option("--count", type=click.IntRange(min=1), default=64, show_default=True,
               help="freihand: unique training samples (x4 image versions); rhd: training frames; stb: frames per test sequence.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same dataset, byte for byte.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Same seed, same dataset (images byte for byte).")
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it is not empty (otherwise that is an error).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes rendering in parallel; the output does not depend on it.")
@@ -34,7 +35,7 @@ def synth(out: Path, layout: str, count: int, seed: int, overwrite: bool, worker
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option("--per-domain", type=click.IntRange(min=1), default=4, show_default=True,
               help="Samples shown per domain (one row each: freihand, rhd, stb).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Which samples to show.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Which samples to show.")
 @click.option("--skeleton", is_flag=True, help="Draw each hand's ground-truth skeleton on the images.")
 def synth_sheet(out: Path, per_domain: int, seed: int, skeleton: bool) -> None:
     """Write a contact sheet PNG (OUT) of synthetic samples from every domain."""

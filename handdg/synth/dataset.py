@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from handdg import __version__
 from handdg.errors import HanddgError
-from handdg.synth.sampling import LAYOUTS
+from handdg.synth.sampling import LAYOUTS, check_seed
 from handdg.synth.staging import staged_folder
 
 MANIFEST = "handdg_synth.json"
@@ -50,6 +50,7 @@ def make_dataset(out: Path | str, layout: str, count: int, seed: int, overwrite:
         raise HanddgError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
     if count < 1:
         raise HanddgError(f"count must be at least 1 (got {count})")
+    check_seed(seed)
     splits = tuple(DEFAULT_SPLITS[layout] if splits is None else splits)
     if not splits or set(splits) - {"train", "test"}:
         raise HanddgError(f"splits must be train and/or test (got {', '.join(splits) or 'none'})")

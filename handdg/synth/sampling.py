@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from handdg.errors import HanddgError
 from handdg.synth.people import Subject, sample_subject
 
 LAYOUTS = ("freihand", "rhd", "stb")
+
+
+def check_seed(seed: int) -> None:
+    """A seed must be a non-negative integer (numpy's seed sequences take no negatives)."""
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise HanddgError(f"seed must be a non-negative integer (got {seed!r})")
 
 
 def sample_rng(seed: int, layout: str, split: str, index: int) -> np.random.Generator:

@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 from handdg.data.camera import project
 from handdg.data.joints import BONES
 from handdg.errors import HanddgError
-from handdg.synth.sampling import sample_rng, subject_for
+from handdg.synth.sampling import check_seed, sample_rng, subject_for
 from handdg.synth.scenes import FREIHAND_VERSIONS, View, freihand_views, rhd_view, stb_views
 
 _ROW_HEIGHT = 200
@@ -55,6 +55,7 @@ def contact_sheet(out: Path | str, per_domain: int = 4, seed: int = 0, skeleton:
     """Render `per_domain` samples of each domain (rows freihand, rhd, stb) into one PNG at `out`."""
     if per_domain < 1:
         raise HanddgError(f"per_domain must be at least 1 (got {per_domain})")
+    check_seed(seed)
     out = Path(out)
     if out.suffix.lower() != ".png":
         raise HanddgError(f"{out}: the contact sheet is a PNG; give a path ending in .png")
