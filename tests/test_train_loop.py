@@ -35,11 +35,11 @@ def test_resume_after_an_interruption_repeats_the_uninterrupted_losses(data, tmp
     whole = loop.train(tiny_config(data, tmp_path / "whole", **augmented))
     cut = tiny_config(data, tmp_path / "cut", **{**augmented, "steps": 3})
     loop.train(cut)
-    loop.train(loop.resume_config(tmp_path / "cut", steps=6), resume=True)
+    loop.resume(tmp_path / "cut", steps=6)
     assert _losses(tmp_path / "cut") == _losses(whole)
     assert len(_losses(whole)) == 6
     with pytest.raises(HanddgError, match="already finished"):
-        loop.train(loop.resume_config(tmp_path / "cut"), resume=True)
+        loop.resume(tmp_path / "cut")
 
 
 def test_a_non_finite_loss_stops_naming_the_step_and_keeps_the_checkpoint(data, tmp_path, monkeypatch):

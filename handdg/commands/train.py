@@ -55,7 +55,8 @@ TRAIN_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ("device", {"help": "auto, cpu, cuda or cuda:N."}),
 ]
 RESUMABLE = {"steps", "workers", "device"}
-"""Options that may change when a run is resumed; everything else comes from its config.json."""
+"""Options that may change when a run is resumed (handdg.train.loop.resume's keywords); the rest
+comes from its config.json."""
 
 
 def _train_options(command: Callable) -> Callable:
@@ -80,7 +81,7 @@ def train(ctx: click.Context, out: Path, resume: bool, **options: Any) -> None:
 
     Works the same under `torchrun --nproc-per-node N` (DistributedDataParallel).
     """
-    from handdg.train.loop import resume_config, train as run_training
+    from handdg.train.loop import resume as resume_run, train as run_training
 
     given = {name for name in options if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
     if resume:
@@ -89,12 +90,10 @@ def train(ctx: click.Context, out: Path, resume: bool, **options: Any) -> None:
             flags = ", ".join("--" + name.replace("_", "-") for name in fixed)
             raise HanddgError(f"--resume continues {out} as its config.json says; {flags} cannot change "
                               "(only --steps, --workers, --device may)")
-        config = resume_config(out, options["steps"] if "steps" in given else None)
-        config.workers, config.device = options["workers"], options["device"]
+        resume_run(out, **{name: options[name] for name in RESUMABLE & given})
     else:
         options["augment"] = parse_augment(options["augment"])
-        config = TrainConfig(out=str(out), **options)
-    run_training(config, resume=resume)
+        run_training(TrainConfig(out=str(out), **options))
     if os.environ.get("RANK", "0") == "0":
         click.echo(f"run: {out}")
 

@@ -129,14 +129,19 @@ def _build_model(config: TrainConfig, clip_dim: int, ctx: distributed.Context) -
     return net, distributed.wrap(net, ctx)
 
 
-def resume_config(out: Path, steps: int | None = None) -> TrainConfig:
-    """The config of the run in `out`, with its step budget optionally extended."""
-    config, _ = runs.read_run(out)
+def resume(out: Path, steps: int | None = None, workers: int | None = None, device: str | None = None) -> Path:
+    """Continue the run in `out` from its newest checkpoint, exactly as configured in its config.json.
+
+    Only the step budget (extend only), data-loading workers and device may change.
+    """
+    config, _ = runs.read_run(Path(out))
     if steps is not None:
         if steps < config.steps:
             raise HanddgError(f"--steps {steps} is below the run's {config.steps}: resume can only extend a run")
         config.steps = steps
-    return config
+    config.workers = config.workers if workers is None else workers
+    config.device = config.device if device is None else device
+    return train(config, resume=True)
 
 
 def train(config: TrainConfig, resume: bool = False) -> Path:
