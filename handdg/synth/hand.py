@@ -172,12 +172,13 @@ def elbow(shape: HandShape) -> np.ndarray:
 
 
 def hand_shapes(shape: HandShape, joints: np.ndarray, frames: np.ndarray, skin: np.ndarray,
-                  palm_skin: np.ndarray, first_part: int, arm_part: int,
-                  sleeve: np.ndarray | None = None) -> Shapes:
+                palm_skin: np.ndarray, first_part: int, arm_part: int,
+                sleeve: np.ndarray | None = None, nails: bool = True) -> Shapes:
     """Shapes of one right hand (hand frame): 15 phalanges, the palm and the forearm.
 
     Part ids follow RHD: phalanx k of finger f gets `first_part + 3f + k`, the palm
-    `first_part + 15`, the forearm `arm_part`. `sleeve` colours the forearm (skin if None).
+    `first_part + 15`, the forearm `arm_part`. `sleeve` colours the forearm (skin if None);
+    `nails` draws finger nails (not on gloves).
     """
     s = shape.scale
     hand_z = np.array([0.0, 0.0, 1.0])
@@ -189,7 +190,7 @@ def hand_shapes(shape: HandShape, joints: np.ndarray, frames: np.ndarray, skin: 
             rb = shape.radii[f, k + 1]
             if k == 2:
                 b = b - frames[f, 2][:, 1] * (_TIP_INSET * rb)
-            rows.append((a, b, shape.radii[f, k], rb, frames[f, k][:, 2], first_part + 3 * f + k, k == 2))
+            rows.append((a, b, shape.radii[f, k], rb, frames[f, k][:, 2], first_part + 3 * f + k, nails and k == 2))
     for f, (start, end, ra, rb) in enumerate(_PALM):
         if end is None:
             rows.append((np.array(start) * s, shape.bases[f + 1], ra * s, shape.radii[f + 1, 0] * 1.05, hand_z, palm, False))

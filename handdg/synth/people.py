@@ -24,31 +24,38 @@ _SKIN = np.array([[0.93, 0.76, 0.65], [0.88, 0.67, 0.54], [0.80, 0.58, 0.44],
 _PALM_TINT = np.array([1.04, 0.97, 0.97])
 _CLOTHES = np.array([[0.15, 0.18, 0.35], [0.60, 0.10, 0.12], [0.20, 0.20, 0.20], [0.85, 0.85, 0.82],
                      [0.25, 0.45, 0.30], [0.55, 0.45, 0.30], [0.35, 0.55, 0.75]])
+_GLOVES = np.array([[0.08, 0.08, 0.09], [0.88, 0.88, 0.86], [0.42, 0.28, 0.18], [0.32, 0.38, 0.48]])
 _FOREARM_DIR = np.array([0.0, -1.0, 0.0])  # hand frame
 
 @dataclass
 class Subject:
-    """A person: hand shape, skin and clothing."""
+    """A person: hand shape, skin, clothing and (some rendered characters) gloves."""
 
     shape: HandShape
     skin: np.ndarray
     sleeve: np.ndarray | None
     clothes: np.ndarray
+    gloves: np.ndarray | None = None
 
 
-def sample_subject(rng: np.random.Generator, sleeve_probability: float = 0.5) -> Subject:
-    """A random person: hand size and proportions, skin tone, sleeve and clothes colours."""
+def sample_subject(rng: np.random.Generator, sleeve_probability: float = 0.5, glove_probability: float = 0.0) -> Subject:
+    """A random person: hand size and proportions, skin tone, sleeve, clothes and glove colours."""
     skin = _SKIN[rng.integers(len(_SKIN))] * rng.uniform(0.93, 1.05, 3)
     clothes = _CLOTHES[rng.integers(len(_CLOTHES))] * rng.uniform(0.7, 1.2)
     sleeve = clothes if rng.random() < sleeve_probability else None
-    return Subject(shape=sample_shape(rng), skin=np.clip(skin, 0, 1), sleeve=sleeve, clothes=np.clip(clothes, 0, 1))
+    shape = sample_shape(rng)
+    gloves = _GLOVES[rng.integers(len(_GLOVES))] if rng.random() < glove_probability else None
+    return Subject(shape=shape, skin=np.clip(skin, 0, 1), sleeve=sleeve, clothes=np.clip(clothes, 0, 1), gloves=gloves)
 
 
 def posed_hand(rng: np.random.Generator, subject: Subject, side: str, style: str) -> tuple[np.ndarray, Shapes]:
-    """Joints (21, 3) and shapes of one articulated hand in the right-hand frame."""
+    """Joints (21, 3) and shapes of one articulated hand in the right-hand frame (gloved if the subject is)."""
     joints, frames = forward_kinematics(subject.shape, sample_angles(rng, style))
-    shapes = hand_shapes(subject.shape, joints, frames, subject.skin, np.clip(subject.skin * _PALM_TINT, 0, 1),
-                         FIRST_PART[side], PERSON_PART, subject.sleeve)
+    bare = subject.gloves is None
+    back = subject.skin if bare else subject.gloves
+    palm = np.clip(subject.skin * _PALM_TINT, 0, 1) if bare else subject.gloves
+    shapes = hand_shapes(subject.shape, joints, frames, back, palm, FIRST_PART[side], PERSON_PART, subject.sleeve,
+                         nails=bare)
     return joints, shapes
 
 

@@ -29,7 +29,7 @@ def sample_rng(seed: int, layout: str, split: str, index: int) -> np.random.Gene
 # pool of 8 for evaluation here), RHD 16 training and 4 evaluation characters, STB one subject.
 SUBJECTS = {("freihand", "train"): 32, ("freihand", "test"): 8, ("rhd", "train"): 16, ("rhd", "test"): 4,
             ("stb", "train"): 1, ("stb", "test"): 1}
-_SLEEVES = {"freihand": 0.5, "rhd": 0.7, "stb": 1.0}
+_LOOKS = {"freihand": (0.5, 0.0), "rhd": (0.7, 0.25), "stb": (1.0, 0.0)}  # P(sleeve), P(gloves): RHD's CG characters
 
 
 def subject_for(seed: int, layout: str, split: str, index: int) -> Subject:
@@ -37,7 +37,8 @@ def subject_for(seed: int, layout: str, split: str, index: int) -> Subject:
     split_key = 0 if layout == "stb" else ("train", "test").index(split)
     member = index % SUBJECTS[layout, split]
     rng = np.random.default_rng([seed, LAYOUTS.index(layout), split_key, member, 1])  # 5 words: not a sample stream
-    return sample_subject(rng, sleeve_probability=_SLEEVES[layout])
+    sleeves, gloves = _LOOKS[layout]
+    return sample_subject(rng, sleeve_probability=sleeves, glove_probability=gloves)
 
 
 def eval_count(count: int) -> int:

@@ -125,7 +125,7 @@ def rhd_view(rng: np.random.Generator, subject: Subject) -> View:
     scene = Shapes.concat([placed[0].shapes, placed[1].shapes, person(subject, chest, placed)])
     sun = np.array([rng.uniform(-1, 1), rng.uniform(-1, -0.2), rng.uniform(-1, 0.3)])
     light = Light(direction=sun, ambient=rng.uniform(0.25, 0.35), diffuse=rng.uniform(0.85, 1.05),
-                  specular=0.2, color=np.array([1.0, rng.uniform(0.92, 1.0), rng.uniform(0.82, 0.95)]))
+                  specular=0.3, shininess=30.0, color=np.array([1.0, rng.uniform(0.92, 1.0), rng.uniform(0.82, 0.95)]))
     layers = skin_texture(rng, render(scene, K, size, size, light))
     image = layers.over(backgrounds.outdoor(rng, size, size))
     image = sensor(rng, image, blur=0.0, noise=0.0, gain=np.full(3, rng.uniform(0.95, 1.1)), gamma=0.9)
