@@ -27,6 +27,7 @@ TARGET_PER_MIN = 2000.0
 
 
 def _options(ap: argparse.ArgumentParser) -> None:
+    """This benchmark's own option."""
     ap.add_argument("--repeats", type=int, default=2, help="timed runs per layout and worker count")
 
 

@@ -18,6 +18,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 _NEAR = 0.02  # metres: capsule ends closer than this to the camera are pulled back along the axis
+Box = tuple[int, int, int, int]  # pixel rows v0:v1, columns u0:u1
+Rays = tuple[np.ndarray, np.ndarray]  # x/z of a box's pixel rays as a (1, w) row, y/z as an (h, 1) column
+Field3 = tuple[np.ndarray, np.ndarray, np.ndarray]  # a per-pixel 3-vector as three arrays
 
 
 @dataclass
@@ -103,7 +106,8 @@ _NAIL_COLOR = np.array([0.93, 0.80, 0.76])
 class _Buffers:
     """Two depth layers per pixel (nearest and second nearest) of depth, coverage, colour and part."""
 
-    def __init__(self, height: int, width: int):
+    def __init__(self, height: int, width: int) -> None:
+        """Empty layers: infinite depth, no coverage."""
         self.z1 = np.full((height, width), np.inf, np.float32)
         self.z2 = self.z1.copy()
         self.a1 = np.zeros((height, width), np.float32)
@@ -173,7 +177,7 @@ class _Hits:
     yn: np.ndarray
     z: np.ndarray
     cov: np.ndarray
-    normal: tuple[np.ndarray, np.ndarray, np.ndarray]
+    normal: Field3
     s: np.ndarray | None = None
 
 
@@ -184,7 +188,7 @@ def _pull_in_front(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     return p + (q - p) * (_NEAR - p[2]) / (q[2] - p[2])
 
 
-def _box(centers: np.ndarray, radii: np.ndarray, K: np.ndarray, height: int, width: int):
+def _box(centers: np.ndarray, radii: np.ndarray, K: np.ndarray, height: int, width: int) -> Box | None:
     """Pixel box (v0, v1, u0, u1) bounding spheres' projections, clipped to the image; None if empty."""
     uv = (centers @ K.T)[:, :2] / centers[:, 2:3]
     pad = max(K[0, 0], K[1, 1]) * radii / np.maximum(centers[:, 2] - radii, _NEAR) + 2.0
@@ -197,7 +201,8 @@ def _box(centers: np.ndarray, radii: np.ndarray, K: np.ndarray, height: int, wid
     return v0, v1, u0, u1
 
 
-def _ellipsoid_box(center, axes, radii, K: np.ndarray, height: int, width: int):
+def _ellipsoid_box(center: np.ndarray, axes: np.ndarray, radii: np.ndarray, K: np.ndarray, height: int,
+                   width: int) -> Box | None:
     """Tight pixel box of an ellipsoid's projected outline (from its dual quadric); None if off-screen."""
     if center[2] - radii.max() < _NEAR:
         return None
@@ -219,7 +224,7 @@ def _ellipsoid_box(center, axes, radii, K: np.ndarray, height: int, width: int):
     return v0, v1, u0, u1
 
 
-def _rays(box: tuple[int, int, int, int], K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _rays(box: Box, K: np.ndarray) -> Rays:
     """Ray directions (xn, yn, 1) of the pixel centres in a box, as a row and a column to broadcast."""
     v0, v1, u0, u1 = box
     xn = ((np.arange(u0, u1, dtype=np.float32) - K[0, 2]) / K[0, 0])[None, :]
@@ -227,7 +232,7 @@ def _rays(box: tuple[int, int, int, int], K: np.ndarray) -> tuple[np.ndarray, np
     return xn, yn
 
 
-def _covered(box, cov: np.ndarray, rays) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple] | None:
+def _covered(box: Box, cov: np.ndarray, rays: Rays) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple] | None:
     """Flat local indices, image rows/cols and rays of the pixels with coverage > 0 (None if none)."""
     rr, cc = np.nonzero(cov > 0.0)
     if len(rr) == 0:
@@ -236,7 +241,8 @@ def _covered(box, cov: np.ndarray, rays) -> tuple[np.ndarray, np.ndarray, np.nda
     return rr, cc, xn[0, cc], yn[rr, 0], (rr + box[0], cc + box[2])
 
 
-def _capsule_surface(rays, box, p0, p1, r0: float, r1: float, f: float) -> _Hits | None:
+def _capsule_surface(rays: Rays, box: Box, p0: np.ndarray, p1: np.ndarray, r0: float, r1: float,
+                     f: float) -> _Hits | None:
     """Covered pixels of a tapered capsule: depth, analytic anti-aliased coverage, normal, axis parameter."""
     xn, yn = rays
     e = p1 - p0
@@ -271,7 +277,7 @@ def _capsule_surface(rays, box, p0, p1, r0: float, r1: float, f: float) -> _Hits
     return _Hits(rows, cols, hx, hy, (t - h / norm_d).astype(np.float32), cov[rr, cc].astype(np.float32), normal, s)
 
 
-def _ellipsoid_surface(rays, box, center, axes, radii) -> _Hits | None:
+def _ellipsoid_surface(rays: Rays, box: Box, center: np.ndarray, axes: np.ndarray, radii: np.ndarray) -> _Hits | None:
     """Covered pixels of an ellipsoid: exact ray intersection, coverage anti-aliased by the local gradient."""
     xn, yn = rays
     m = axes.T / radii[:, None]  # camera -> unit-sphere coordinates
@@ -299,7 +305,7 @@ def _ellipsoid_surface(rays, box, center, axes, radii) -> _Hits | None:
     return _Hits(rows, cols, hx, hy, t.astype(np.float32), cov[rr, cc].astype(np.float32), normal)
 
 
-def _unit(x, y, z) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _unit(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> Field3:
     """Normalise a per-pixel vector field given as three arrays."""
     inv = 1.0 / np.maximum(np.sqrt(x * x + y * y + z * z), 1e-6)
     return x * inv, y * inv, z * inv
@@ -320,7 +326,8 @@ def _shade(hit: _Hits, albedo: np.ndarray, to_light: np.ndarray, light: Light) -
     return (albedo * (shade[..., None] * light.color) + spec[..., None] * light.color).astype(np.float32)
 
 
-def _albedo(normal, s, color, palm_color, palmar, nail: bool) -> np.ndarray:
+def _albedo(normal: Field3, s: np.ndarray | None, color: np.ndarray, palm_color: np.ndarray, palmar: np.ndarray,
+            nail: bool) -> np.ndarray:
     """Skin colour: dorsal colour blended to the palmar colour by facing, plus a nail near the far end."""
     nx, ny, nz = normal
     facing = nx * palmar[0] + ny * palmar[1] + nz * palmar[2]
