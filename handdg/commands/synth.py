@@ -14,7 +14,7 @@ from handdg.synth.sampling import LAYOUTS
 @click.option("--layout", type=click.Choice(LAYOUTS), required=True,
               help="Which dataset's on-disk layout (and look) to write: freihand (source domain), rhd or stb (targets).")
 @click.option("--count", type=click.IntRange(min=1), default=64, show_default=True,
-              help="freihand: unique training samples (x4 image versions); rhd: training frames; stb: frames per test sequence.")
+              help="freihand: unique training samples (x4 image versions); rhd: training frames; stb: frames per sequence.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Same seed, same dataset (images byte for byte).")
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it is not empty (otherwise that is an error).")
@@ -24,7 +24,15 @@ from handdg.synth.sampling import LAYOUTS
               help="Splits to write (repeatable). Default: train and test; stb: test only (B1), "
                    "--split train adds B2..B6.")
 def synth(out: Path, layout: str, count: int, seed: int, overwrite: bool, workers: int, splits: tuple[str, ...]) -> None:
-    """Write a synthetic hand dataset into OUT in LAYOUT's real on-disk layout."""
+    """Write a synthetic hand dataset into OUT in LAYOUT's real on-disk layout.
+
+    \b
+      handdg synth data/fh --layout freihand --count 1000 --workers 2
+      handdg synth data/stb --layout stb --count 100    # B1Counting + B1Random, 100 frames each
+
+    freihand and rhd also get an evaluation split of ceil(count / 8) samples. OUT is built in
+    OUT.tmp-<pid> and renamed when complete; a non-empty OUT needs --overwrite.
+    """
     from handdg.synth import make_dataset
 
     path = make_dataset(out, layout, count, seed, overwrite=overwrite, workers=workers, splits=splits or None)
