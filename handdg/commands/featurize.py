@@ -35,10 +35,12 @@ from handdg.stores.schema import INDEX_KINDS as KINDS
               help="Images per store chunk (the unit of resume and sharding); fixed when the store is created.")
 @click.option("--index-kind", default="flat", show_default=True, type=click.Choice(KINDS),
               help="FAISS index built when the store is complete: exact flat, or approximate ivf/hnsw.")
+@click.option("--prompts-from", default=None, type=click.Path(path_type=Path),
+              help="Copy the prompt features from this complete store made with the same CLIP instead of encoding them.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def featurize(root: Path, layout: str, split: str, camera: str, store: Path, clip_model: str, clip_weights: str,
               batch_size: int, workers: int | None, device: str, shard: str | None, skip_bad: bool,
-              chunk_rows: int, index_kind: str, quiet: bool) -> None:
+              chunk_rows: int, index_kind: str, prompts_from: Path | None, quiet: bool) -> None:
     """Encode every image under ROOT and the paper's 3,920 prompts with frozen CLIP into --store.
 
     Re-running the same command resumes: finished chunks are skipped. Several processes may
@@ -48,7 +50,8 @@ def featurize(root: Path, layout: str, split: str, camera: str, store: Path, cli
 
     report = run_featurize(root, layout, split, store, model=clip_model, weights=clip_weights, device=device,
                            camera=camera, batch_size=batch_size, workers=workers, shard=shard, skip_bad=skip_bad,
-                           image_chunk_rows=chunk_rows, index_kind=index_kind, progress=not quiet)
+                           image_chunk_rows=chunk_rows, index_kind=index_kind, progress=not quiet,
+                           prompts_from=prompts_from)
     click.echo(f"{report.store}: wrote {report.images_written} images ({report.images_per_second:.1f} img/s) "
                f"and {report.prompts_written} prompts")
     if report.chunks_held_elsewhere:
