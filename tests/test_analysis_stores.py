@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from featurize_fixtures import write_folder
 from PIL import Image
 
 from handdg.analysis.sheets import sheet_size
@@ -12,24 +13,12 @@ from handdg.featurize.clip import TINY_MODEL, load_clip
 from handdg.stores import FeatureStore
 
 
-def image_folder(root, count, seed):
-    """`count` 40x40 PNGs: a coloured square on a coloured background."""
-    rng = np.random.default_rng(seed)
-    root.mkdir(parents=True)
-    for i in range(count):
-        pixels = np.empty((40, 40, 3), np.uint8)
-        pixels[...] = rng.integers(0, 255, 3)
-        pixels[10:30, 10:30] = rng.integers(0, 255, 3)
-        Image.fromarray(pixels).save(root / f"img{i:02d}.png")
-    return root
-
-
-def make_store(tmp, name, count, seed):
+def make_store(tmp, name, count, seed, prompts_from=None):
     from handdg.featurize.run import featurize
 
     path = tmp / f"{name}.zarr"
-    featurize(image_folder(tmp / name, count, seed), "folder", "train", path, model=TINY_MODEL,
-              weights="random:0", device="cpu", workers=0, progress=False)
+    featurize(write_folder(tmp / name, count, seed), "folder", "train", path, model=TINY_MODEL,
+              weights="random:0", device="cpu", workers=0, progress=False, prompts_from=prompts_from)
     return path
 
 
@@ -47,7 +36,7 @@ def cosine_order(store, query, skip=None):
 
 def test_retrieve_mixed_query_json_and_sheet(runner, store_path, tmp_path):
     sheet = tmp_path / "sheet"
-    result = runner.invoke(main, ["retrieve", "--store", str(store_path), "--image", "img03.png", "--prompt", "42",
+    result = runner.invoke(main, ["retrieve", "--store", str(store_path), "--image", "img003.png", "--prompt", "42",
                                   "--ratio", "0.7", "-k", "6", "--json", "--sheet", str(sheet)])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
@@ -57,7 +46,7 @@ def test_retrieve_mixed_query_json_and_sheet(runner, store_path, tmp_path):
     query = 0.7 * img / np.linalg.norm(img) + 0.3 * txt / np.linalg.norm(txt)
     order, cos = cosine_order(store, query, skip=3)
     assert [h["id"] for h in report["hits"]] == order[:6]
-    assert "img03.png" not in [h["id"] for h in report["hits"]]
+    assert "img003.png" not in [h["id"] for h in report["hits"]]
     np.testing.assert_allclose([h["similarity"] for h in report["hits"]], cos[store.row_of(order[:6])], atol=1e-3)
     assert report["hits"][0]["file"].endswith(order[0])
     assert report["query"]["kind"] == "mixed" and report["query"]["prompt_id"] == 42
@@ -84,8 +73,8 @@ def test_retrieve_unknown_image_is_one_line(runner, store_path):
 
 def test_figures_similarity(runner, store_path, tmp_path):
     out = tmp_path / "sim"
-    result = runner.invoke(main, ["figures", "similarity", "--store", str(store_path), "--image", "img00.png",
-                                  "--image", "img05.png", "--prompt", "7", "--out", str(out)])
+    result = runner.invoke(main, ["figures", "similarity", "--store", str(store_path), "--image", "img000.png",
+                                  "--image", "img005.png", "--prompt", "7", "--out", str(out)])
     assert result.exit_code == 0, result.output
     with Image.open(out.with_suffix(".png")) as im:
         assert im.size == (1500, round((1.3 + 3.4 * 2) * 100))
@@ -93,8 +82,8 @@ def test_figures_similarity(runner, store_path, tmp_path):
 
 @pytest.mark.slow
 def test_figures_tsne_counts(runner, store_path, tmp_path):
-    stb = make_store(tmp_path, "stb", 9, 1)
-    rhd = make_store(tmp_path, "rhd", 14, 2)
+    stb = make_store(tmp_path, "stb", 9, 1, prompts_from=store_path)
+    rhd = make_store(tmp_path, "rhd", 14, 2, prompts_from=store_path)
     out = tmp_path / "tsne"
     result = runner.invoke(main, ["figures", "tsne", "--source", str(store_path), "--target", f"stb={stb}",
                                   "--target", f"rhd={rhd}", "--cap", "12", "--iterations", "250", "--out", str(out)])
@@ -103,3 +92,19 @@ def test_figures_tsne_counts(runner, store_path, tmp_path):
     assert out.with_suffix(".png").is_file() and out.with_suffix(".pdf").is_file()
     bad = runner.invoke(main, ["figures", "tsne", "--source", str(store_path), "--target", "stb"])
     assert bad.exit_code == 2 and "NAME=STORE" in bad.output
+
+
+def test_sheet_of_an_stb_bumblebee_store_finds_its_camera(runner, store_path, tmp_path):
+    from handdg.featurize.run import featurize
+    from handdg.synth import make_dataset
+
+    root = make_dataset(tmp_path / "stb", "stb", 2, seed=0)
+    store = tmp_path / "stb-bb.zarr"
+    featurize(root, "stb", "test", store, model=TINY_MODEL, weights="random:0", device="cpu", camera="bb",
+              workers=0, progress=False, prompts_from=store_path)
+    query = FeatureStore.open(store).ids[0]
+    assert "BB_left" in query
+    result = runner.invoke(main, ["retrieve", "--store", str(store), "--image", query, "-k", "3",
+                                  "--sheet", str(tmp_path / "sheet")])
+    assert result.exit_code == 0, result.output
+    assert "BB_left" in result.output.splitlines()[1] and (tmp_path / "sheet.png").is_file()

@@ -7,7 +7,6 @@ a fixed size and dpi so the PNG's pixel size is known in advance.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -87,13 +86,11 @@ def save_figure(fig: Figure, out: Path) -> list[Path]:
     written = []
     for suffix in (".png", ".pdf"):
         target = out.with_suffix(suffix)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        os.close(fd)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         try:
             fig.savefig(tmp, format=suffix[1:], dpi=DPI)
             os.replace(tmp, target)
         finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            tmp.unlink(missing_ok=True)
         written.append(target)
     return written

@@ -101,7 +101,7 @@ def pck_figure(results: Sequence[EvalResult], context: FigureContext, out: Path,
         ax.set_ylabel("PCK (fraction of joints within threshold)")
         ax.set_title(f"protocol: {protocol}", fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="best")
     return save_figure(fig, out)
 
 

@@ -78,16 +78,21 @@ def same_clip(stores: Sequence[StoreView]) -> None:
 def store_dataset(store: StoreView, root: str | None = None):
     """Open the dataset a store was made from (its recorded root, or `root` if it moved).
 
-    Refuses a dataset that is not the one the store covers.
+    For STB, the camera is the one whose sample ids the store holds. Refuses a dataset that is
+    not the one the store covers.
     """
     from handdg.data import open_dataset
+    from handdg.data.stb import CAMERAS
 
     recorded = store.attrs.get("dataset", {})
     where = Path(root) if root is not None else Path(recorded.get("root", ""))
-    if not where.exists():
+    if not where.is_dir():
         raise HanddgError(f"dataset folder {where} (recorded in the store) does not exist; pass --root DIR where it lives now")
-    options = {"camera": recorded["camera"]} if recorded.get("camera") else {}
-    dataset = open_dataset(where, recorded.get("name", "folder"), split=recorded.get("split", "train"), **options)
+    name, split = recorded.get("name", "folder"), recorded.get("split", "train")
+    for camera in CAMERAS if name == "stb" else ("sk",):
+        dataset = open_dataset(where, name, split=split, camera=camera)
+        if dataset.fingerprint() == recorded.get("fingerprint"):
+            break
     check = getattr(store, "check_dataset", None)
     if check is not None:
         check(dataset)

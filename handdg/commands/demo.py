@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -9,9 +10,19 @@ import click
 
 @click.command("demo")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("demo-out"), show_default=True,
-              help="Folder that receives every artefact of the demo.")
-def demo(out: Path) -> None:
-    """Run synth -> featurize -> train -> eval -> retrieve -> figures on synthetic hands."""
-    out.mkdir(parents=True, exist_ok=True)
-    for stage in ("synth", "featurize", "train", "eval", "retrieve", "figures"):
-        click.echo(f"{stage}: not yet built")
+              help="Folder that receives every artefact of the demo (re-running resumes into it).")
+@click.option("--clip-weights", default=None,
+              help="CLIP weights: a tag, a local .pt/.safetensors file or random[:SEED] "
+                   "(default: openai when cached locally, else random, said loudly).")
+@click.option("--steps", type=int, default=None, help="Training steps (default 120).")
+@click.option("--tiny", is_flag=True, hidden=True, help="Tiny CLIP and network: seconds, for tests.")
+def demo(out: Path, clip_weights: str | None, steps: int | None, tiny: bool) -> None:
+    """Run synth -> featurize -> train -> eval -> retrieve -> figures on synthetic hands (~10 min on 2 CPU cores)."""
+    from handdg.demo import TINY, DemoSettings, run_demo
+
+    settings = TINY if tiny else DemoSettings()
+    if clip_weights is not None:
+        settings = replace(settings, clip_weights=clip_weights)
+    if steps is not None:
+        settings = replace(settings, steps=steps)
+    click.echo(run_demo(out, settings).summary())
