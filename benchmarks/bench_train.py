@@ -51,7 +51,7 @@ def _options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--presets", default="small,paper", help="network presets to measure, comma-separated")
     ap.add_argument("--batch", type=int, default=32, help="batch size (the trainer's default)")
     ap.add_argument("--paper-batch", type=int, default=4, help="batch size for the paper preset (CPU time)")
-    ap.add_argument("--steps", default="1,4", help="short,long step counts of the two runs per variant")
+    ap.add_argument("--steps", default="1,3", help="short,long step counts of the two runs per variant")
     ap.add_argument("--repeats", type=int, default=1, help="short+long pairs per variant, interleaved")
     ap.add_argument("--unique", type=int, default=16, help="synthetic FreiHAND samples (x4 images)")
 
