@@ -175,8 +175,8 @@ def _run_dir(out: Path) -> Path:
 def _train(out: Path, settings: DemoSettings, report: DemoReport) -> None:
     """Train the demo's IE+TE run; a run killed earlier continues from its last checkpoint, a finished one is kept."""
     from handdg.train.config import TrainConfig
-    from handdg.train.loop import resume_config, train
-    from handdg.train.runs import CONFIG, latest_checkpoint
+    from handdg.train.loop import resume, train
+    from handdg.train.runs import CONFIG, latest_checkpoint, read_run
 
     run = _run_dir(out)
     done = latest_checkpoint(run) if (run / CONFIG).is_file() else None
@@ -186,8 +186,8 @@ def _train(out: Path, settings: DemoSettings, report: DemoReport) -> None:
                           store=str(_store(out, "freihand")), out=str(run), preset=settings.preset, branch2="ie+te",
                           ratio=settings.ratio, steps=settings.steps, batch_size=settings.batch_size,
                           checkpoint_every=max(settings.steps // 2, 1), seed=settings.seed, device="cpu"))
-    elif done < resume_config(run).steps:
-        train(resume_config(run), resume=True)
+    elif done < read_run(run)[0].steps:
+        resume(run)
     report.add("training run (config, metrics.csv, checkpoints)", run)
 
 

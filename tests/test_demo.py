@@ -31,3 +31,16 @@ def test_tiny_demo_makes_everything_it_lists(runner, tmp_path):
     assert "—" not in ie_te.split("|")[3] and "—" not in ie_te.split("|")[5]  # STB and RHD both measured
     ranking = (out / "figures" / "retrieval.txt").read_text().splitlines()
     assert len(ranking) == 11 and "00000000 " not in "".join(ranking[1:])  # the query image is never a hit
+
+
+@pytest.mark.slow
+def test_tiny_demo_rerun_keeps_finished_work(runner, tmp_path):
+    out = tmp_path / "demo-out"
+    assert runner.invoke(main, ["demo", "--out", str(out), "--tiny"]).exit_code == 0
+    last = out / "runs" / "ie+te" / "last.safetensors"
+    store = out / "stores" / "freihand-train.zarr"
+    before = (last.stat().st_mtime_ns, store.stat().st_mtime_ns)
+    again = runner.invoke(main, ["demo", "--out", str(out), "--tiny"])
+    assert again.exit_code == 0, again.output
+    assert "training ie+te" not in again.output and "prompts:" not in again.output  # nothing re-trained or re-encoded
+    assert (last.stat().st_mtime_ns, store.stat().st_mtime_ns) == before
