@@ -1,6 +1,7 @@
 """`handdg demo` end to end with tiny settings (a tiny CLIP and network; the full demo is timed by hand)."""
 
 import json
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -9,14 +10,14 @@ from handdg.cli import main
 
 
 @pytest.mark.slow
-def test_tiny_demo_makes_everything_it_lists(runner, tmp_path):
+def test_tiny_demo_makes_everything_it_lists_and_a_rerun_keeps_it(runner, tmp_path):
     out = tmp_path / "demo-out"
     result = runner.invoke(main, ["demo", "--out", str(out), "--tiny"])
     assert result.exit_code == 0, result.output
     assert "RANDOM CLIP weights" in result.output
-    listed = [line.split()[-1] for line in result.output.splitlines() if line.startswith("  ") and str(out) in line]
+    listed = [Path(line.split()[-1]) for line in result.output.splitlines() if line.startswith("  ") and str(out) in line]
     assert len(listed) == 16
-    for path in map(__import__("pathlib").Path, listed):
+    for path in listed:
         assert path.exists(), path
         if path.suffix == ".png":
             with Image.open(path) as im:
@@ -32,13 +33,7 @@ def test_tiny_demo_makes_everything_it_lists(runner, tmp_path):
     ranking = (out / "figures" / "retrieval.txt").read_text().splitlines()
     assert len(ranking) == 11 and "00000000 " not in "".join(ranking[1:])  # the query image is never a hit
 
-
-@pytest.mark.slow
-def test_tiny_demo_rerun_keeps_finished_work(runner, tmp_path):
-    out = tmp_path / "demo-out"
-    assert runner.invoke(main, ["demo", "--out", str(out), "--tiny"]).exit_code == 0
-    last = out / "runs" / "ie+te" / "last.safetensors"
-    store = out / "stores" / "freihand-train.zarr"
+    last, store = out / "runs" / "ie+te" / "last.safetensors", out / "stores" / "freihand-train.zarr"
     before = (last.stat().st_mtime_ns, store.stat().st_mtime_ns)
     again = runner.invoke(main, ["demo", "--out", str(out), "--tiny"])
     assert again.exit_code == 0, again.output

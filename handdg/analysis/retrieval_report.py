@@ -8,7 +8,7 @@ from pathlib import Path
 from handdg.analysis.figure import store_context
 from handdg.analysis.retrieval import Hit, Query, build_query, retrieve
 from handdg.analysis.sheets import contact_sheet
-from handdg.analysis.store_view import images_by_id, open_store, store_dataset
+from handdg.analysis.store_view import StoreView, images_by_id, open_store, store_dataset
 
 
 @dataclass
@@ -62,7 +62,7 @@ def run_retrieval(store_path: Path | str, prompt: str | None = None, image_id: s
     return report
 
 
-def _dataset_at_hand(store, root: str | None) -> bool:
+def _dataset_at_hand(store: StoreView, root: str | None) -> bool:
     """Whether the store's dataset folder (or `root`) exists here."""
     where = root if root is not None else store.attrs.get("dataset", {}).get("root")
     return bool(where) and Path(where).is_dir()

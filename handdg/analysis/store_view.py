@@ -6,11 +6,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 import numpy as np
 
 from handdg.errors import HanddgError
+
+if TYPE_CHECKING:
+    from handdg.data.base import HandDataset
 
 
 class StoreView(Protocol):
@@ -75,7 +78,7 @@ def same_clip(stores: Sequence[StoreView]) -> None:
                 )
 
 
-def store_dataset(store: StoreView, root: str | None = None):
+def store_dataset(store: StoreView, root: str | None = None) -> HandDataset:
     """Open the dataset a store was made from (its recorded root, or `root` if it moved).
 
     For STB, the camera is the one whose sample ids the store holds. Refuses a dataset that is
@@ -99,7 +102,7 @@ def store_dataset(store: StoreView, root: str | None = None):
     return dataset
 
 
-def images_by_id(dataset, ids: Sequence[str]) -> list[np.ndarray]:
+def images_by_id(dataset: HandDataset, ids: Sequence[str]) -> list[np.ndarray]:
     """Decode the images of the samples with these ids (in the given order)."""
     index = {sample_id: i for i, sample_id in enumerate(dataset.ids)}
     missing = [i for i in ids if i not in index]
