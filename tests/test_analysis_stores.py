@@ -108,3 +108,24 @@ def test_sheet_of_an_stb_bumblebee_store_finds_its_camera(runner, store_path, tm
                                   "--sheet", str(tmp_path / "sheet")])
     assert result.exit_code == 0, result.output
     assert "BB_left" in result.output.splitlines()[1] and (tmp_path / "sheet.png").is_file()
+
+
+def test_free_text_on_a_store_from_a_local_checkpoint_needs_that_file(runner, tmp_path):
+    from safetensors.torch import save_file
+
+    from handdg.featurize.run import featurize
+
+    weights = tmp_path / "tiny.safetensors"
+    tiny = load_clip(TINY_MODEL, "random:3", "cpu")
+    save_file({k: v.contiguous() for k, v in tiny.model.state_dict().items()}, weights)
+    store = tmp_path / "file.zarr"
+    featurize(write_folder(tmp_path / "imgs", 5, 0), "folder", "train", store, model=TINY_MODEL,
+              weights=str(weights), device="cpu", workers=0, progress=False)
+    query = ["retrieve", "--store", str(store), "--prompt", "a hand on the moon", "-k", "2"]
+    refused = runner.invoke(main, query)
+    assert refused.exit_code == 2 and "pass --clip-weights PATH" in refused.output
+    other = tmp_path / "other.safetensors"
+    save_file({k: v.contiguous() for k, v in load_clip(TINY_MODEL, "random:4", "cpu").model.state_dict().items()}, other)
+    wrong = runner.invoke(main, query + ["--clip-weights", str(other)])
+    assert wrong.exit_code == 2 and "is not the CLIP this store was made with" in wrong.output
+    assert runner.invoke(main, query + ["--clip-weights", str(weights)]).exit_code == 0
