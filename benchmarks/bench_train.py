@@ -19,7 +19,7 @@ from FLOP counts (torch's FlopCounterMode): (training FLOPs + CLIP FLOPs) / trai
 per image, i.e. the speed-up if CLIP ran at the same FLOP rate as the pose network.
 
 Usage: python benchmarks/bench_train.py [--quick] [--threads N] [--presets small,paper] [--batch 32]
-       [--paper-batch 4] [--repeats 2]
+       [--paper-batch 4] [--steps 1,3] [--repeats 1]
 """
 
 from __future__ import annotations
