@@ -11,10 +11,11 @@ half each (gloo on CPU), through the real commands:
   `handdg featurize --shard i/2` writing one store; wall time of the whole command(s), with the
   prompts already in the store (claim 4 covers them), so the work is the images;
 - `handdg train` (small preset, cached IE+TE) vs `torchrun --nproc-per-node 2 -m handdg train`
-  at half the batch per process (same global batch); time per step from a short and a long run.
+  at half the batch per process (same global batch); time per step = median interval between
+  rank 0's optimiser steps (benchmarks/timed_cli.py runs the CLI with a StepClock).
 
 Usage: python benchmarks/bench_scaling.py [--quick] [--threads N] [--sizes 1000,10000,100000]
-       [--images 128] [--steps 1,6]
+       [--images 128] [--steps 5]
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import REPO, Claim, parse_args, print_table, time_calls, write_result
+from harness import REPO, Claim, median_interval, parse_args, print_table, time_calls, write_result
 from synthetic import disk_bytes, freihand_with_store, unit_vectors, write_store
 
 QUERIES = 1000
@@ -39,12 +40,12 @@ def _options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--sizes", default="1000,10000,100000", help="store sizes in rows, comma-separated")
     ap.add_argument("--images", type=int, default=128, help="images featurized (a multiple of 8)")
     ap.add_argument("--batch", type=int, default=32, help="global training batch (split over processes)")
-    ap.add_argument("--steps", default="1,6", help="short,long step counts of the two training runs")
+    ap.add_argument("--steps", type=int, default=5, help="training steps per run (the first only starts the clock)")
 
 
-def run_together(commands: list[list[str]], threads: int) -> float:
+def run_together(commands: list[list[str]], threads: int, **env_extra: str) -> float:
     """Start every command at once, each with `threads` threads; wall seconds until all have finished."""
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "HF_HUB_OFFLINE": "1",
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "HF_HUB_OFFLINE": "1", **env_extra,
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     start = time.perf_counter()
     procs = [subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -76,23 +77,24 @@ def featurize_processes(work: Path, images: int, clip_model: str, threads: int) 
     return seconds
 
 
-def train_processes(work: Path, preset: str, clip_model: str, batch: int, steps: tuple[int, int],
-                    threads: int) -> dict[int, float]:
-    """Seconds per training step (global batch `batch`) of 1 process and of 2 under torchrun (gloo)."""
+def train_processes(work: Path, preset: str, clip_model: str, batch: int, steps: int, threads: int) -> dict[int, float]:
+    """Seconds per training step (global batch `batch`) of 1 process and of 2 under torchrun (gloo), rank 0's clock."""
     from handdg.featurize.clip import load_clip
 
     root, store = freihand_with_store(work / "train", 16, load_clip(clip_model, "random", "cpu"))
+    timed_cli = str(Path(__file__).with_name("timed_cli.py"))
     per_step = {}
     for procs in (1, 2):
-        launcher = [sys.executable, "-m", "handdg"] if procs == 1 else [
-            sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={procs}", "-m", "handdg"]
-        seconds = []
-        for count in steps:
-            seconds.append(run_together([launcher + [
-                "train", "--data", str(root), "--store", str(store), "--out", str(work / f"train-{procs}-{count}"),
-                "--preset", preset, "--batch-size", str(batch // procs), "--steps", str(count), "--ratio", "0.6",
-                "--checkpoint-every", "10000", "--log-every", "10000", "--device", "cpu"]], max(1, threads // procs)))
-        per_step[procs] = (seconds[1] - seconds[0]) / (steps[1] - steps[0])
+        launcher = [sys.executable, timed_cli] if procs == 1 else [
+            sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={procs}", timed_cli]
+        clock = work / f"train-{procs}.clock"
+        run_together([launcher + [
+            "train", "--data", str(root), "--store", str(store), "--out", str(work / f"train-{procs}"),
+            "--preset", preset, "--batch-size", str(batch // procs), "--steps", str(steps), "--ratio", "0.6",
+            "--checkpoint-every", "10000", "--log-every", "10000", "--device", "cpu"]], max(1, threads // procs),
+            HANDDG_STEP_CLOCK=str(clock))
+        stamps = [float(line) for line in Path(f"{clock}.rank0").read_text().split()]
+        per_step[procs] = median_interval(stamps)
     return per_step
 
 
@@ -143,7 +145,7 @@ def main() -> None:
     clip_model, preset, images, batch = "ViT-B-32", "small", args.images, args.batch
     if args.quick:
         clip_model, preset, images, batch = "handdg-tiny", "tiny", 16, 4
-    steps = tuple(int(s) for s in ("1,2" if args.quick else args.steps).split(","))
+    steps = 3 if args.quick else args.steps
     with tempfile.TemporaryDirectory(prefix="handdg-bench-") as tmp:
         table = [store_costs(Path(tmp), rows) for rows in sizes]
         featurize = featurize_processes(Path(tmp), images, clip_model, args.threads)
@@ -166,7 +168,7 @@ def main() -> None:
     write_result("scaling", args, claims, {
         "sizes": table, "queries": QUERIES, "k": K,
         "processes": {"clip_model": clip_model, "images": images, "featurize_s": featurize, "preset": preset,
-                      "global_batch": batch, "steps": list(steps), "train_step_s": train}})
+                      "global_batch": batch, "steps": steps, "train_step_s": train}})
 
 
 if __name__ == "__main__":

@@ -8,10 +8,10 @@ runs) on a synthetic FreiHAND set made by `handdg.synth`:
 - online:   `--branch2 ie+te --clip-mode online` (frozen ViT-B/32 run on every batch's crops,
             as the official code does).
 
-Each variant trains twice, for a short and a long number of steps; time per step is
-(T(long) − T(short)) / (long − short), so everything outside the steps (dataset, model and
-store setup, run directory, final checkpoint) cancels. Runs are interleaved across variants.
-The online mode also encodes the 3,920 prompts once at start; that one-time cost is claim 4's
+Each variant trains for a few steps; a StepClock (a torch optimiser post-step hook, no change
+to the loop) stamps every optimiser step, and the time per step is the median interval between
+consecutive steps: data, CLIP features, forward, backward and update of one whole step, without
+setup (dataset, model, store, run directory) or the first step's warm-up. The online mode also encodes the 3,920 prompts once at start; that one-time cost is claim 4's
 subject, so here it encodes only the first 256 (draws then come from those; a step costs the same).
 
 Per epoch of FreiHAND (130,240 images) = steps per epoch × time per step. The GPU figure is
@@ -19,7 +19,7 @@ from FLOP counts (torch's FlopCounterMode): (training FLOPs + CLIP FLOPs) / trai
 per image, i.e. the speed-up if CLIP ran at the same FLOP rate as the pose network.
 
 Usage: python benchmarks/bench_train.py [--quick] [--threads N] [--presets small,paper] [--batch 32]
-       [--paper-batch 4] [--steps 1,3] [--repeats 1]
+       [--paper-batch 4] [--steps 4] [--paper-steps 3] [--repeats 1]
 """
 
 from __future__ import annotations
@@ -28,14 +28,13 @@ import argparse
 import contextlib
 import statistics
 import tempfile
-import time
 from dataclasses import replace
 from pathlib import Path
 from unittest import mock
 
 import torch
 
-from harness import Claim, count_flops, parse_args, print_table, write_result
+from harness import Claim, StepClock, count_flops, parse_args, print_table, write_result
 from synthetic import freihand_with_store
 
 FREIHAND_IMAGES = 130_240
@@ -51,34 +50,30 @@ def _options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--presets", default="small,paper", help="network presets to measure, comma-separated")
     ap.add_argument("--batch", type=int, default=32, help="batch size (the trainer's default)")
     ap.add_argument("--paper-batch", type=int, default=4, help="batch size for the paper preset (CPU time)")
-    ap.add_argument("--steps", default="1,3", help="short,long step counts of the two runs per variant")
-    ap.add_argument("--repeats", type=int, default=1, help="short+long pairs per variant, interleaved")
+    ap.add_argument("--steps", type=int, default=4, help="steps per run (the first only starts the clock)")
+    ap.add_argument("--paper-steps", type=int, default=3, help="steps per run of the paper preset")
+    ap.add_argument("--repeats", type=int, default=1, help="runs per variant, interleaved")
     ap.add_argument("--unique", type=int, default=16, help="synthetic FreiHAND samples (x4 images)")
 
 
-def timed_run(config, variant: str) -> float:
-    """Wall seconds of one `train()` of `config` (online runs encode only ONLINE_PROMPTS prompts)."""
+def step_time(config, variant: str) -> float:
+    """Median seconds per step of one `train()` of `config` (online runs encode only ONLINE_PROMPTS prompts)."""
     from handdg import prompts
     from handdg.train.loop import train
 
     texts = prompts.all_prompts()[:ONLINE_PROMPTS]
-    start = time.perf_counter()
-    with mock.patch.object(prompts, "all_prompts", lambda: texts) if variant == "online" else contextlib.nullcontext():
+    patch = mock.patch.object(prompts, "all_prompts", lambda: texts) if variant == "online" else contextlib.nullcontext()
+    with patch, StepClock() as clock:
         train(config)
-    return time.perf_counter() - start
+    return clock.step_seconds()
 
 
-def step_seconds(base, work: Path, short: int, long: int, repeats: int) -> dict[str, list[float]]:
-    """Seconds per step of each variant: interleaved short/long pairs, difference over the extra steps."""
+def step_seconds(base, work: Path, steps: int, repeats: int) -> dict[str, list[float]]:
+    """Seconds per step of each variant, runs interleaved across variants."""
     per_step: dict[str, list[float]] = {name: [] for name in VARIANTS}
-    run = 0
-    for _ in range(repeats):
+    for rep in range(repeats):
         for name, changes in VARIANTS.items():
-            seconds = []
-            for steps in (short, long):
-                run += 1
-                seconds.append(timed_run(replace(base, **changes, steps=steps, out=str(work / f"run{run}")), name))
-            per_step[name].append((seconds[1] - seconds[0]) / (long - short))
+            per_step[name].append(step_time(replace(base, **changes, steps=steps, out=str(work / f"{name}{rep}")), name))
     return per_step
 
 
@@ -109,14 +104,13 @@ def measure_preset(args: argparse.Namespace, preset: str, batch: int, data: tupl
     """Step times of the three variants and FLOP counts for one preset."""
     from handdg.train.config import TrainConfig
 
-    short, long = (int(s) for s in args.steps.split(","))
+    steps = args.paper_steps if preset == "paper" else args.steps
     root, store = data
     base = TrainConfig(data=str(root), store=str(store), preset=preset, batch_size=batch, ratio=0.6,
                        clip_model=args.clip_model, clip_weights="random", checkpoint_every=10_000, log_every=10_000,
                        device="cpu")
-    timed_run(replace(base, branch2="none", steps=1, out=str(work / f"{preset}-warmup")), "baseline")
-    per_step = step_seconds(base, work / preset, short, long, args.repeats)
-    return {"preset": preset, "batch": batch, "steps": [short, long], "repeats": args.repeats,
+    per_step = step_seconds(base, work / preset, steps, args.repeats)
+    return {"preset": preset, "batch": batch, "steps": steps, "repeats": args.repeats,
             "step_s": {name: statistics.median(values) for name, values in per_step.items()},
             "step_s_runs": per_step, "flops_per_image": flops_per_image(base, encoder, encoder.embed_dim)}
 
@@ -152,7 +146,7 @@ def main() -> None:
     args.clip_model = "ViT-B-32"
     presets = [(p, args.paper_batch if p == "paper" else args.batch) for p in args.presets.split(",") if p]
     if args.quick:
-        args.clip_model, args.unique, args.steps, presets = "handdg-tiny", 4, "1,2", [("tiny", 4)]
+        args.clip_model, args.unique, args.steps, presets = "handdg-tiny", 4, 3, [("tiny", 4)]
     encoder = load_clip(args.clip_model, "random", "cpu")
     with tempfile.TemporaryDirectory(prefix="handdg-bench-train-") as tmp:
         work = Path(tmp)

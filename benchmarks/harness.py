@@ -211,3 +211,35 @@ def count_flops(fn: Callable[[], object]) -> int:
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
     return int(counter.get_total_flops())
+
+
+class StepClock:
+    """Timestamps of every optimiser step taken while active (a global torch optimiser post-step hook).
+
+    The interval between two consecutive steps is one whole training step of the loop being
+    measured (data, CLIP features, forward, backward, update), with no change to that loop.
+    """
+
+    def __init__(self) -> None:
+        self.stamps: list[float] = []
+        self._handle = None
+
+    def __enter__(self) -> "StepClock":
+        from torch.optim.optimizer import register_optimizer_step_post_hook
+
+        self._handle = register_optimizer_step_post_hook(lambda *_: self.stamps.append(time.perf_counter()))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._handle.remove()
+
+    def step_seconds(self) -> float:
+        """Median seconds between consecutive steps (the first step, with its warm-up, only starts the clock)."""
+        return median_interval(self.stamps)
+
+
+def median_interval(stamps: list[float]) -> float:
+    """Median gap between consecutive timestamps."""
+    if len(stamps) < 2:
+        raise RuntimeError(f"a step time needs at least 2 optimiser steps, got {len(stamps)}")
+    return statistics.median(b - a for a, b in zip(stamps, stamps[1:]))
