@@ -14,7 +14,8 @@ from safetensors.torch import save_file
 from handdg import prompts
 from handdg.errors import HanddgError
 from handdg.featurize.clip import CONFIG_DIR, load_clip, shortest_context
-from handdg.featurize.weights import ensure_tag_available
+from handdg.featurize import weights
+from handdg.featurize.weights import ensure_tag_available, file_sha256
 
 torch.set_num_threads(1)
 
@@ -74,6 +75,21 @@ def test_local_weights_file_loads_the_same_encoder_and_is_identified_by_sha256(t
     pixels = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     assert torch.equal(loaded.encode_images(pixels), tiny.encode_images(pixels))
     assert loaded.provenance["weights"].startswith("sha256:") and loaded.provenance["weights_file"] == path.name
+
+
+def test_a_local_copy_of_a_quick_gelu_release_gets_quick_gelu(tiny, tmp_path, monkeypatch):
+    path = tmp_path / "released.pt"
+    torch.save({k: v.contiguous() for k, v in tiny.model.state_dict().items()}, path)
+    sha = file_sha256(path)
+    # Pretend the file is a release whose URL names its sha256, as OpenAI's downloads do.
+    monkeypatch.setattr(weights.open_clip, "list_pretrained_tags_by_model", lambda model: ["release"])
+    monkeypatch.setattr(weights.open_clip, "get_pretrained_cfg",
+                        lambda model, tag: {"url": f"https://example.org/models/{sha}/x.pt", "quick_gelu": True})
+    loaded = load_clip("handdg-tiny", str(path), device="cpu")
+    assert loaded.provenance["quick_gelu"] is True
+    pixels = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    assert not torch.allclose(loaded.encode_images(pixels), tiny.encode_images(pixels))
+    assert tiny.provenance["quick_gelu"] is False
 
 
 def test_model_config_json_is_accepted_and_a_weights_file_of_another_architecture_is_refused(tiny, tmp_path):

@@ -177,7 +177,8 @@ def _build(model_name: str, spec: WeightsSpec) -> torch.nn.Module:
         ensure_tag_available(model_name, spec.tag)
         return open_clip.create_model(model_name, pretrained=spec.tag, device="cpu", force_quick_gelu=spec.quick_gelu)
     try:
-        return open_clip.create_model(model_name, pretrained=str(spec.path), device="cpu")
+        return open_clip.create_model(model_name, pretrained=str(spec.path), device="cpu",
+                                      force_quick_gelu=spec.quick_gelu)
     except (RuntimeError, KeyError, ValueError, AssertionError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise HanddgError(

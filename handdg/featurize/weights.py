@@ -46,7 +46,9 @@ def parse_weights(model: str, weights: str) -> WeightsSpec:
         path = Path(weights).expanduser()
         if not path.is_file():
             raise HanddgError(f"CLIP weights file not found: {path} (pass an existing .pt or .safetensors file)")
-        return WeightsSpec(kind="file", ident=f"sha256:{file_sha256(path)}", path=path.resolve())
+        sha = file_sha256(path)
+        return WeightsSpec(kind="file", ident=f"sha256:{sha}", path=path.resolve(),
+                           quick_gelu=_is_quick_gelu_release(model, sha))
     tags = open_clip.list_pretrained_tags_by_model(model)
     if weights not in tags:
         known = ", ".join(tags) if tags else "none"
@@ -56,6 +58,19 @@ def parse_weights(model: str, weights: str) -> WeightsSpec:
         )
     cfg = open_clip.get_pretrained_cfg(model, weights)
     return WeightsSpec(kind="tag", ident=weights, tag=weights, quick_gelu=bool(cfg.get("quick_gelu", False)))
+
+
+def _is_quick_gelu_release(model: str, sha: str) -> bool:
+    """Whether a local file is a released checkpoint trained with QuickGELU (e.g. OpenAI's ViT-B-32.pt).
+
+    OpenAI's download URLs carry the file's sha256, so a local copy is recognised offline and
+    gets the activation it was trained with instead of silently wrong features.
+    """
+    for tag in open_clip.list_pretrained_tags_by_model(model):
+        cfg = open_clip.get_pretrained_cfg(model, tag)
+        if cfg.get("quick_gelu") and f"/{sha}/" in cfg.get("url", ""):
+            return True
+    return False
 
 
 def _random_seed(weights: str) -> int:
