@@ -57,7 +57,7 @@ def measure(path: Path, rows: int, batches: int) -> dict:
 def main() -> None:
     """Measure a FreiHAND-sized store and write the claims."""
     args = parse_args(__doc__, _options)
-    rows, batches = (3000, 20) if args.quick else (args.rows, args.batches)
+    rows, batches = (1000, 10) if args.quick else (args.rows, args.batches)
     with tempfile.TemporaryDirectory(prefix="handdg-bench-") as tmp:
         result = measure(Path(tmp) / "store.zarr", rows, batches)
     zarr_s, memory_s = result["zarr_batch"]["median_s"], result["memory_batch"]["median_s"]

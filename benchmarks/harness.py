@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from importlib import metadata
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -102,12 +103,14 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _version(module: str) -> str | None:
-    """`module.__version__`, or None when it is not installed."""
-    try:
-        return str(__import__(module).__version__)
-    except ImportError:
-        return None
+def _version(*distributions: str) -> str | None:
+    """Installed version of the first of `distributions` present (read from package metadata, no import)."""
+    for name in distributions:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
 
 
 def machine_info() -> dict:
@@ -121,10 +124,10 @@ def machine_info() -> dict:
         "load_average_1min": round(os.getloadavg()[0], 2),
         "python": platform.python_version(),
         "torch": torch.__version__,
-        "faiss": _version("faiss"),
+        "faiss": _version("faiss-cpu", "faiss-gpu-cu12", "faiss-gpu", "faiss"),
         "zarr": _version("zarr"),
         "numpy": _version("numpy"),
-        "open_clip": _version("open_clip"),
+        "open_clip": _version("open_clip_torch"),
         "threads": torch.get_num_threads(),
         "date_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
