@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import sys
 
-# Tiny tensors: one thread is faster than two and keeps results independent of the machine.
-os.environ.setdefault("OMP_NUM_THREADS", "1")
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
+# Tiny tensors: one thread is faster than two and keeps results independent of the machine.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "mmpose-samples"
