@@ -106,8 +106,8 @@ def test_total_loss_weights_the_three_terms() -> None:
     assert terms.total.item() == pytest.approx(1 + 1 + 0.1 * -1)
     cfg = LossConfig(heat=2.0, pose=0.5, con=1.0, contrastive="hinge", heat_reduction="mean")
     assert total_loss(_output(True), gt_heat, torch.zeros(2, 21, 3), None, cfg).total.item() == 2 + 0.5 + 1.5
-    # the default sums each sample's 42 squared errors (0 and 42 -> mean 21) and uses the hinge: 1.5
-    assert total_loss(_output(True), gt_heat, torch.zeros(2, 21, 3), None).total.item() == pytest.approx(21 + 1 + 0.15)
+    # the default sums each sample's 42 squared errors of 1 (-> 42) and uses the hinge (-> 1.5)
+    assert total_loss(_output(True), gt_heat, torch.zeros(2, 21, 3), None).total.item() == pytest.approx(42 + 1 + 0.15)
 
 
 def test_total_loss_without_embeddings_has_no_contrastive_term() -> None:
