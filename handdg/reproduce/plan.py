@@ -212,9 +212,11 @@ def parse_train_option(text: str) -> tuple[str, Any]:
     name, sep, raw = text.partition("=")
     name = name.strip().replace("-", "_")
     defaults = TrainConfig()
-    if not sep or not hasattr(defaults, name):
-        raise HanddgError(f"--set {text!r}: expected FIELD=VALUE with FIELD a training option "
-                          "(a TrainConfig field such as lr or heatmap_sigma)")
+    if not sep:
+        raise HanddgError(f"--set {text}: expected FIELD=VALUE, e.g. --set lr=3e-4")
+    if not hasattr(defaults, name):
+        raise HanddgError(f"--set {name}: no such training option (a TrainConfig field such as lr or "
+                          "heatmap_sigma; see `handdg train --help`)")
     default = getattr(defaults, name)
     try:
         if isinstance(default, bool):
@@ -227,4 +229,4 @@ def parse_train_option(text: str) -> tuple[str, Any]:
             return name, raw
         return name, json.loads(raw)
     except (ValueError, json.JSONDecodeError):
-        raise HanddgError(f"--set {text!r}: {raw!r} is not a valid {type(default).__name__} for {name}") from None
+        raise HanddgError(f"--set {name}: {raw!r} is not a valid {type(default).__name__}") from None

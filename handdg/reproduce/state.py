@@ -64,9 +64,9 @@ def held_elsewhere(run: Run) -> bool:
 
 
 def last_line(exc: BaseException) -> str:
-    """The last non-empty line of an exception as printed: what a user needs to see first."""
-    lines = [line for line in f"{type(exc).__name__}: {exc}".splitlines() if line.strip()]
-    return lines[-1]
+    """`Type: last non-empty line of the message`: what a user needs to see first."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[-1]}" if lines else type(exc).__name__
 
 
 def record_failure(folder: Path, stage: str, exc: BaseException) -> None:
