@@ -17,7 +17,7 @@ import pytest
 
 from handdg.cli import main
 from handdg.reproduce.plan import VARIANTS
-from train_helpers import tiny_freihand, tiny_rhd, tiny_stb
+from train_helpers import tiny_freihand, tiny_rhd, tiny_stb, tiny_store
 
 T_975_1 = 12.706204736174698
 """Student t quantile 0.975 with 1 degree of freedom (two seeds -> one paired difference d.o.f.)."""
@@ -27,18 +27,9 @@ TINY = ["--preset", "tiny", "--steps", "2", "--batch-size", "4", "--set", "heatm
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     """Tiny FreiHAND + its feature store (tiny random CLIP), tiny STB and RHD test sets."""
-    import torch
-
-    from handdg.data import open_dataset
-    from handdg.featurize.clip import load_clip
-    from handdg.featurize.run import featurize_dataset
-
-    torch.set_num_threads(1)
     folder = tmp_path_factory.mktemp("inputs")
     root = tiny_freihand(folder / "fh")
-    featurize_dataset(open_dataset(root, "freihand"), folder / "fh.zarr", load_clip("handdg-tiny", "random", "cpu"),
-                      batch_size=16, workers=0, progress=False)
-    return {"--data": root, "--store": folder / "fh.zarr", "--stb": tiny_stb(folder / "stb"),
+    return {"--data": root, "--store": tiny_store(root, folder / "fh.zarr"), "--stb": tiny_stb(folder / "stb"),
             "--rhd": tiny_rhd(folder / "rhd")}
 
 

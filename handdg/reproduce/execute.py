@@ -95,6 +95,8 @@ def execute_plan(plan: Plan, say: Say) -> list[state.RunStatus]:
             continue
         say(f"[{index + 1}/{len(before)}] {current.run.name}")
         execute_run(current.run, plan.settings, say)
+        now = statuses(plan)
+        say(f"{sum(s.state == state.DONE for s in now)} of {len(now)} runs done; {state.estimate(now)}")
     after = statuses(plan)
     for line in state.progress(after):
         say(line)
@@ -107,6 +109,10 @@ def reproduce(plan: Plan, say: Say) -> list[Path]:
     written = write_tables(plan)
     for path in written:
         say(f"written: {path}")
+    elsewhere = sum(s.state == state.RUNNING for s in after)
+    if elsewhere:
+        say(f"{elsewhere} run(s) are running in other processes: the tables lack them until "
+            "`handdg reproduce ... --collect` (or this command) is run again after they finish")
     raise_on_failures(after)
     return written
 

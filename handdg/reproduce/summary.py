@@ -192,10 +192,11 @@ def csv_text(table: Table, lines: list[Line]) -> str:
 
 
 def _preamble(plan: Plan, finished: int) -> str:
-    train = ", ".join(f"{k} {v}" for k, v in plan.settings.train.items())
-    steps = plan.runs[0].config.steps
-    return (f"Made by `handdg reproduce {plan.table}`: {finished} of {len(plan.runs)} runs finished "
-            f"({plan.settings.seeds} seeds per variant, {steps} steps; {train}).\n")
+    config = plan.runs[0].config
+    return (f"Made by `handdg reproduce {plan.table}`: {finished} of {len(plan.runs)} runs finished; "
+            f"{plan.settings.seeds} seeds per variant, preset {config.preset}, {config.steps} steps of "
+            f"{config.batch_size}; training options given: "
+            + (", ".join(f"{k} {v}" for k, v in plan.settings.train.items()) + ".\n"))
 
 
 def write_tables(plan: Plan) -> list[Path]:
