@@ -121,9 +121,11 @@ def run_one(plan: Plan, index: int, say: Say) -> None:
     """Run exactly run `index` of the plan (a launcher's job); HanddgError if it fails."""
     run = plan.run(index)
     say(f"run {index} of {len(plan.runs)}: {run.name} -> {run.dir}")
-    if execute_run(run, plan.settings, say) == state.FAILED:
+    outcome = execute_run(run, plan.settings, say)
+    if outcome == state.FAILED:
         raise_on_failures([state.status(run, plan.settings.stb_camera)])
-    say(f"{run.name}: done")
+    if outcome == state.DONE:
+        say(f"{run.name}: done")
 
 
 def raise_on_failures(statuses_now: list[state.RunStatus]) -> None:
