@@ -7,7 +7,7 @@ import sys
 import click
 
 from handdg import __version__
-from handdg.commands import analysis, data, demo, featurize, store, synth, train
+from handdg.commands import analysis, data, demo, featurize, reproduce, store, synth, train
 from handdg.errors import HanddgError
 
 
@@ -58,3 +58,4 @@ main.add_command(synth.synth)
 main.add_command(synth.synth_sheet)
 main.add_command(train.train)
 main.add_command(train.eval_cmd)
+main.add_command(reproduce.reproduce)
