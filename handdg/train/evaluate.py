@@ -18,11 +18,13 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from handdg.loading import default_workers, loader_options
 from handdg.train import metrics, runs
 from handdg.train.batches import HandCrops
 from handdg.train.distributed import pick_device
 from handdg.train.loop import crop_spec
 from handdg.train.model import HandPoseNet, ModelConfig
+from handdg.train.precision import Precision
 from handdg.train.targets import decode
 
 DEFAULT_XY_FROM = {"stb": "heatmap", "rhd": "regression", "freihand": "regression"}
@@ -37,16 +39,18 @@ def load_model(checkpoint: str | Path, device: torch.device) -> tuple[HandPoseNe
     return net.to(device).eval(), ckpt
 
 
-def _predict(net: HandPoseNet, loader: DataLoader, device: torch.device, xy_from: str, show: bool) -> dict[str, np.ndarray]:
+def _predict(net: HandPoseNet, loader: DataLoader, amp: Precision, xy_from: str, show: bool) -> dict[str, np.ndarray]:
     """Decoded predictions and ground truth of every test sample (crop camera frame, mm)."""
     collected: dict[str, list[np.ndarray]] = {"relative": [], "camera": [], "gt": [], "visible": []}
     size = net.config.input_size
     with torch.inference_mode():
         for batch in tqdm(loader, desc="evaluating", unit="batch", disable=not show):
-            output = net(batch["image"].to(device), batch["hand_side"].to(device))
-            output.heatmaps, output.coords = output.heatmaps.cpu(), output.coords.cpu()
+            inputs = amp.batch_to_device({"image": batch["image"], "hand_side": batch["hand_side"]})
+            with amp.autocast():
+                output = net(inputs["image"], inputs["hand_side"])
+            output.heatmaps, output.coords = output.heatmaps.float().cpu(), output.coords.float().cpu()
             if output.rotation is not None:
-                output.rotation = output.rotation.cpu()
+                output.rotation = output.rotation.float().cpu()
             decoded = decode(output, batch["hand_side"], batch["xyz_mm"].double(), batch["K"].double(), size, xy_from)
             collected["relative"].append(decoded.relative_mm.numpy())
             collected["camera"].append(decoded.camera_mm.numpy())
@@ -56,18 +60,21 @@ def _predict(net: HandPoseNet, loader: DataLoader, device: torch.device, xy_from
 
 
 def evaluate(checkpoint: str | Path, layout: str, root: str | Path, split: str = "test", camera: str = "sk",
-             batch_size: int = 32, xy_from: str | None = None, device: str = "auto", workers: int = 0,
-             show_progress: bool = True) -> dict[str, Any]:
+             batch_size: int = 32, xy_from: str | None = None, device: str = "auto", workers: int | None = None,
+             show_progress: bool = True, precision: str = "auto") -> dict[str, Any]:
     """Score `checkpoint` on a test set; returns the eval JSON (see contracts: dataset, count, protocols...)."""
     from handdg.data import open_dataset
 
     chosen = pick_device(device)
     net, ckpt = load_model(checkpoint, chosen)
+    amp = Precision.for_device(precision, chosen)
+    amp.prepare(net)
     dataset = open_dataset(root, layout, split, camera)
     spec = crop_spec(ckpt.config, net.config)
-    loader = DataLoader(HandCrops(dataset, spec), batch_size=batch_size, shuffle=False, num_workers=workers)
+    loader = DataLoader(HandCrops(dataset, spec), batch_size=batch_size, shuffle=False,
+                        **loader_options(default_workers() if workers is None else workers, chosen))
     xy_from = xy_from or DEFAULT_XY_FROM[layout]
-    found = _predict(net, loader, chosen, xy_from, show_progress)
+    found = _predict(net, loader, amp, xy_from, show_progress)
     stb = layout == "stb"
     return {
         "dataset": layout,
@@ -79,6 +86,7 @@ def evaluate(checkpoint: str | Path, layout: str, root: str | Path, split: str =
         "root": spec.root,
         "xy_from": xy_from if ckpt.config.pose_target == "2.5d" else "regression",
         "run_config": ckpt.config.to_dict(),
+        "precision": amp.name,
         "protocols": {
             "hand3d": metrics.hand3d(found["relative"], found["gt"], found["visible"], stb_subset=stb),
             "official": metrics.official(found["camera"], found["gt"], stb_subset=stb),
