@@ -107,3 +107,11 @@ def test_loader_options_pin_memory_only_for_cuda_and_keep_workers_alive():
                                               "persistent_workers": False, "prefetch_factor": None}
     on_gpu = loading.loader_options(3, CUDA)
     assert on_gpu["pin_memory"] and on_gpu["persistent_workers"] and on_gpu["prefetch_factor"] == 4
+
+
+def test_channels_last_runs_the_whole_network_and_matches_contiguous(data, tmp_path):
+    plain = loop.train(tiny_config(data, tmp_path / "plain", steps=2, workers=0))
+    last = loop.train(tiny_config(data, tmp_path / "last", steps=2, workers=0, memory_format="channels_last"))
+    assert json.loads((last / "config.json").read_text())["config"]["memory_format"] == "channels_last"
+    for (_, a, *_), (_, b, *_) in zip(_losses(last), _losses(plain)):
+        assert a == pytest.approx(b, rel=1e-4)
