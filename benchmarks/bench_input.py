@@ -6,14 +6,15 @@ On a synthetic FreiHAND set (`handdg.synth`, 224 px JPEGs as FreiHAND's), `HandC
 heatmaps, under the `official` (geometric + jitter) and `normal` (all seven) augmentations:
 
 - profile: seconds per sample of each stage in this process (read + JPEG decode, mirror + warp,
-  heatmaps + tensors, photometric ops), so the hot path is visible;
+  heatmaps + tensors, photometric ops), so the hot path is visible, as CPU time of this process
+  (one torch thread), which is what a sample costs one idle core even on a loaded machine;
 - throughput: samples/s through a DataLoader with W workers (collated batches of 32, as training
   reads them) and per worker.
 
 A GPU consumes samples at (its FLOP rate × utilisation) / (training FLOPs per sample); the
 `paper` preset's FLOPs per sample come from benchmarks/results/train.json (torch's FlopCounterMode,
-forward + backward). Cores needed = that rate / samples/s per worker, plus one for the training
-process. `--gpu-tflops` is the dense bf16 rate of the GPU (an H200 measured ~790), `--utilisation`
+forward + backward). Cores needed = that rate / samples/s per core (from the CPU time of a whole
+sample), plus one for the training process. `--gpu-tflops` is the dense bf16 rate of the GPU (an H200 measured ~790), `--utilisation`
 the fraction of it training reaches (benchmarks/gpu_check.py measures it on a real GPU).
 
 Usage: python benchmarks/bench_input.py [--quick] [--threads N] [--workers 1,2,...] [--unique 32]
@@ -31,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import RESULTS, Claim, parse_args, print_table, time_calls, write_result
+from harness import RESULTS, Claim, parse_args, print_table, write_result
 
 AUGMENTATIONS = ("official", "normal")
 PAPER_FLOPS_FALLBACK = 181.8e9
@@ -79,8 +80,19 @@ def crops(root: Path, augment: str):
                      parse_augment(augment))
 
 
+def cpu_seconds(fn, repeats: int = 3) -> float:
+    """Median CPU seconds of this process per call of `fn` (after one warm-up call)."""
+    fn()
+    runs = []
+    for _ in range(repeats):
+        start = time.process_time()
+        fn()
+        runs.append(time.process_time() - start)
+    return sorted(runs)[len(runs) // 2]
+
+
 def profile(dataset, samples: int) -> dict[str, float]:
-    """Seconds per sample of each stage of HandCrops.__getitem__, and of the whole call."""
+    """CPU seconds per sample of each stage of HandCrops.__getitem__, and of the whole call."""
     import torch
 
     from handdg.train import augment
@@ -105,8 +117,7 @@ def profile(dataset, samples: int) -> dict[str, float]:
         "whole sample": each(lambda n: dataset[keys[n]]),
     }
     with torch.inference_mode():
-        timed = time_calls(stages, repeats=3)
-    return {name: t.median_s / samples for name, t in timed.items()}
+        return {name: cpu_seconds(fn) / samples for name, fn in stages.items()}
 
 
 def throughput(dataset, workers: int, batches: int) -> float:
@@ -155,29 +166,30 @@ def main() -> None:
             stages = profile(dataset, args.samples)
             rates = {w: throughput(dataset, w, args.batches) for w in workers}
             measured[augment] = {"profile_s": stages, "samples_per_s": rates,
-                                 "per_worker": max(rate / w for w, rate in rates.items())}
-    print_table("seconds per sample by stage (this process, paper preset crops)", ["stage", *AUGMENTATIONS],
+                                 "per_worker": max(rate / w for w, rate in rates.items()),
+                                 "per_core": 1.0 / stages["whole sample"]}
+    print_table("CPU milliseconds per sample by stage (paper preset crops)", ["stage", *AUGMENTATIONS],
                 [[stage, *(1e3 * measured[a]["profile_s"][stage] for a in AUGMENTATIONS)]
                  for stage in measured["official"]["profile_s"]])
-    print("(milliseconds)")
     print_table("DataLoader samples/s", ["workers", *AUGMENTATIONS],
                 [[w, *(measured[a]["samples_per_s"][w] for a in AUGMENTATIONS)] for w in workers])
     claims = []
     for augment in AUGMENTATIONS:
         m = measured[augment]
         hot = max((s for s in m["profile_s"] if s != "whole sample"), key=m["profile_s"].get)
-        claims.append(Claim("12", f"input pipeline, paper preset crops, {augment} augmentation: samples/s per worker",
-                            m["per_worker"], f"whole sample {1e3 * m['profile_s']['whole sample']:.1f} ms in-process; "
-                            f"slowest stage: {hot} {1e3 * m['profile_s'][hot]:.1f} ms",
+        claims.append(Claim("12", f"input pipeline, paper preset crops, {augment} augmentation: samples/s per core",
+                            m["per_core"], f"{1e3 * m['profile_s']['whole sample']:.1f} CPU ms/sample; slowest "
+                            f"stage: {hot} {1e3 * m['profile_s'][hot]:.1f} ms; DataLoader on this machine: "
+                            f"{m['per_worker']:.0f} samples/s per worker (wall clock)",
                             limit="one core per worker: JPEG decode, PIL warp, heatmaps, photometric ops"))
-        m["cores_at_ceiling"] = cores_needed(demand["ceiling"], m["per_worker"])
-        m["cores_expected"] = cores_needed(demand["expected"], m["per_worker"])
+        m["cores_at_ceiling"] = cores_needed(demand["ceiling"], m["per_core"])
+        m["cores_expected"] = cores_needed(demand["expected"], m["per_core"])
         claims.append(Claim("12", f"input pipeline: CPU cores to feed an H200 with the paper preset ({augment})",
                             m["cores_expected"],
                             f"{demand['expected']:,.0f} samples/s at {args.utilisation:.0%} of {args.gpu_tflops:g} "
                             f"TFLOP/s ({m['cores_at_ceiling']} cores at 100%); {flops / 1e9:.0f} GFLOP/sample",
                             higher_is_better=False, unit=" cores",
-                            limit="samples/s per worker on this CPU; a faster core needs fewer"))
+                            limit="samples/s per core of this CPU; a faster core needs fewer"))
     write_result("input", args, claims, {
         "preset": "paper", "batch": BATCH, "unique_samples": args.unique, "batches": args.batches,
         "flops_per_sample": flops, "flops_source": flops_source, "gpu_tflops": args.gpu_tflops,
