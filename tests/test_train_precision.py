@@ -115,3 +115,23 @@ def test_channels_last_runs_the_whole_network_and_matches_contiguous(data, tmp_p
     assert json.loads((last / "config.json").read_text())["config"]["memory_format"] == "channels_last"
     for (_, a, *_), (_, b, *_) in zip(_losses(last), _losses(plain)):
         assert a == pytest.approx(b, rel=1e-4)
+
+
+def test_precision_flags_on_the_command_line(data, tmp_path, runner):
+    from handdg.cli import main
+
+    out = tmp_path / "cli"
+    args = ["train", "--data", str(data), "--out", str(out), "--preset", "tiny", "--branch2", "none",
+            "--batch-size", "4", "--heatmap-size", "16", "--steps", "1", "--device", "cpu", "--workers", "0"]
+    result = runner.invoke(main, [*args, "--precision", "bf16"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "config.json").read_text())["config"]["precision"] == "bf16"
+    result = runner.invoke(main, ["train", "--out", str(out), "--resume", "--precision", "fp32"])
+    assert result.exit_code == 2 and "--precision cannot change" in result.output
+    result = runner.invoke(main, [*args, "--precision", "fp8"])
+    assert result.exit_code == 2 and "fp8" in result.output
+    result = runner.invoke(main, ["eval", str(out / "last.safetensors"), "--dataset", "freihand", "--root", str(data),
+                                  "--split", "evaluation", "--device", "cpu", "--workers", "0", "--precision", "bf16",
+                                  "--out", str(tmp_path / "eval.json")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "eval.json").read_text())["precision"] == "bf16"
