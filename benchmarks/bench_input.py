@@ -30,8 +30,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from harness import RESULTS, Claim, parse_args, print_table, write_result
 
 AUGMENTATIONS = ("official", "normal")
