@@ -25,7 +25,7 @@ from handdg.stores.schema import INDEX_KINDS as KINDS
               help="Pretrained tag, a local .pt/.safetensors file (works offline), or random / random:SEED.")
 @click.option("--batch-size", default=64, show_default=True, type=int, help="Images per CLIP forward pass.")
 @click.option("--workers", default=None, type=int,
-              help="Image decoding processes (default: CPU cores - 1, at most 4; 0 decodes in this process).")
+              help="Image decoding processes (default: usable CPU cores - 1, at most 32; 0 decodes in this process).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--shard", default=None, metavar="I/N",
               help="Write only chunks i, i+n, ... (one process per GPU); default: torchrun's RANK/WORLD_SIZE or all.")

@@ -10,9 +10,13 @@ from typing import Any, Callable
 import click
 
 from handdg.errors import HanddgError
-from handdg.train.config import AUGMENT_PRESETS, AUGMENTATIONS, BRANCH2_MODES, PRESETS, TrainConfig, parse_augment
+from handdg.train.config import (AUGMENT_PRESETS, AUGMENTATIONS, BRANCH2_MODES, MEMORY_FORMATS, PRECISIONS, PRESETS,
+                                 TrainConfig, parse_augment)
 
 LAYOUT = click.Choice(["freihand", "rhd", "stb"])
+WORKERS_HELP = "Data-loading worker processes (default: usable CPU cores - 1; 0 loads in this process)."
+PRECISION_HELP = ("Number format: fp32, or bf16 / fp16 autocast (fp16 with loss scaling); "
+                  "auto = bf16 on CUDA GPUs that support it, fp32 otherwise.")
 
 # (TrainConfig field, click option kwargs). A field missing here is set by a positional/other option.
 TRAIN_OPTIONS: list[tuple[str, dict[str, Any]]] = [
@@ -60,8 +64,11 @@ TRAIN_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ("checkpoint_every", {"type": int, "help": "Steps between checkpoints."}),
     ("keep_checkpoints", {"type": int, "help": "How many recent checkpoints to keep."}),
     ("log_every", {"type": int, "help": "Steps between metrics.csv rows."}),
-    ("workers", {"type": int, "help": "Data-loading worker processes."}),
+    ("workers", {"type": int, "help": WORKERS_HELP}),
     ("device", {"help": "auto, cpu, cuda or cuda:N."}),
+    ("precision", {"type": click.Choice(PRECISIONS), "help": PRECISION_HELP}),
+    ("memory_format", {"type": click.Choice(MEMORY_FORMATS),
+                       "help": "Tensor layout of the network: auto = channels_last for bf16/fp16 on CUDA."}),
     ("val_data", {"type": click.Path(path_type=str),
                   "help": "Validation dataset root (default: --data's FreiHAND evaluation split when labelled)."}),
     ("val_layout", {"type": LAYOUT, "help": "Layout of --val-data (default: --layout)."}),
@@ -125,16 +132,18 @@ def train(ctx: click.Context, out: Path, resume: bool, **options: Any) -> None:
               help="2.5-D models, official protocol: x, y from the regression or heatmap maxima "
                    "(default as the official code: heatmap for STB, regression otherwise).")
 @click.option("--batch-size", default=32, show_default=True, type=int, help="Images per forward pass.")
-@click.option("--workers", default=0, show_default=True, type=int, help="Data-loading worker processes.")
+@click.option("--workers", default=None, type=int, help=WORKERS_HELP)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True, help=PRECISION_HELP)
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write the result JSON here.")
 def eval_cmd(checkpoint: Path, layout: str, root: Path, split: str, camera: str, xy_from: str | None,
-             batch_size: int, workers: int, device: str, out: Path | None) -> None:
+             batch_size: int, workers: int | None, device: str, precision: str, out: Path | None) -> None:
     """Score a checkpoint on STB, RHD or FreiHAND under both protocols (hand3d and official)."""
     from handdg.train.evaluate import evaluate, format_table
     from handdg.train.runs import write_json
 
-    result = evaluate(checkpoint, layout, root, split, camera, batch_size, xy_from, device, workers)
+    result = evaluate(checkpoint, layout, root, split, camera, batch_size, xy_from, device, workers,
+                      precision=precision)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         write_json(out, result)

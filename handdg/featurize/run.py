@@ -8,7 +8,6 @@ the store is complete.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from handdg.errors import HanddgError
 from handdg.featurize.clip import ClipEncoder, load_clip
 from handdg.featurize.images import chunk_batches, image_batches
 from handdg.featurize.sharding import owns, resolve_shard
+from handdg.loading import default_workers
 from handdg.stores import schema
 from handdg.stores.feature_store import FeatureStore
 from handdg.stores.index_build import build_store_index
@@ -48,11 +48,6 @@ class FeaturizeReport:
     def images_per_second(self) -> float:
         """Images per second of the image phase (decode, encode, write), prompts and index excluded."""
         return self.images_written / self.image_seconds if self.image_seconds > 0 else 0.0
-
-
-def default_workers() -> int:
-    """Decoding processes: one core is left to the model, at most 4."""
-    return max(1, min(4, (os.cpu_count() or 2) - 1))
 
 
 def store_spec(dataset: HandDataset, encoder: ClipEncoder, image_chunk_rows: int) -> StoreSpec:
