@@ -81,7 +81,7 @@ def score(net: HandPoseNet, crops: Dataset, layout: str, device: torch.device, x
         constant = constant_pose_scores(reference, found["gt"], found["visible"], stb)
         result["constant_pose"] = {
             name: {"epe_mean_mm": block["epe_mean_mm"], "auc_0_50": block["auc_0_50"],
-                   "skill_ratio": protocols[name]["epe_mean_mm"] / block["epe_mean_mm"]}
+                   "skill_ratio": protocols[name]["epe_mean_mm"] / block["epe_mean_mm"] if block["epe_mean_mm"] else None}
             for name, block in constant.items()}
     if layout == "freihand":
         result["freihand"] = metrics.freihand(found["camera"], found["gt"])
@@ -127,7 +127,8 @@ def format_table(result: dict[str, Any]) -> str:
     for name, block in result["protocols"].items():
         subset = f"{block['auc_20_50']:.3f}" if "auc_20_50" in block else "-"
         ref = constant.get(name)
-        ref_text = f"{ref['epe_mean_mm']:>11.2f} {ref['skill_ratio']:>6.2f}" if ref else f"{'-':>11} {'-':>6}"
+        ratio = f"{ref['skill_ratio']:.2f}" if ref and ref["skill_ratio"] is not None else "-"
+        ref_text = f"{ref['epe_mean_mm']:>11.2f} {ratio:>6}" if ref else f"{'-':>11} {'-':>6}"
         lines.append(f"{name:<10} {block['epe_mean_mm']:>9.2f} {block['epe_median_mm']:>8.2f} "
                      f"{block['auc_0_50']:>9.3f} {subset:>10} {ref_text}")
     if "keypoints_2d" in result:
