@@ -52,6 +52,8 @@ def featurize(root: Path, layout: str, split: str, camera: str, store: Path, cli
                            camera=camera, batch_size=batch_size, workers=workers, shard=shard, skip_bad=skip_bad,
                            image_chunk_rows=chunk_rows, index_kind=index_kind, progress=not quiet,
                            prompts_from=prompts_from)
+    if report.chunks_repaired:
+        click.echo(f"{report.chunks_repaired} damaged chunks found and rewritten")
     click.echo(f"{report.store}: wrote {report.images_written} images ({report.images_per_second:.1f} img/s) "
                f"and {report.prompts_written} prompts")
     if report.chunks_held_elsewhere:

@@ -38,6 +38,7 @@ class FeaturizeReport:
     images_written: int = 0
     prompts_written: int = 0
     chunks_held_elsewhere: int = 0
+    chunks_repaired: int = 0
     seconds: float = 0.0
     image_seconds: float = 0.0
     complete: bool = False
@@ -167,6 +168,7 @@ def featurize_dataset(dataset: HandDataset, store: Path | str, encoder: ClipEnco
     report = FeaturizeReport(store=store)
     start = time.perf_counter()
     with StoreWriter.open(store, store_spec(dataset, encoder, image_chunk_rows)) as writer:
+        report.chunks_repaired = writer.repaired
         claimed = {}
         for table in (writer.prompts, writer.images):
             mine = [c for c in writer.pending(table) if owns(c, my_shard)]

@@ -9,13 +9,17 @@ import numpy as np
 from handdg.errors import HanddgError
 from handdg.stores import index as faiss_index
 from handdg.stores.feature_store import FeatureStore
+from handdg.stores.integrity import DamagedStore
 from handdg.stores.locks import ChunkLocks
 from handdg.stores.writer import INDEX_UNIT, open_group
 
 
 def index_is_current(store: FeatureStore) -> bool:
     """The saved index was built from exactly the store's current features."""
-    attrs = store.index_attrs
+    try:
+        attrs = store.index_attrs
+    except DamagedStore:
+        return False
     digest = faiss_index.features_digest(store.image_features(), store.skipped)
     return attrs is not None and attrs["features_sha256"] == digest
 
