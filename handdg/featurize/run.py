@@ -97,7 +97,7 @@ def _stored_prompts(source_path: Path | str, encoder: ClipEncoder) -> Callable[[
     Prompt features depend only on the CLIP and the vocabulary, so the stores of several datasets
     can share one encoding (3,920 prompts cost ~72 s with ViT-B-32 on a 2-core CPU).
     """
-    source = FeatureStore.open(source_path)
+    source = FeatureStore.open(source_path).check_readable(index=False)
     mine, theirs = encoder.provenance, source.clip_provenance
     if any(theirs.get(key) != mine[key] for key in ("model", "weights", "quick_gelu")):
         raise HanddgError(f"--prompts-from {source_path} was made with CLIP {theirs.get('model')} / {theirs.get('weights')}, "

@@ -126,9 +126,27 @@ class FeatureStore:
         """Sample ids of the skipped rows."""
         return self.ids[self.skipped].tolist()
 
+    @cached_property
+    def _prompt_features(self) -> np.ndarray:
+        features = self._checked_features(self.prompt_table)
+        features.flags.writeable = False
+        return features
+
     def prompt_features(self) -> np.ndarray:
-        """(3920, D) float16 raw CLIP text features of the prompts, in prompt id order."""
-        return self._checked_features(self.prompt_table)
+        """(3920, D) float16 raw CLIP text features of the prompts, in prompt id order (read-only, shared)."""
+        return self._prompt_features
+
+    def check_readable(self, index: bool = True) -> "FeatureStore":
+        """Read every array and the index once (they stay cached): DamagedStore naming the first damaged chunk.
+
+        Readers call it on opening, so no answer is ever computed from a partly missing store.
+        """
+        for table in ("prompts", "images"):
+            self.done_chunks(table)
+        _ = self.ids, self.prompt_text, self._image_features, self._prompt_features
+        if index:
+            _ = self._index
+        return self
 
     @cached_property
     def prompt_text(self) -> list[str]:

@@ -36,6 +36,7 @@ def build_store_index(path: Path | str, kind: str = "flat", nlist: int | None = 
         store = FeatureStore.open(path)
         if not store.complete:
             raise HanddgError(f"feature store {path} is incomplete; finish `handdg featurize` before building its index")
+        store.check_readable(index=False)
         if not force and index_is_current(store) and store.index_attrs["kind"] == kind:
             return store.index_attrs
         features, skipped = store.image_features(), store.skipped
