@@ -14,6 +14,7 @@ import torch
 
 from handdg.analysis.store_view import StoreView, l2_normalise
 from handdg.errors import HanddgError
+from handdg.options import check_ratio
 from handdg.train.features import mix
 
 
@@ -102,6 +103,7 @@ def build_query(store: StoreView, prompt: str | None = None, image_id: str | Non
     """A text query (prompt only), image query (image only) or mixed query (both, weighted by r)."""
     if prompt is None and image_id is None:
         raise HanddgError("nothing to search for: give --prompt, --image or both")
+    check_ratio(ratio)
     text = prompt_feature(store, prompt, clip_weights) if prompt is not None else None
     row = int(store.row_of([image_id])[0]) if image_id is not None else None
     image = store.image_features(np.array([row]))[0].astype(np.float32) if row is not None else None

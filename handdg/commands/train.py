@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 import click
 
+from handdg.commands.types import COUNT, NON_NEGATIVE, POSITIVE, RATIO, WORKERS
 from handdg.errors import HanddgError
 from handdg.train.config import AUGMENT_PRESETS, AUGMENTATIONS, BRANCH2_MODES, PRESETS, TrainConfig, parse_augment
 
@@ -24,34 +25,34 @@ TRAIN_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ("preset", {"type": click.Choice(PRESETS), "help": "Network size: paper (256 px, published widths), small, tiny."}),
     ("branch2", {"type": click.Choice(BRANCH2_MODES),
                  "help": "none = baseline; ie = CLIP image only (r=1); te = text only (r=0); ie+te = mixed."}),
-    ("ratio", {"type": float, "help": "Image weight r of f = r·n(f_CI) + (1-r)·n(f_CT) (ie+te)."}),
+    ("ratio", {"type": RATIO, "help": "Image weight r of f = r·n(f_CI) + (1-r)·n(f_CT) (ie+te)."}),
     ("target", {"type": click.Choice(["stb", "rhd"]), "help": "Use the paper's ratio for this target: stb 0.6, rhd 0.9."}),
     ("normalise_mix", {"flag": "--normalise-mix/--raw-mix",
                        "help": "L2-normalise image and text features before mixing, or mix raw CLIP outputs."}),
     ("fusion", {"type": click.Choice(["concat", "sum"]), "help": "How Branch2 joins the CLIP feature (Table 4b)."}),
-    ("lambda_heat", {"type": float, "help": "λ1, heatmap loss weight."}),
-    ("lambda_pose", {"type": float, "help": "λ2, 3D pose loss weight."}),
-    ("lambda_con", {"type": float, "help": "λ3, contrastive loss weight (Table 5)."}),
+    ("lambda_heat", {"type": NON_NEGATIVE, "help": "λ1, heatmap loss weight."}),
+    ("lambda_pose", {"type": NON_NEGATIVE, "help": "λ2, 3D pose loss weight."}),
+    ("lambda_con", {"type": NON_NEGATIVE, "help": "λ3, contrastive loss weight (Table 5)."}),
     ("contrastive", {"type": click.Choice(["paper", "hinge"]), "help": "Eq. 4 as printed, or its bounded hinge form."}),
     ("pose_target", {"type": click.Choice(["canonical", "2.5d"]),
                      "help": "3D target: hand3d canonical pose + rotation, or the released code's 2.5-D."}),
     ("root", {"type": click.Choice(["wrist", "palm"]), "help": "What joint 0 is to the network."}),
-    ("heatmap_size", {"type": int, "help": "Side of the ground-truth heatmaps."}),
-    ("heatmap_sigma", {"type": float, "help": "Gaussian σ of the heatmaps, in heatmap pixels."}),
-    ("crop_scale", {"type": float, "help": "Crop side = this × the longer side of the 2D joints' box."}),
-    ("batch_size", {"type": int, "help": "Samples per step per process."}),
-    ("steps", {"type": int, "help": "Optimiser steps in all (with --resume: extend the run to this many)."}),
-    ("lr", {"type": float, "help": "Adam learning rate."}),
-    ("seed", {"type": int, "help": "Seed of initialisation, data order, augmentation and prompt draws."}),
+    ("heatmap_size", {"type": COUNT, "help": "Side of the ground-truth heatmaps."}),
+    ("heatmap_sigma", {"type": POSITIVE, "help": "Gaussian σ of the heatmaps, in heatmap pixels."}),
+    ("crop_scale", {"type": POSITIVE, "help": "Crop side = this × the longer side of the 2D joints' box."}),
+    ("batch_size", {"type": COUNT, "help": "Samples per step per process."}),
+    ("steps", {"type": COUNT, "help": "Optimiser steps in all (with --resume: extend the run to this many)."}),
+    ("lr", {"type": POSITIVE, "help": "Adam learning rate."}),
+    ("seed", {"type": click.IntRange(min=0), "help": "Seed of initialisation, data order, augmentation and prompt draws."}),
     ("augment", {"help": f"{', '.join(AUGMENT_PRESETS)} or a comma list of {', '.join(AUGMENTATIONS)}."}),
     ("clip_mode", {"type": click.Choice(["cached", "online"]),
                    "help": "cached = features from --store; online = frozen CLIP in every step (reference)."}),
     ("clip_model", {"help": "CLIP architecture for --clip-mode online."}),
     ("clip_weights", {"help": "CLIP weights for --clip-mode online: tag, local file or random[:SEED]."}),
-    ("checkpoint_every", {"type": int, "help": "Steps between checkpoints."}),
-    ("keep_checkpoints", {"type": int, "help": "How many recent checkpoints to keep."}),
-    ("log_every", {"type": int, "help": "Steps between metrics.csv rows."}),
-    ("workers", {"type": int, "help": "Data-loading worker processes."}),
+    ("checkpoint_every", {"type": COUNT, "help": "Steps between checkpoints."}),
+    ("keep_checkpoints", {"type": COUNT, "help": "How many recent checkpoints to keep."}),
+    ("log_every", {"type": COUNT, "help": "Steps between metrics.csv rows."}),
+    ("workers", {"type": WORKERS, "help": "Data-loading worker processes."}),
     ("device", {"help": "auto, cpu, cuda or cuda:N."}),
 ]
 RESUMABLE = {"steps", "workers", "device"}
@@ -109,8 +110,8 @@ def train(ctx: click.Context, out: Path, resume: bool, **options: Any) -> None:
 @click.option("--xy-from", type=click.Choice(["regression", "heatmap"]), default=None,
               help="2.5-D models, official protocol: x, y from the regression or heatmap maxima "
                    "(default as the official code: heatmap for STB, regression otherwise).")
-@click.option("--batch-size", default=32, show_default=True, type=int, help="Images per forward pass.")
-@click.option("--workers", default=0, show_default=True, type=int, help="Data-loading worker processes.")
+@click.option("--batch-size", default=32, show_default=True, type=COUNT, help="Images per forward pass.")
+@click.option("--workers", default=0, show_default=True, type=WORKERS, help="Data-loading worker processes.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write the result JSON here.")
 def eval_cmd(checkpoint: Path, layout: str, root: Path, split: str, camera: str, xy_from: str | None,

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from handdg import prompts as prompt_table
 from handdg.data.base import HandDataset
 from handdg.errors import HanddgError
+from handdg.options import check_int
 from handdg.featurize.clip import ClipEncoder, load_clip
 from handdg.featurize.images import chunk_batches, image_batches
 from handdg.featurize.sharding import owns, resolve_shard
@@ -161,8 +162,10 @@ def featurize_dataset(dataset: HandDataset, store: Path | str, encoder: ClipEnco
 
     `prompts_from`: a complete store made with the same CLIP whose prompt features are copied, not re-encoded.
     """
-    if batch_size < 1 or image_chunk_rows < 1:
-        raise HanddgError("--batch-size and the chunk size must be at least 1")
+    check_int("batch_size", batch_size, 1)
+    check_int("chunk_rows", image_chunk_rows, 1)
+    if workers is not None:
+        check_int("workers", workers, 0)
     store = Path(store)
     my_shard = resolve_shard(shard)
     report = FeaturizeReport(store=store)

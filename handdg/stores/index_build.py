@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from handdg.errors import HanddgError
+from handdg.options import check_int
 from handdg.stores import index as faiss_index
 from handdg.stores.feature_store import FeatureStore
 from handdg.stores.integrity import DamagedStore
@@ -31,6 +32,10 @@ def build_store_index(path: Path | str, kind: str = "flat", nlist: int | None = 
     Runs under the store's index lock, so the last shards finishing together build it once.
     """
     path = Path(path)
+    check_int("nprobe", nprobe, 1)
+    check_int("hnsw_m", hnsw_m, 2)
+    if nlist is not None:
+        check_int("nlist", nlist, 1)
     with ChunkLocks(path) as locks:
         locks.claim(INDEX_UNIT)
         store = FeatureStore.open(path)

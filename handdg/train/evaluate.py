@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from handdg.options import check_int
 from handdg.train import metrics, runs
 from handdg.train.batches import HandCrops
 from handdg.train.distributed import pick_device
@@ -61,6 +62,7 @@ def evaluate(checkpoint: str | Path, layout: str, root: str | Path, split: str =
     """Score `checkpoint` on a test set; returns the eval JSON (see contracts: dataset, count, protocols...)."""
     from handdg.data import open_dataset
 
+    check_int("batch_size", batch_size, 1), check_int("workers", workers, 0)
     chosen = pick_device(device)
     net, ckpt = load_model(checkpoint, chosen)
     dataset = open_dataset(root, layout, split, camera)
