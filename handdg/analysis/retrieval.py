@@ -7,6 +7,7 @@ index; the query image itself is left out, as in the paper.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -16,6 +17,10 @@ from handdg.analysis.store_view import StoreView, l2_normalise
 from handdg.errors import HanddgError
 from handdg.options import check_ratio
 from handdg.train.features import mix
+
+PROMPT_ID = re.compile(r"[+-]?\d+")
+"""A --prompt that is a (possibly signed) integer is a prompt id, never text."""
+SHOWN_OVERFLOW = 60
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,9 @@ def prompt_feature(store: StoreView, prompt: str, clip_weights: str | None = Non
     Returns (feature, prompt text, prompt id or None).
     """
     texts = list(store.prompt_text)
-    if prompt.strip().isdigit():
+    if not prompt.strip():
+        raise HanddgError("--prompt is empty: give a prompt id (0..3919, see `handdg prompts`) or some text")
+    if PROMPT_ID.fullmatch(prompt.strip()):
         pid = int(prompt)
         if not 0 <= pid < len(texts):
             raise HanddgError(f"prompt id {pid} is out of range; ids run 0..{len(texts) - 1} (see `handdg prompts`)")
@@ -95,6 +102,12 @@ def encode_with_store_clip(store: StoreView, texts: list[str], clip_weights: str
             f"--clip-weights {clip_weights} is not the CLIP this store was made with "
             f"({made_with.get('weights')}); pass the same checkpoint, or give a prompt id instead of free text"
         )
+    for text in texts:
+        cut = encoder.overflow(text)
+        if cut is not None:
+            shown = cut if len(cut) <= SHOWN_OVERFLOW else cut[:SHOWN_OVERFLOW] + "..."
+            raise HanddgError(f"--prompt is longer than CLIP's 77-token context: {len(cut.split())} words would be "
+                              f"cut and never seen ({shown!r}); shorten it to fit")
     return np.asarray(encoder.encode_text(texts), dtype=np.float32)
 
 

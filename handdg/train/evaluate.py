@@ -34,7 +34,7 @@ def load_model(checkpoint: str | Path, device: torch.device) -> tuple[HandPoseNe
     """The network of a checkpoint, in eval mode on `device`."""
     ckpt = runs.load_weights(checkpoint)
     net = HandPoseNet(ModelConfig.from_dict(ckpt.model))
-    net.load_state_dict(ckpt.weights)
+    runs.load_into(net, ckpt.weights, checkpoint)
     return net.to(device).eval(), ckpt
 
 

@@ -233,7 +233,7 @@ def _restore(out: Path, net: HandPoseNet, optimizer: torch.optim.Optimizer, conf
     step = runs.latest_checkpoint(out)
     if step is None:
         raise HanddgError(f"{out} has no complete checkpoint to resume from: start the run again without --resume")
-    net.load_state_dict(runs.load_weights(out / "checkpoints" / f"step_{step}.safetensors").weights)
+    runs.restore_weights(out / "checkpoints" / f"step_{step}.safetensors", net, net.config.to_dict())
     state = runs.load_state(out, step)
     optimizer.load_state_dict(state["optimizer"])
     torch.set_rng_state(state["torch_rng"])

@@ -129,6 +129,36 @@ def load_weights(path: str | Path) -> Checkpoint:
                       json.loads(metadata.get("handdg_model", "{}")), int(metadata["step"]))
 
 
+def load_into(net: torch.nn.Module, weights: dict[str, torch.Tensor], path: str | Path) -> None:
+    """Load `weights` into `net`; HanddgError naming the first tensor that is missing, extra or of another shape."""
+    mine = net.state_dict()
+    missing = sorted(set(mine) - set(weights))
+    extra = sorted(set(weights) - set(mine))
+    wrong = [name for name in mine if name in weights and weights[name].shape != mine[name].shape]
+    if missing or extra or wrong:
+        if wrong:
+            name = wrong[0]
+            what = f"tensor {name} is {tuple(weights[name].shape)}, the network's is {tuple(mine[name].shape)}"
+        else:
+            what = f"tensor {(missing or extra)[0]} is {'missing' if missing else 'not in the network'}"
+        raise HanddgError(f"checkpoint {path} does not fit the network recorded with it ({what}; "
+                          f"{len(missing) + len(extra) + len(wrong)} tensors differ): it was saved by another "
+                          "network or edited; use a checkpoint written by `handdg train`")
+    net.load_state_dict(weights)
+
+
+def restore_weights(path: Path, net: torch.nn.Module, model: dict[str, Any]) -> Checkpoint:
+    """Load a run's checkpoint into `net`, refusing one saved by another network (`model` = this run's)."""
+    ckpt = load_weights(path)
+    differs = sorted(k for k in set(model) & set(ckpt.model) if model[k] != ckpt.model[k])
+    if differs:
+        raise HanddgError(f"checkpoint {path} was saved by another network ({ckpt.config.preset} preset; "
+                          f"{', '.join(differs)} differ) than the one this run's config.json describes; "
+                          "it belongs to another run: resume that run, or start this one again")
+    load_into(net, ckpt.weights, path)
+    return ckpt
+
+
 def load_state(out: Path, step: int) -> dict[str, Any]:
     """The optimiser/RNG state saved beside the step's weights."""
     return torch.load(_state_path(out, step), map_location="cpu", weights_only=True)
