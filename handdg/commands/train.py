@@ -55,7 +55,7 @@ TRAIN_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ("workers", {"type": WORKERS, "help": "Data-loading worker processes."}),
     ("device", {"help": "auto, cpu, cuda or cuda:N."}),
 ]
-RESUMABLE = {"steps", "workers", "device"}
+RESUMABLE = {"steps", "workers", "device", "data", "store"}
 """Options that may change when a run is resumed (handdg.train.loop.resume's keywords); the rest
 comes from its config.json."""
 
@@ -90,10 +90,12 @@ def train(ctx: click.Context, out: Path, resume: bool, **options: Any) -> None:
         if fixed:
             flags = ", ".join("--" + name.replace("_", "-") for name in fixed)
             raise HanddgError(f"--resume continues {out} as its config.json says; {flags} cannot change "
-                              "(only --steps, --workers, --device may)")
+                              "(only --steps, --workers, --device, and where --data and --store are now, may)")
         resume_run(out, **{name: options[name] for name in RESUMABLE & given})
     else:
         options["augment"] = parse_augment(options["augment"])
+        for name in ("data", "store"):
+            options[name] = str(Path(options[name]).resolve()) if options[name] else options[name]
         run_training(TrainConfig(out=str(out), **options))
     if os.environ.get("RANK", "0") == "0":
         click.echo(f"run: {out}")
@@ -127,3 +129,7 @@ def eval_cmd(checkpoint: Path, layout: str, root: Path, split: str, camera: str,
     click.echo(format_table(result))
     if out is not None:
         click.echo(f"written: {out}")
+    planned = result.get("run_config", {}).get("steps")
+    if planned is not None and result["step"] < planned:
+        click.echo(f"note: {checkpoint} is step {result['step']} of a run planned for {planned} steps: the run stopped "
+                   "early (continue it with `handdg train --out RUN --resume`)", err=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import re
 import shutil
@@ -44,8 +45,9 @@ def write_json(path: Path, payload: dict) -> None:
 
 
 def create_run(out: Path, config: TrainConfig, provenance: dict[str, Any]) -> None:
-    """Make a fresh run directory holding config.json; refuse to overwrite an existing run."""
-    if (out / CONFIG).exists():
+    """Make a fresh run directory holding config.json; refuse to overwrite a run that has a checkpoint
+    (one killed before its first checkpoint holds nothing to keep, and is started again)."""
+    if (out / CONFIG).exists() and latest_checkpoint(out) is not None:
         raise HanddgError(f"{out} already holds a run: continue it with --resume, or choose another --out")
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
     write_json(out / CONFIG, {"handdg_version": __version__, "config": config.to_dict(), **provenance})
@@ -59,6 +61,35 @@ def read_run(out: Path) -> tuple[TrainConfig, dict[str, Any]]:
     payload = json.loads(path.read_text())
     config = TrainConfig.from_dict(payload.pop("config"))
     return config, payload
+
+
+def relocate(config: TrainConfig, out: Path, data: str | None, store: str | None) -> None:
+    """Point a resumed run at its own folder `out` (it may be a copy) and at where its data and store are now."""
+    config.out = str(out)
+    if data is not None:
+        config.data = str(Path(data).resolve())
+    if store is not None:
+        config.store = str(Path(store).resolve())
+    if not Path(config.data).exists():
+        raise HanddgError(f"the training data {config.data} named in {out / CONFIG} is not there (moved, or a path "
+                          "relative to another folder); pass --data DIR (and --store STORE) with --resume")
+    if config.store and config.branch2 != "none" and config.clip_mode == "cached" and not Path(config.store).exists():
+        raise HanddgError(f"the feature store {config.store} named in {out / CONFIG} is not there; "
+                          "pass --store STORE with --resume")
+
+
+def non_finite_loss(values: dict[str, float], step: int, out: Path) -> HanddgError:
+    """The error for a NaN/inf loss: which terms, and what to do about it at this point of the run."""
+    bad = ", ".join(f"{name}={value}" for name, value in values.items() if name != "loss" and not math.isfinite(value))
+    last = latest_checkpoint(out)
+    kept = f"the last good checkpoint is step {last}" if last else "no checkpoint was written yet"
+    if last is None and step <= 2:
+        cause = ("this early it is the inputs: check the data (`handdg data check`), the feature store "
+                 "(`handdg store verify`) and the loss weights (--lambda-*)")
+    else:
+        cause = "training diverged: lower --lr (or the loss weights --lambda-*), then --resume"
+    return HanddgError(f"loss became non-finite at step {step} ({bad or 'loss'}); stopped before updating the "
+                       f"weights, {kept}; {cause}")
 
 
 def checkpoint_steps(out: Path) -> list[int]:
