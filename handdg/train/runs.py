@@ -115,6 +115,7 @@ def save_checkpoint(out: Path, step: int, weights: dict[str, torch.Tensor], stat
     The weights' metadata carries the training config and the network's `model` config.
     """
     state_path, weights_path = _state_path(out, step), _weights_path(out, step)
+    state_path.parent.mkdir(parents=True, exist_ok=True)
     tmp_state = state_path.with_name(state_path.name + ".tmp")
     torch.save({**state, "step": step}, tmp_state)
     os.replace(tmp_state, state_path)
