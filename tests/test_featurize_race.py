@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 
 from featurize_fixtures import write_folder
@@ -15,6 +16,7 @@ from handdg.stores import FeatureStore
 from handdg.stores.verify import verify_store
 
 
+@pytest.mark.slow
 def test_two_featurize_processes_at_once_on_a_new_store_equal_one(tmp_path, subprocess_env):
     root = write_folder(tmp_path / "imgs", 24)
     racing = tmp_path / "racing.zarr"
