@@ -362,3 +362,19 @@ def test_a_full_disk_is_one_line_naming_the_file(pristine, tmp_path, runner, mon
     result = runner.invoke(main, ["figures", "similarity", "--store", str(pristine), "--image", "00000001",
                                   "--prompt", "3", "--out", str(tmp_path / "sim")])
     one_line_error(result, "sim.png", "No space left", "free some space")
+
+
+def test_a_checkpoint_that_cannot_be_written_leaves_no_checkpoint_behind(tmp_path, monkeypatch):
+    from handdg.errors import HanddgError
+    from handdg.train import runs
+    from handdg.train.config import TrainConfig
+
+    def full(obj, path, *args, **kwargs):
+        Path(path).write_bytes(b"half")
+        raise RuntimeError("PytorchStreamWriter failed writing file data/0: file write failed")
+
+    monkeypatch.setattr(torch, "save", full)
+    with pytest.raises(HanddgError, match="cannot write checkpoint .*file write failed.*--resume"):
+        runs.save_checkpoint(tmp_path, 3, {"w": torch.zeros(1)}, {}, TrainConfig(data="d", branch2="none"), keep=2)
+    assert runs.latest_checkpoint(tmp_path) is None
+    assert list((tmp_path / "checkpoints").iterdir()) == [] and not (tmp_path / runs.LAST).exists()

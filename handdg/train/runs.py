@@ -21,7 +21,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from safetensors import safe_open
@@ -108,6 +108,23 @@ def _state_path(out: Path, step: int) -> Path:
     return out / "checkpoints" / f"step_{step}.opt.pt"
 
 
+def _written(path: Path, write: Callable[[], None]) -> None:
+    """Run `write` (torch.save / safetensors into `path`); on failure remove the partial file and say why in one line.
+
+    Both libraries report a full disk or a missing folder as their own RuntimeError-like errors.
+    """
+    try:
+        write()
+    except OSError:
+        path.unlink(missing_ok=True)
+        raise
+    except Exception as exc:  # noqa: BLE001 - torch's and safetensors' write errors are not OSErrors
+        path.unlink(missing_ok=True)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise HanddgError(f"cannot write checkpoint {path} ({reason}); free disk space or fix the folder, "
+                          "then continue with --resume") from None
+
+
 def save_checkpoint(out: Path, step: int, weights: dict[str, torch.Tensor], state: dict[str, Any],
                     config: TrainConfig, keep: int, model: dict[str, Any] | None = None) -> Path:
     """Write step_<step> (state first, weights last), refresh last.safetensors, prune to `keep`.
@@ -117,13 +134,13 @@ def save_checkpoint(out: Path, step: int, weights: dict[str, torch.Tensor], stat
     state_path, weights_path = _state_path(out, step), _weights_path(out, step)
     state_path.parent.mkdir(parents=True, exist_ok=True)
     tmp_state = state_path.with_name(state_path.name + ".tmp")
-    torch.save({**state, "step": step}, tmp_state)
+    _written(tmp_state, lambda: torch.save({**state, "step": step}, tmp_state))
     os.replace(tmp_state, state_path)
     tmp_weights = weights_path.with_name(weights_path.name + ".tmp")
     tensors = {name: t.detach().to("cpu").contiguous() for name, t in weights.items()}
     metadata = {"handdg_config": json.dumps(config.to_dict()), "handdg_model": json.dumps(model or {}),
                 "step": str(step), "handdg_version": __version__}
-    save_file(tensors, str(tmp_weights), metadata=metadata)
+    _written(tmp_weights, lambda: save_file(tensors, str(tmp_weights), metadata=metadata))
     os.replace(tmp_weights, weights_path)
     tmp_last = out / (LAST + ".tmp")
     shutil.copyfile(weights_path, tmp_last)
