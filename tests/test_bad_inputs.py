@@ -331,6 +331,8 @@ def test_broken_annotation_values_are_found_by_check_and_refused_by_training(bre
     check = runner.invoke(main, ["data", "check", str(data), "--layout", "freihand"])
     one_line_error(check, "4 problem(s)")  # 4 image versions share each FreiHAND annotation
     assert "problem: sample 00000001" in check.stdout
+    show = runner.invoke(main, ["data", "show", str(data), "--layout", "freihand", "--index", "1"])
+    assert show.exit_code == 0 and "problem: sample 00000001: " in show.stdout
     one_line_error(runner.invoke(main, _train_args(data, tmp_path / "run")), *words)
 
 
