@@ -135,12 +135,13 @@ def _same_tree(a: Path, b: Path) -> bool:
     return files_a == files_b and all(filecmp.cmp(a / f, b / f, shallow=False) for f in files_a)
 
 
-def synth_case(work: Path, points: list[int], rng: random.Random, count: int) -> list[dict]:
-    """Kill synth after `p` files are staged in OUT.tmp-<pid>."""
+def synth_case(work: Path, fractions: list[float], rng: random.Random, count: int) -> list[dict]:
+    """Kill synth once each fraction of the reference's files is staged in OUT.tmp-<pid>."""
     base = ["synth", "--layout", "freihand", "--count", str(count), "--seed", "0"]
     _invoke([*base, str(work / "ref")])
+    total = sum(1 for p in (work / "ref").rglob("*") if p.is_file())
     rows = []
-    for point in points:
+    for point in [max(1, int(f * total)) for f in fractions]:
         out = work / f"killed-{point}"
 
         def staged() -> bool:
@@ -169,7 +170,7 @@ def main_script() -> int:
     cases = {
         "featurize": lambda w: featurize_case(w, [0, 1, 3, 5, 7], rng, images),
         "train": lambda w: train_case(w, [0, 1, 2, 3, 4], rng, steps),
-        "synth": lambda w: synth_case(w, [1, 5, 20, 40, 60], rng, count),
+        "synth": lambda w: synth_case(w, [0.05, 0.25, 0.5, 0.75, 0.95], rng, count),
     }
     rows = []
     for name, case in cases.items():
