@@ -62,7 +62,8 @@ def evaluate(checkpoint: str | Path, layout: str, root: str | Path, split: str =
     """Score `checkpoint` on a test set; returns the eval JSON (see contracts: dataset, count, protocols...)."""
     from handdg.data import open_dataset
 
-    check_int("batch_size", batch_size, 1), check_int("workers", workers, 0)
+    check_int("batch_size", batch_size, 1)
+    check_int("workers", workers, 0)
     chosen = pick_device(device)
     net, ckpt = load_model(checkpoint, chosen)
     dataset = open_dataset(root, layout, split, camera)
