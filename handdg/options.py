@@ -30,11 +30,16 @@ def check_float(name: str, value: float, low: float | None = None, high: float |
         number = float(value)
     except (TypeError, ValueError):
         raise HanddgError(f"{flag(name)} must be a number, got {value!r}") from None
-    too_low = low is not None and (number <= low if low_open else number < low)
-    too_high = high is not None and number > high
-    if not math.isfinite(number) or too_low or too_high:
+    if not in_range(number, low, high, low_open):
         raise HanddgError(f"{flag(name)} must be a finite number {describe_range(low, high, low_open)}, got {value!r}")
     return number
+
+
+def in_range(number: float, low: float | None, high: float | None, low_open: bool = False) -> bool:
+    """`number` is finite and within [low, high] (low excluded when `low_open`; None = unbounded)."""
+    too_low = low is not None and (number <= low if low_open else number < low)
+    too_high = high is not None and number > high
+    return math.isfinite(number) and not too_low and not too_high
 
 
 def describe_range(low: float | None, high: float | None, low_open: bool = False) -> str:

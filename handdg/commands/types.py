@@ -6,11 +6,9 @@ names the option as typed in its message ("Invalid value for '--lr': ...").
 
 from __future__ import annotations
 
-import math
-
 import click
 
-from handdg.options import describe_range
+from handdg.options import describe_range, in_range
 
 
 class FiniteFloat(click.ParamType):
@@ -27,9 +25,7 @@ class FiniteFloat(click.ParamType):
             number = float(value)
         except (TypeError, ValueError):
             self.fail(f"{value!r} is not a number", param, ctx)
-        too_low = self.low is not None and (number <= self.low if self.low_open else number < self.low)
-        too_high = self.high is not None and number > self.high
-        if not math.isfinite(number) or too_low or too_high:
+        if not in_range(number, self.low, self.high, self.low_open):
             self.fail(f"{value} is not a finite number {describe_range(self.low, self.high, self.low_open)}",
                       param, ctx)
         return number
