@@ -170,7 +170,7 @@ def main_script() -> int:
     cases = {
         "featurize": lambda w: featurize_case(w, [0, 1, 3, 5, 7], rng, images),
         "train": lambda w: train_case(w, [0, 1, 2, 3, 4], rng, steps),
-        "synth": lambda w: synth_case(w, [0.05, 0.25, 0.5, 0.75, 0.95], rng, count),
+        "synth": lambda w: synth_case(w, [0.05, 0.25, 0.5, 0.7, 0.85], rng, count),
     }
     rows = []
     for name, case in cases.items():
