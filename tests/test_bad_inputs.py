@@ -355,15 +355,20 @@ def test_an_output_path_under_a_file_is_one_line_and_leaves_nothing(finished_run
 def test_a_full_disk_is_one_line_naming_the_file(pristine, tmp_path, runner, monkeypatch):
     import errno
 
-    def full(*args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "sim.png"))
-
     import matplotlib.figure
 
-    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", full)
+    savefig = matplotlib.figure.Figure.savefig
+
+    def full_at_the_pdf(fig, path, format=None, **kwargs):
+        if format == "pdf":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        savefig(fig, path, format=format, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", full_at_the_pdf)
     result = runner.invoke(main, ["figures", "similarity", "--store", str(pristine), "--image", "00000001",
                                   "--prompt", "3", "--out", str(tmp_path / "sim")])
-    one_line_error(result, "sim.png", "No space left", "free some space")
+    one_line_error(result, "sim.pdf", "No space left", "free some space")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no sim.png that looks finished, no temp files
 
 
 def test_a_checkpoint_that_cannot_be_written_leaves_no_checkpoint_behind(tmp_path, monkeypatch):
