@@ -91,6 +91,7 @@ def test_every_reader_refuses_a_damaged_store_and_featurize_repairs_exactly_it(d
         if name == "index build" and damage == "corrupt prompt features":
             continue  # the index reads image features only
         one_line_error(runner.invoke(main, args), NAMED[damage], "store verify")
+    one_line_error(runner.invoke(main, ["store", "info", str(store)]), NAMED[damage])
     verify = runner.invoke(main, ["store", "verify", str(store), "--quiet"])
     one_line_error(verify, "failed verification")
     assert "problem:" in verify.stdout and NAMED[damage].split("/")[0] in verify.stdout

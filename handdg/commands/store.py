@@ -28,6 +28,8 @@ def info(store: Path, as_json: bool) -> None:
 
     summary = store_info(store)
     click.echo(json.dumps(summary, indent=2) if as_json else format_info(summary))
+    if summary["damage"]:
+        raise HanddgError(summary["damage"])
 
 
 @store.command("verify")
