@@ -82,6 +82,10 @@ def _readers(store: Path, freihand: Path, tmp_path: Path) -> dict[str, list[str]
     }
 
 
+def _chunk_files(store: Path) -> set[Path]:
+    return {p for p in store.rglob("*") if p.is_file() and "c" in p.relative_to(store).parts}
+
+
 @pytest.mark.parametrize("damage", list(DAMAGE))
 def test_every_reader_refuses_a_damaged_store_and_featurize_repairs_exactly_it(damage, pristine, freihand,
                                                                                  tmp_path, runner):
@@ -95,10 +99,15 @@ def test_every_reader_refuses_a_damaged_store_and_featurize_repairs_exactly_it(d
     verify = runner.invoke(main, ["store", "verify", str(store), "--quiet"])
     one_line_error(verify, "failed verification")
     assert "problem:" in verify.stdout and NAMED[damage].split("/")[0] in verify.stdout
+    chunks = {p: p.stat().st_mtime_ns for p in _chunk_files(store)}
     repair = runner.invoke(main, ["featurize", str(freihand), "--layout", "freihand", "--store", str(store), *TINY,
                                   "--chunk-rows", "4", "--workers", "0", "--quiet"])
     assert repair.exit_code == 0, repair.output
     assert "1 damaged chunks found and rewritten" in repair.output
+    rewritten = {p for p in _chunk_files(store) if chunks.get(p) != p.stat().st_mtime_ns}
+    assert {p.relative_to(store).parts[:2] for p in rewritten} <= {tuple(NAMED[damage].split("/")),
+                                                                   (NAMED[damage].split("/")[0], "done")}
+    assert len({p for p in rewritten if "done" not in p.parts}) == 1  # exactly the damaged chunk's rows
     assert runner.invoke(main, ["store", "verify", str(store), "--quiet"]).exit_code == 0
     fixed, whole = FeatureStore.open(store), FeatureStore.open(pristine)
     np.testing.assert_array_equal(fixed.image_features(), whole.image_features())
