@@ -9,6 +9,20 @@ class HanddgError(Exception):
     """
 
 
+def one_line(exc: HanddgError) -> str:
+    """The message of `exc` on one line.
+
+    A DataLoader worker re-raises a HanddgError with the worker's traceback in its message; the
+    original message is that traceback's last line, after the exception's name.
+    """
+    text = str(exc).strip()
+    if "\n" not in text:
+        return text
+    last = text.splitlines()[-1]
+    name, sep, message = last.partition(": ")
+    return message if sep and name.rsplit(".", 1)[-1] in {type(exc).__name__, "HanddgError"} else last
+
+
 def describe_os_error(exc: OSError) -> str:
     """One line for a failed read or write: what the system said, on which path, and what to check."""
     import errno

@@ -395,3 +395,11 @@ def test_a_checkpoint_that_cannot_be_written_leaves_no_checkpoint_behind(tmp_pat
         runs.save_checkpoint(tmp_path, 3, {"w": torch.zeros(1)}, {}, TrainConfig(data="d", branch2="none"), keep=2)
     assert runs.latest_checkpoint(tmp_path) is None
     assert list((tmp_path / "checkpoints").iterdir()) == [] and not (tmp_path / runs.LAST).exists()
+
+
+def test_an_unreadable_image_met_by_a_data_loader_worker_is_still_one_line(freihand, tmp_path, runner):
+    data = tmp_path / "fh"
+    shutil.copytree(freihand, data)
+    (data / "training" / "rgb" / "00000002.jpg").write_bytes(b"not a jpeg")
+    line = one_line_error(runner.invoke(main, _train_args(data, tmp_path / "run", "--workers", "1", "--batch-size", "8")), "00000002.jpg")
+    assert "worker" not in line

@@ -20,8 +20,8 @@ from handdg.errors import HanddgError
 class DamagedStore(HanddgError):
     """A chunk of a store's array is missing or unreadable on disk: `what` is damaged, `hint` says what to do."""
 
-    def __init__(self, what: str, hint: str):
-        super().__init__(f"{what}; {hint}")
+    def __init__(self, what: str, hint: str | None = None):
+        super().__init__(what if hint is None else f"{what}; {hint}")  # one argument: as a DataLoader worker re-raises it
         self.what = what
 
 
