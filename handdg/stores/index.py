@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 from datetime import datetime, timezone
+from pathlib import Path
 
 import faiss
 import numpy as np
@@ -19,6 +20,7 @@ import zarr
 
 from handdg.errors import HanddgError
 from handdg.stores import schema
+from handdg.stores.integrity import DamagedStore, read_array
 
 KINDS = schema.INDEX_KINDS
 RECALL_K = 10
@@ -148,18 +150,41 @@ def save(group: zarr.Group, index: faiss.Index, attrs: dict) -> None:
     sub = group.create_group(schema.INDEX_GROUP)
     arr = sub.create_array("faiss", shape=data.shape, dtype="uint8", chunks=(min(len(data), 64 << 20),))
     arr[:] = data
-    sub.attrs.update(attrs)
+    sub.attrs.update({**attrs, "bytes_sha256": hashlib.sha256(data.tobytes()).hexdigest()})
 
 
-def load(group: zarr.Group) -> tuple[faiss.Index, dict] | None:
-    """The store's index and its attributes, or None when it has none (or an unfinished one)."""
+def _index_bytes(group: zarr.Group, store_path: Path, attrs: dict) -> np.ndarray:
+    """The serialised index; DamagedStore if a chunk file is missing, corrupt, or the bytes changed."""
+    data = np.asarray(read_array(store_path, group, schema.INDEX_BYTES, hint=_rebuild_hint(store_path)), dtype=np.uint8)
+    expected = attrs.get("bytes_sha256")
+    if expected is not None and hashlib.sha256(data.tobytes()).hexdigest() != expected:
+        raise DamagedStore(f"feature store {store_path}: array {schema.INDEX_BYTES} does not hold the index that was "
+                           "saved (checksum differs)", _rebuild_hint(store_path))
+    return data
+
+
+def _rebuild_hint(store_path: Path) -> str:
+    return f"rebuild the index with `handdg index build --force {store_path}`"
+
+
+def load(group: zarr.Group, store_path: Path | str = "") -> tuple[faiss.Index, dict] | None:
+    """The store's index and its attributes, or None when it has none (or an unfinished one).
+
+    DamagedStore (one line naming `handdg index build --force`) when its bytes are damaged.
+    """
     if schema.INDEX_GROUP not in group:
         return None
     sub = group[schema.INDEX_GROUP]
     attrs = dict(sub.attrs)
     if "features_sha256" not in attrs:
         return None
-    index = faiss.deserialize_index(np.asarray(sub["faiss"][:], dtype=np.uint8))
+    store_path = Path(store_path)
+    data = _index_bytes(group, store_path, attrs)
+    try:
+        index = faiss.deserialize_index(data)
+    except RuntimeError as exc:  # FAISS cannot parse the bytes
+        raise DamagedStore(f"feature store {store_path}: its FAISS index cannot be read "
+                           f"({str(exc).strip().splitlines()[0]})", _rebuild_hint(store_path)) from None
     if "nprobe" in attrs.get("params", {}):
         _set_nprobe(index, attrs["params"]["nprobe"])
     return _on_gpu(index, attrs["kind"]), attrs

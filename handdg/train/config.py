@@ -13,6 +13,7 @@ from typing import Any
 
 from handdg.errors import HanddgError
 from handdg.loading import default_workers
+from handdg.train.option_checks import check_numbers
 
 BRANCH2_MODES = ("none", "ie", "te", "ie+te")
 """none = baseline without Branch2; ie = image features only (r = 1); te = text only (r = 0)."""
@@ -181,6 +182,7 @@ class TrainConfig:
         if self.uses_clip and self.clip_mode == "cached" and not self.store:
             raise HanddgError(f"branch2 {self.branch2} reads cached CLIP features: give --store STORE "
                               "(made by `handdg featurize`), or use --branch2 none / --clip-mode online")
+        check_numbers(self)
         self.mixing_ratio()
         return self
 

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from handdg.loading import default_workers, loader_options
+from handdg.options import check_int
 from handdg.train import metrics, runs
 from handdg.train.batches import CropSpec, HandCrops
 from handdg.train.distributed import pick_device
@@ -35,7 +36,7 @@ def load_model(checkpoint: str | Path, device: torch.device) -> tuple[HandPoseNe
     """The network of a checkpoint, in eval mode on `device`."""
     ckpt = runs.load_weights(checkpoint)
     net = HandPoseNet(ModelConfig.from_dict(ckpt.model))
-    net.load_state_dict(ckpt.weights)
+    runs.load_into(net, ckpt.weights, checkpoint)
     return net.to(device).eval(), ckpt
 
 
@@ -94,6 +95,8 @@ def evaluate(checkpoint: str | Path, layout: str, root: str | Path, split: str =
     """Score `checkpoint` on a test set; returns the eval JSON (see contracts: dataset, count, protocols...)."""
     from handdg.data import open_dataset
 
+    check_int("batch_size", batch_size, 1)
+    check_int("workers", workers, 0)
     chosen = pick_device(device)
     net, ckpt = load_model(checkpoint, chosen)
     amp = Precision.for_device(precision, chosen)

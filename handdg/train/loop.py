@@ -132,15 +132,18 @@ def _build_model(config: TrainConfig, clip_dim: int, ctx: distributed.Context,
     return net, distributed.wrap(net, ctx)
 
 
-def resume(out: Path, steps: int | None = None, workers: int | None = None, device: str | None = None) -> Path:
+def resume(out: Path, steps: int | None = None, workers: int | None = None, device: str | None = None,
+           data: str | None = None, store: str | None = None) -> Path:
     """Continue the run in `out` from its newest checkpoint, exactly as configured in its config.json.
 
-    Only the step budget (extend only), data-loading workers and device may change.
+    Only the step budget (extend only), data-loading workers and device may change, and where the
+    data and store live now (`data`, `store`; they must be the same ones).
     """
     config, _ = runs.read_run(Path(out))
     if config.recipe != RECIPE:
         raise HanddgError(f"{out} was trained with training recipe {config.recipe} (handdg before the learning fix); "
                           f"its settings mean something else under recipe {RECIPE}: start a new run in another --out")
+    runs.relocate(config, Path(out), data, store)
     if steps is not None:
         if steps < config.steps:
             raise HanddgError(f"--steps {steps} is below the run's {config.steps}: resume can only extend a run")
@@ -186,7 +189,7 @@ def _train(config: TrainConfig, resume: bool, ctx: distributed.Context) -> Path:
     distributed.barrier(ctx)
     crops = HandCrops(dataset, spec, config.augment, keep_clean=clip is not None and clip.online is not None)
     loader = DataLoader(crops, batch_sampler=batches, **loader_options(config.workers, ctx.device))
-    validator = validate.Validator(config, spec, reference, ctx.device) if ctx.main and config.val_data else None
+    validator = validate.Validator(config, spec, reference, ctx.device, amp.name) if ctx.main and config.val_data else None
     fields = METRIC_FIELDS + (validate.FIELDS if config.val_data else [])
     log = runs.MetricsLog(out, fields, start if resume else None) if ctx.main else None
     losses = loss_config(config)
@@ -238,10 +241,7 @@ def _stop_unless_finite(values: torch.Tensor, step: int, out: Path) -> None:
     """HanddgError naming the step (before the optimiser touches the weights) if a loss is NaN/inf."""
     if torch.isfinite(values).all():
         return
-    last = runs.latest_checkpoint(out)
-    kept = f"the last good checkpoint is step {last}" if last else "no checkpoint was written yet"
-    raise HanddgError(f"loss became non-finite at step {step} ({values[0].item()}); stopped, {kept} "
-                      "(lower --lr or check the data, then --resume)")
+    raise runs.non_finite_loss(dict(zip(METRIC_FIELDS, values.tolist())), step, out)
 
 
 def _checkpoint(out: Path, step: int, net: HandPoseNet, optimizer: torch.optim.Optimizer,
@@ -258,8 +258,8 @@ def _restore(out: Path, net: HandPoseNet, optimizer: torch.optim.Optimizer, conf
     """Load the newest checkpoint of `out` into the model and optimiser; returns its step."""
     step = runs.latest_checkpoint(out)
     if step is None:
-        raise HanddgError(f"{out} has no complete checkpoint to resume from: start the run again without --resume")
-    net.load_state_dict(runs.load_weights(out / "checkpoints" / f"step_{step}.safetensors").weights)
+        return 0  # killed before its first checkpoint: start again, as an uninterrupted run did
+    runs.restore_weights(out / "checkpoints" / f"step_{step}.safetensors", net, net.config.to_dict())
     state = runs.load_state(out, step)
     optimizer.load_state_dict(state["optimizer"])
     amp.load_state_dict(state)
