@@ -27,6 +27,8 @@ TRAIN_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ("store", {"type": click.Path(path_type=str),
                "help": "Feature store of --data made by `handdg featurize` (cached CLIP features)."}),
     ("preset", {"type": click.Choice(PRESETS), "help": "Network size: paper (256 px, published widths), small, tiny."}),
+    ("norm", {"type": click.Choice(["batch", "none"]),
+              "help": "batch: BatchNorm after the heatmap net's hidden convs; none: the official network layer for layer."}),
     ("branch2", {"type": click.Choice(BRANCH2_MODES),
                  "help": "none = baseline; ie = CLIP image only (r=1); te = text only (r=0); ie+te = mixed."}),
     ("ratio", {"type": RATIO, "help": "Image weight r of f = r·n(f_CI) + (1-r)·n(f_CT) (ie+te)."}),

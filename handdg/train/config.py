@@ -34,7 +34,7 @@ MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
 LR_SCHEDULES = ("cosine", "step", "constant")
 RECIPE = 2
 """Version of what a config's fields mean. 1 = before the learning fix (per-pixel mean L_heat, last
-stage only, σ 1, constant lr, Eq. 4 as printed); a run of another recipe cannot be resumed."""
+stage only, σ 1, constant lr, Eq. 4 as printed, no BatchNorm); a run of another recipe cannot be resumed."""
 WARMUP_FRACTION = 0.05
 
 
@@ -52,7 +52,8 @@ class TrainConfig:
     (2 px of 32 ≈ hand3d's σ 25 at 256; the official code's σ 10 ≈ 0.9 px). heat_reduction /
     heat_stages: see handdg.train.losses. pose_gradient "joint" lets L_pose train the heatmap net
     too (the paper's end-to-end Eq. 1); "lifting" stops it at the heatmaps (hand3d trains the nets
-    apart). lr is the peak of the schedule: "cosine" = 5 % linear warm-up then cosine to 1 %,
+    apart). norm "batch" adds BatchNorm to the heatmap net's hidden convs; "none" is the official
+    network layer for layer. lr is the peak of the schedule: "cosine" = 5 % linear warm-up then cosine to 1 %,
     "step" = ×0.1 at 1/3 and 2/3 of the steps (hand3d's PoseNet), "constant" = the paper's fixed lr.
     Validation (`val_*`) scores the model every val_every steps and keeps the best as best.safetensors.
     crop_scale multiplies the tight box around the 2D joints to give the crop side. root is what
@@ -65,6 +66,7 @@ class TrainConfig:
     store: str | None = None
     out: str = "run"
     preset: str = "small"
+    norm: str = "batch"
     branch2: str = "ie+te"
     ratio: float | None = None
     target: str | None = None
@@ -144,6 +146,7 @@ class TrainConfig:
         """Raise HanddgError naming the first bad field; return self so calls can chain."""
         _choice("layout", self.layout, LAYOUTS)
         _choice("preset", self.preset, PRESETS)
+        _choice("norm", self.norm, ("batch", "none"))
         _choice("branch2", self.branch2, BRANCH2_MODES)
         _choice("fusion", self.fusion, ("concat", "sum"))
         _choice("contrastive", self.contrastive, ("paper", "hinge"))
@@ -201,7 +204,8 @@ class TrainConfig:
             raise HanddgError(f"unknown training option(s) {', '.join(unknown)} in config "
                               "(written by another handdg version?)")
         values = dict(values)
-        values.setdefault("recipe", 1)
+        if "recipe" not in values:  # written before the learning fix: the official network
+            values.update(recipe=1, norm=values.get("norm", "none"))
         if "augment" in values:
             values["augment"] = tuple(values["augment"])
         return cls(**values)

@@ -26,6 +26,7 @@ LEAK = 0.01  # leaky ReLU slope of H3D / the official code (PyTorch's default)
 
 Target = Literal["canonical", "2.5d"]
 Fusion = Literal["concat", "sum"]
+Norm = Literal["batch", "none"]
 
 PRESETS: dict[str, dict[str, int]] = {
     "paper": {"input_size": 256, "width_divisor": 1},
@@ -42,6 +43,9 @@ class ModelConfig:
     returned separately) or "2.5d" (the released checkpoint's normalised crop u, v, depth,
     read from the rotated PosePrior/ViewPoint output as the official model does).
     `fusion` is how Branch2 joins the CLIP feature: "concat" (paper) or "sum" (Table 4b).
+    `norm` "batch" puts a BatchNorm after every hidden conv of the heatmap net (the 3 score
+    layers stay linear); "none" is the official network layer for layer, which from scratch
+    needs far more steps to localise joints (README, "Training recipe").
     """
 
     input_size: int = 256
@@ -50,6 +54,7 @@ class ModelConfig:
     fusion: Fusion = "concat"
     target: Target = "canonical"
     rotation_eps: float = 1e-8
+    norm: Norm = "batch"
 
     def __post_init__(self) -> None:
         if self.input_size < 32 or self.input_size % 8:
@@ -63,6 +68,8 @@ class ModelConfig:
             raise HanddgError(f"unknown CLIP fusion {self.fusion!r}: use 'concat' or 'sum'")
         if self.target not in ("canonical", "2.5d"):
             raise HanddgError(f"unknown 3D target {self.target!r}: use 'canonical' or '2.5d'")
+        if self.norm not in ("batch", "none"):
+            raise HanddgError(f"unknown heatmap-net normalisation {self.norm!r}: use 'batch' or 'none'")
 
     @classmethod
     def from_preset(cls, name: str, **overrides: object) -> "ModelConfig":
@@ -78,7 +85,7 @@ class ModelConfig:
         if unknown:
             raise HanddgError(f"unknown model field(s) {', '.join(unknown)} in the checkpoint's config "
                               "(written by another handdg version?)")
-        return cls(**data)
+        return cls(**{"norm": "none", **data})  # checkpoints older than `norm` are the official network
 
     def to_dict(self) -> dict:
         """Plain JSON-able dict of the fields."""
@@ -117,6 +124,12 @@ def _conv(c_in: int, c_out: int, k: int) -> nn.Conv2d:
     return nn.Conv2d(c_in, c_out, k, padding=k // 2)
 
 
+def _hidden(c_in: int, c_out: int, k: int, norm: Norm) -> nn.Module:
+    """A hidden conv of the heatmap net, followed by BatchNorm when `norm` is "batch"."""
+    conv = _conv(c_in, c_out, k)
+    return nn.Sequential(conv, nn.BatchNorm2d(c_out)) if norm == "batch" else conv
+
+
 class SameConv2d(nn.Conv2d):
     """A conv padded like TensorFlow's "SAME": 3x3 stride 2 on even sizes pads 0 before, 1 after;
     stride 1 pads 1/1 (so it also stands for the official ViewPoint's stride-1 TFConv2D)."""
@@ -140,31 +153,31 @@ class HeatmapNet(nn.Module):
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        w = cfg.width
+        w, norm = cfg.width, cfg.norm
         trunk: list[nn.Module] = []
         self.block_ends: list[int] = []  # max-pool after these trunk layers
         c = 3
         for n, ch in [(2, 64), (2, 128), (4, 256)]:
             for _ in range(n):
-                trunk.append(_conv(c, w(ch), 3))
+                trunk.append(_hidden(c, w(ch), 3, norm))
                 c = w(ch)
             self.block_ends.append(len(trunk) - 1)
         self.trunk = nn.ModuleList(trunk)
         chans = [w(512), w(512), w(256), w(256), w(256), w(256), w(128)]
         conv4: list[nn.Module] = []
         for ch in chans:
-            conv4.append(_conv(c, ch, 3))
+            conv4.append(_hidden(c, ch, 3, norm))
             c = ch
         self.conv4 = nn.ModuleList(conv4)
-        self.conv5_1 = _conv(c, w(512), 1)
+        self.conv5_1 = _hidden(c, w(512), 1, norm)
         self.conv5_2 = _conv(w(512), NUM_JOINTS, 1)
-        self.stages = nn.ModuleList([self._refine_stage(c, w(128)) for _ in range(2)])
+        self.stages = nn.ModuleList([self._refine_stage(c, w(128), norm) for _ in range(2)])
         self.pool3_channels = w(256)
 
     @staticmethod
-    def _refine_stage(enc: int, ch: int) -> nn.ModuleList:
-        layers = [_conv(NUM_JOINTS + enc, ch, 7)] + [_conv(ch, ch, 7) for _ in range(4)]
-        return nn.ModuleList(layers + [_conv(ch, ch, 1), _conv(ch, NUM_JOINTS, 1)])
+    def _refine_stage(enc: int, ch: int, norm: Norm) -> nn.ModuleList:
+        layers = [_hidden(NUM_JOINTS + enc, ch, 7, norm)] + [_hidden(ch, ch, 7, norm) for _ in range(4)]
+        return nn.ModuleList(layers + [_hidden(ch, ch, 1, norm), _conv(ch, NUM_JOINTS, 1)])
 
     def score_layers(self) -> list[nn.Conv2d]:
         """The linear 1x1 convs that output each stage's 21 maps."""
