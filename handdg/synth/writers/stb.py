@@ -9,6 +9,7 @@ sequences (B1Counting, B1Random) are written: STB is a target domain here.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -23,12 +24,21 @@ from handdg.synth.sampling import sample_rng, subject_for
 from handdg.synth.scenes import stb_views
 
 _FILES = {"sk": "SK_color", "bb_left": "BB_left", "bb_right": "BB_right"}
+# A MAT-file's first 116 bytes are free text; scipy writes the platform and the creation time there.
+_MAT_HEADER = b"MATLAB 5.0 MAT-file, written by handdg synth".ljust(116, b" ")
 
 
 def sk_color_to_depth(xyz_mm: np.ndarray) -> np.ndarray:
     """Move (..., 3) points from the SK colour camera's frame to its depth camera's: x R^T + t."""
     rotation = Rotation.from_rotvec(SK_DEPTH_TO_COLOR_ROTVEC).as_matrix()
     return np.asarray(xyz_mm, dtype=np.float64) @ rotation.T + SK_DEPTH_TO_COLOR_T_MM
+
+
+def save_mat(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """scipy.io.savemat with a fixed header text, so the same arrays give the same bytes (no timestamp)."""
+    buffer = io.BytesIO()
+    scipy.io.savemat(buffer, arrays)
+    path.write_bytes(_MAT_HEADER + buffer.getvalue()[len(_MAT_HEADER):])
 
 
 def to_hand_para(xyz_fh_mm: np.ndarray) -> np.ndarray:
@@ -55,5 +65,5 @@ def write_stb(root: Path, split: str, count: int, seed: int, workers: int = 1) -
         frames = run_tasks(_frame, [(root, split, name, i, seed) for i in range(count)], workers, f"stb {name}")
         sk_mm = np.stack([sk for sk, _ in frames]) * 1000.0
         bb_mm = np.stack([bb for _, bb in frames]) * 1000.0
-        scipy.io.savemat(root / "labels" / f"{name}_SK.mat", {"handPara": to_hand_para(sk_color_to_depth(sk_mm))})
-        scipy.io.savemat(root / "labels" / f"{name}_BB.mat", {"handPara": to_hand_para(bb_mm)})
+        save_mat(root / "labels" / f"{name}_SK.mat", {"handPara": to_hand_para(sk_color_to_depth(sk_mm))})
+        save_mat(root / "labels" / f"{name}_BB.mat", {"handPara": to_hand_para(bb_mm)})
