@@ -155,3 +155,37 @@ def test_builtin_weights_load_offline_by_name_and_only_for_the_synthetic_model(m
     assert load_clip("handdg-synth", spec.ident, device="cpu").provenance["weights"] == spec.ident  # as stores record it
     with pytest.raises(HanddgError, match="no builtin weights for CLIP model 'handdg-tiny'"):
         parse_weights("handdg-tiny", "builtin")
+
+
+def test_a_store_made_with_the_builtin_clip_records_it_and_retrieves_free_text_with_it(runner, tmp_path):
+    from handdg.analysis.store_view import open_store
+    from handdg.synth import make_dataset
+
+    root = make_dataset(tmp_path / "fh", "freihand", 2, seed=0)
+    store = tmp_path / "fh.zarr"
+    made = runner.invoke(main, ["featurize", str(root), "--layout", "freihand", "--split", "train", "--store",
+                                str(store), "--clip-model", "handdg-synth", "--clip-weights", "builtin", "--quiet"])
+    assert made.exit_code == 0, made.output
+    clip = open_store(store).clip_provenance
+    assert clip["weights"].startswith("builtin:handdg-synth@sha256:") and clip["weights_kind"] == "builtin"
+    info = runner.invoke(main, ["store", "info", str(store)])
+    assert "builtin:handdg-synth" in info.output and "RANDOM" not in info.output
+    found = runner.invoke(main, ["retrieve", "--store", str(store), "--prompt", "a green hand on a lake", "-k", "3"])
+    assert found.exit_code == 0, found.output
+
+
+def test_the_demo_uses_the_builtin_clip_when_no_pretrained_weights_are_cached(monkeypatch, tmp_path):
+    from handdg import demo
+
+    seen = []
+    for stage in ("_synth", "_featurize", "_train", "_eval", "_retrieve", "_figures"):
+        monkeypatch.setattr(demo, stage, lambda out, settings, report: seen.append(settings))
+    monkeypatch.setattr(demo, "choose_clip_weights", lambda model, requested: requested or "random")
+    said = []
+    report = demo.run_demo(tmp_path, demo.DemoSettings(), say=said.append)
+    assert report.clip_weights == "builtin" and {(s.clip_model, s.clip_weights) for s in seen} == {("handdg-synth", "builtin")}
+    assert not any("RANDOM" in line for line in said)
+    seen.clear()
+    demo.run_demo(tmp_path, demo.DemoSettings(clip_weights="random:1"), say=said.append)  # asked for: kept
+    assert {(s.clip_model, s.clip_weights) for s in seen} == {("ViT-B-32", "random:1")}
+    assert any("RANDOM" in line for line in said)
