@@ -7,7 +7,8 @@ import sys
 import click
 
 from handdg import __version__
-from handdg.commands import analysis, data, demo, featurize, store, synth, synthclip, train
+
+from handdg.commands import analysis, data, demo, featurize, reproduce, store, synth, synthclip, train
 from handdg.errors import HanddgError
 
 
@@ -59,3 +60,4 @@ main.add_command(synth.synth_sheet)
 main.add_command(synthclip.synthclip)
 main.add_command(train.train)
 main.add_command(train.eval_cmd)
+main.add_command(reproduce.reproduce)

@@ -7,7 +7,7 @@ import torch
 
 from handdg.errors import HanddgError
 from handdg.train.losses import (LossConfig, contrastive_loss, heatmap_loss, pose_loss, select_negatives,
-                                 total_loss)
+                                 supervised_heatmap_loss, total_loss)
 from handdg.train.model import ModelOutput
 
 E1 = torch.tensor([[0.0, 0.0], [1.0, 1.0]])
@@ -17,10 +17,21 @@ SWAP = torch.tensor([1, 0])
 # from e1 rows: d_neg = [2, 2]
 
 
-def test_heatmap_loss_is_mse_and_upsamples_predictions() -> None:
-    assert heatmap_loss(torch.zeros(1, 21, 2, 2), torch.ones(1, 21, 2, 2)).item() == 1.0
-    # a constant 1x1 prediction of 2 upsampled to 4x4 stays 2 everywhere: (2 - 0)^2 = 4
-    assert heatmap_loss(torch.full((1, 21, 1, 1), 2.0), torch.zeros(1, 21, 4, 4)).item() == 4.0
+def test_heatmap_loss_is_a_squared_norm_per_sample_and_upsamples_predictions() -> None:
+    # Eq. 2: 21 maps x 4 pixels, each error 1 -> 84 per sample; the batch mean of 84 and 84 is 84
+    assert heatmap_loss(torch.zeros(2, 21, 2, 2), torch.ones(2, 21, 2, 2)).item() == 84.0
+    assert heatmap_loss(torch.zeros(2, 21, 2, 2), torch.ones(2, 21, 2, 2), "mean").item() == 1.0
+    # a constant 1x1 prediction of 2 upsampled to 4x4 stays 2 everywhere: (2 - 0)^2 = 4, x 21 x 16
+    assert heatmap_loss(torch.full((1, 21, 1, 1), 2.0), torch.zeros(1, 21, 4, 4)).item() == 4.0 * 21 * 16
+
+
+def test_every_cpm_stage_is_supervised_unless_asked_otherwise() -> None:
+    target = torch.zeros(1, 21, 1, 1)
+    stages = tuple(torch.full((1, 21, 1, 1), v) for v in (1.0, 2.0, 3.0))
+    out = ModelOutput(heatmaps=stages[-1], coords=torch.zeros(1, 21, 3), rotation=None, stages=stages)
+    # per stage 21 maps of one pixel: 21·(1 + 4 + 9) with all stages, 21·9 with the last only
+    assert supervised_heatmap_loss(out, target, LossConfig()).item() == 21 * 14
+    assert supervised_heatmap_loss(out, target, LossConfig(heat_stages="last")).item() == 21 * 9
 
 
 def test_pose_loss_adds_rotation_mse_for_canonical_models() -> None:
@@ -89,20 +100,25 @@ def _output(with_embeddings: bool) -> ModelOutput:
 def test_total_loss_weights_the_three_terms() -> None:
     gt_heat = torch.zeros(2, 21, 1, 2)
     gt_heat[0] = 1.0  # heat MSE = 1; each anchor's farthest GT is the other sample -> SWAP
-    terms = total_loss(_output(True), gt_heat, torch.zeros(2, 21, 3), None)
+    paper = LossConfig(contrastive="paper", heat_reduction="mean")
+    terms = total_loss(_output(True), gt_heat, torch.zeros(2, 21, 3), None, paper)
     assert (terms.heat.item(), terms.pose.item(), terms.con.item()) == (1.0, 1.0, -1.0)
     assert terms.total.item() == pytest.approx(1 + 1 + 0.1 * -1)
-    cfg = LossConfig(heat=2.0, pose=0.5, con=1.0, contrastive="hinge")
+    cfg = LossConfig(heat=2.0, pose=0.5, con=1.0, contrastive="hinge", heat_reduction="mean")
     assert total_loss(_output(True), gt_heat, torch.zeros(2, 21, 3), None, cfg).total.item() == 2 + 0.5 + 1.5
+    # the default sums each sample's 42 squared errors of 1 (-> 42) and uses the hinge (-> 1.5)
+    assert total_loss(_output(True), gt_heat, torch.zeros(2, 21, 3), None).total.item() == pytest.approx(42 + 1 + 0.15)
 
 
 def test_total_loss_without_embeddings_has_no_contrastive_term() -> None:
-    terms = total_loss(_output(False), torch.zeros(2, 21, 1, 2), torch.zeros(2, 21, 3), None)
+    terms = total_loss(_output(False), torch.zeros(2, 21, 1, 2), torch.zeros(2, 21, 3), None,
+                       LossConfig(heat_reduction="mean"))
     assert terms.con is None
     assert terms.total.item() == 0.5 + 1.0
 
 
-@pytest.mark.parametrize("kwargs", [{"contrastive": "triplet"}, {"negative_from": "e3"}, {"con": -0.1}])
+@pytest.mark.parametrize("kwargs", [{"contrastive": "triplet"}, {"negative_from": "e3"}, {"con": -0.1},
+                                    {"heat_reduction": "max"}, {"heat_stages": "first"}])
 def test_bad_loss_options_are_user_errors(kwargs: dict) -> None:
     with pytest.raises(HanddgError):
         LossConfig(**kwargs)

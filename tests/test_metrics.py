@@ -26,12 +26,19 @@ def test_official_errors_are_camera_space_345() -> None:
     assert result["per_joint_mm"] == pytest.approx([5.0] * 21)
 
 
-def test_hand3d_is_root_relative() -> None:
+def test_hand3d_makes_the_gt_root_relative_and_scores_the_prediction_as_it_is() -> None:
     pred, gt = _hand()
-    # the same shift on every joint vanishes once both are made root-relative
-    assert metrics.hand3d(pred, gt)["epe_mean_mm"] == pytest.approx(0.0)
-    pred, gt = _hand(offset_from=1)
-    result = metrics.hand3d(pred, gt)
+    relative = gt - gt[:, :1]
+    # the GT's own position never matters: the GT is made relative to its root
+    assert metrics.hand3d(relative, gt)["epe_mean_mm"] == pytest.approx(0.0)
+    assert metrics.hand3d(relative, gt + 100.0)["epe_mean_mm"] == pytest.approx(0.0)
+    # the prediction is not re-centred on its own root (hand3d's eval3d.py): a 3-4-5 shift of every
+    # joint, root included, costs 5 mm on every joint
+    result = metrics.hand3d(relative + [3.0, 4.0, 0.0], gt)
+    assert result["per_joint_mm"] == pytest.approx([5.0] * 21)
+    shifted = relative.copy()
+    shifted[:, 1:] += [3.0, 4.0, 0.0]
+    result = metrics.hand3d(shifted, gt)
     assert result["per_joint_mm"] == pytest.approx([0.0] + [5.0] * 20)
     assert result["epe_mean_mm"] == pytest.approx(100.0 / 21.0)
 
@@ -83,3 +90,28 @@ def test_auc_of_a_linear_pck_is_one_half() -> None:
 def test_mismatched_shapes_are_refused() -> None:
     with pytest.raises(ValueError):
         metrics.joint_errors(np.zeros((2, 21, 3)), np.zeros((3, 21, 3)))
+
+
+def test_procrustes_alignment_undoes_rotation_scale_and_translation() -> None:
+    rng = np.random.default_rng(0)
+    gt = rng.normal(size=(3, 21, 3)) * 30.0
+    angle = 0.7
+    rotation = np.array([[np.cos(angle), -np.sin(angle), 0.0], [np.sin(angle), np.cos(angle), 0.0], [0.0, 0.0, 1.0]])
+    pred = 1.8 * gt @ rotation.T + [10.0, -5.0, 400.0]
+    assert np.abs(metrics.align_w_scale(gt, pred) - gt).max() < 1e-6
+    result = metrics.freihand(pred, gt)
+    assert result["aligned"]["epe_mean_mm"] == pytest.approx(0.0, abs=1e-6)
+    assert result["unaligned"]["epe_mean_mm"] > 100.0
+    assert len(result["aligned"]["pck"]["thresholds_mm"]) == 100
+    assert result["aligned"]["auc_0_50"] == pytest.approx(1.0 - 0.5 / 99)  # the 0 mm threshold counts half a step
+
+
+def test_keypoint_2d_errors_by_hand() -> None:
+    gt = np.zeros((2, 21, 2))
+    pred = gt.copy()
+    pred[0] += [3.0, 4.0]  # 5 px on every joint of sample 0
+    pred[1] += [6.0, 8.0]  # 10 px on every joint of sample 1
+    result = metrics.keypoints_2d(pred, gt)
+    assert result["mean_px"] == pytest.approx(7.5)
+    assert result["median_px"] == pytest.approx(7.5)
+    assert result["pck"]["values"] == [0.0, 0.5, 1.0, 1.0]

@@ -8,7 +8,7 @@ from handdg.errors import HanddgError
 from handdg.stores import FeatureStore
 from handdg.train import loop, runs
 from handdg.train.features import ClipFeatures, mix
-from train_helpers import tiny_config, tiny_freihand
+from train_helpers import tiny_config, tiny_freihand, tiny_store
 
 
 def test_mix_by_hand():
@@ -37,15 +37,9 @@ def test_mixed_uses_the_drawn_prompts():
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory):
     """A tiny FreiHAND and its feature store made with the tiny random CLIP (32-d)."""
-    from handdg.featurize.clip import load_clip
-    from handdg.featurize.run import featurize_dataset
-
-    torch.set_num_threads(1)
     folder = tmp_path_factory.mktemp("stored")
     root = tiny_freihand(folder / "fh")
-    featurize_dataset(open_dataset(root, "freihand"), folder / "fh.zarr", load_clip("handdg-tiny", "random", "cpu"),
-                      batch_size=16, workers=0, progress=False)
-    return root, folder / "fh.zarr"
+    return root, tiny_store(root, folder / "fh.zarr")
 
 
 def test_store_features_are_loaded_in_dataset_order(stored):

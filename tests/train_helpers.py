@@ -50,3 +50,17 @@ def tiny_rhd(root: Path, count: int = 4) -> Path:
         uv_vis = np.concatenate([project(xyz, K), np.r_[np.ones(21), np.zeros(21)][:, None]], axis=1)
         annotations[i] = {"xyz": xyz.astype(np.float32), "uv_vis": uv_vis.astype(np.float32), "K": K}
     return write_rhd(root, "evaluation", annotations)
+
+
+def tiny_store(root: Path, store: Path) -> Path:
+    """The feature store of the FreiHAND training split at `root`, made with the tiny random CLIP (32-d)."""
+    import torch
+
+    from handdg.data import open_dataset
+    from handdg.featurize.clip import load_clip
+    from handdg.featurize.run import featurize_dataset
+
+    torch.set_num_threads(1)
+    featurize_dataset(open_dataset(root, "freihand"), store, load_clip("handdg-tiny", "random", "cpu"),
+                      batch_size=16, workers=0, progress=False)
+    return store

@@ -204,12 +204,12 @@ def write_tables(paths: Iterable[Path], out: Path, protocol: str = "official") -
         writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(csv_rows(table, cells, protocol))
-        written.append(_write_text(out / f"{table.name}.csv", buffer.getvalue()))
-    written.insert(0, _write_text(out / "tables.md", "\n".join(sections)))
+        written.append(write_text_atomic(out / f"{table.name}.csv", buffer.getvalue()))
+    written.insert(0, write_text_atomic(out / "tables.md", "\n".join(sections)))
     return written
 
 
-def _write_text(path: Path, text: str) -> Path:
+def write_text_atomic(path: Path, text: str) -> Path:
     """Write `text` atomically (temp + rename) and return the path."""
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")

@@ -24,6 +24,8 @@ from handdg.data.camera import project
 from handdg.data.transforms import crop_affine, hand_box, mirror
 from handdg.errors import HanddgError
 from handdg.train import augment
+from handdg.train.config import TrainConfig
+from handdg.train.model import ModelConfig
 from handdg.train.targets import heatmap_target, with_root
 from handdg.train.seeds import AUGMENT, keyed_generator, keyed_seed
 
@@ -38,6 +40,12 @@ class CropSpec:
     heatmap_sigma: float
     crop_scale: float
     root: str = "wrist"
+
+    @classmethod
+    def for_run(cls, config: TrainConfig, model: ModelConfig) -> "CropSpec":
+        """Input and heatmap geometry of a run."""
+        return cls(input_size=model.input_size, heatmap_size=config.heatmap_size,
+                   heatmap_sigma=config.heatmap_sigma, crop_scale=config.crop_scale, root=config.root)
 
 
 def _warp(image: np.ndarray, M: np.ndarray, out_size: int) -> np.ndarray:
@@ -73,6 +81,7 @@ def crop_sample(sample: Sample, spec: CropSpec, geometry: augment.Geometry = aug
         "xyz_mm": xyz @ R.T,
         "visible": np.ones(21, bool) if sample.visible is None else np.asarray(sample.visible, bool),
         "K": A @ K,
+        "zoom": float(np.sqrt(abs(np.linalg.det(A[:2, :2])))),
         "mirrored": mirrored,
     }
 
@@ -87,6 +96,7 @@ def to_tensors(crop: dict, spec: CropSpec) -> dict[str, torch.Tensor]:
         "xyz_mm": torch.from_numpy(crop["xyz_mm"]).float(),
         "K": torch.from_numpy(crop["K"]).float(),
         "visible": torch.from_numpy(crop["visible"]),
+        "zoom": torch.tensor(crop["zoom"], dtype=torch.float32),
         "hand_side": torch.tensor(1.0),
     }
 

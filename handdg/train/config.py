@@ -7,6 +7,7 @@ is fully described by that file (plus the feature store it names).
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,11 @@ AUGMENT_PRESETS = {
 """`official` = what the released code applied; `normal` = Table 6's six photometric ones + geometric."""
 LAYOUTS = ("freihand", "rhd", "stb")
 PRESETS = ("paper", "small", "tiny")
+LR_SCHEDULES = ("cosine", "step", "constant")
+RECIPE = 2
+"""Version of what a config's fields mean. 1 = before the learning fix (per-pixel mean L_heat, last
+stage only, σ 1, constant lr, Eq. 4 as printed); a run of another recipe cannot be resumed."""
+WARMUP_FRACTION = 0.05
 
 
 def _choice(name: str, value: Any, allowed: tuple) -> None:
@@ -34,10 +40,16 @@ def _choice(name: str, value: Any, allowed: tuple) -> None:
 
 @dataclass
 class TrainConfig:
-    """A training run. Defaults are the paper's (Adam 1e-4, lambdas 1/1/0.1) on the `small` preset.
+    """A training run: the paper's method (Eq. 1-4, λ 1/1/0.1, Adam) with a recipe that learns from scratch.
 
     heatmap_size is the GT heatmap side (the paper's 32); predictions (input/8 per side) are
-    upsampled to it by the heatmap loss. heatmap_sigma is in GT heatmap pixels.
+    upsampled to it by the heatmap loss. heatmap_sigma is the Gaussian's std in GT heatmap pixels
+    (2 px of 32 ≈ hand3d's σ 25 at 256; the official code's σ 10 ≈ 0.9 px). heat_reduction /
+    heat_stages: see handdg.train.losses. pose_gradient "joint" lets L_pose train the heatmap net
+    too (the paper's end-to-end Eq. 1); "lifting" stops it at the heatmaps (hand3d trains the nets
+    apart). lr is the peak of the schedule: "cosine" = 5 % linear warm-up then cosine to 1 %,
+    "step" = ×0.1 at 1/3 and 2/3 of the steps (hand3d's PoseNet), "constant" = the paper's fixed lr.
+    Validation (`val_*`) scores the model every val_every steps and keeps the best as best.safetensors.
     crop_scale multiplies the tight box around the 2D joints to give the crop side. root is what
     joint 0 means to the network (wrist: FreiHAND's own; palm: hand3d's), converted on read.
     """
@@ -56,15 +68,19 @@ class TrainConfig:
     lambda_heat: float = 1.0
     lambda_pose: float = 1.0
     lambda_con: float = 0.1
-    contrastive: str = "paper"
+    contrastive: str = "hinge"
+    heat_reduction: str = "sum"
+    heat_stages: str = "all"
+    pose_gradient: str = "joint"
     pose_target: str = "canonical"
     root: str = "wrist"
     heatmap_size: int = 32
-    heatmap_sigma: float = 1.0
+    heatmap_sigma: float = 2.0
     crop_scale: float = 2.0
     batch_size: int = 32
     steps: int = 1000
-    lr: float = 1e-4
+    lr: float = 1e-3
+    lr_schedule: str = "cosine"
     seed: int = 0
     augment: tuple[str, ...] = field(default_factory=lambda: AUGMENT_PRESETS["official"])
     clip_mode: str = "cached"
@@ -75,6 +91,28 @@ class TrainConfig:
     log_every: int = 10
     workers: int = 0
     device: str = "auto"
+    val_data: str | None = None
+    val_layout: str | None = None
+    val_split: str | None = None
+    val_every: int | None = None
+    val_limit: int = 500
+    recipe: int = RECIPE
+
+    def lr_at(self, step: int) -> float:
+        """Learning rate of optimiser step `step` (1-based) under the run's schedule."""
+        if self.lr_schedule == "constant":
+            return self.lr
+        if self.lr_schedule == "step":
+            return self.lr * 0.1 ** min(2, (3 * (step - 1)) // self.steps)
+        warmup = max(1, round(WARMUP_FRACTION * self.steps))
+        if step <= warmup:
+            return self.lr * step / warmup
+        progress = (step - warmup) / max(1, self.steps - warmup)
+        return self.lr * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+    def validation_every(self) -> int:
+        """Steps between validations (default: every checkpoint)."""
+        return self.val_every or self.checkpoint_every
 
     def mixing_ratio(self) -> float | None:
         """The image weight r of f = r·n(f_CI) + (1−r)·n(f_CT); None for the baseline."""
@@ -102,6 +140,12 @@ class TrainConfig:
         _choice("branch2", self.branch2, BRANCH2_MODES)
         _choice("fusion", self.fusion, ("concat", "sum"))
         _choice("contrastive", self.contrastive, ("paper", "hinge"))
+        _choice("heat_reduction", self.heat_reduction, ("sum", "mean"))
+        _choice("heat_stages", self.heat_stages, ("all", "last"))
+        _choice("pose_gradient", self.pose_gradient, ("joint", "lifting"))
+        _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        if self.val_layout is not None:
+            _choice("val_layout", self.val_layout, LAYOUTS)
         _choice("pose_target", self.pose_target, ("canonical", "2.5d"))
         _choice("root", self.root, ("wrist", "palm"))
         _choice("clip_mode", self.clip_mode, ("cached", "online"))
@@ -113,6 +157,10 @@ class TrainConfig:
             raise HanddgError("give either --ratio or --target (its preset ratio), not both")
         for name in self.augment:
             _choice("augmentation", name, AUGMENTATIONS)
+        if self.val_every is not None and self.val_every < 1:
+            raise HanddgError(f"--val-every must be at least 1, got {self.val_every}")
+        if self.val_limit < 0:
+            raise HanddgError(f"--val-limit must be 0 (all) or more, got {self.val_limit}")
         for name in ("batch_size", "steps", "heatmap_size", "checkpoint_every", "log_every", "keep_checkpoints"):
             if getattr(self, name) < 1:
                 raise HanddgError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -143,6 +191,7 @@ class TrainConfig:
             raise HanddgError(f"unknown training option(s) {', '.join(unknown)} in config "
                               "(written by another handdg version?)")
         values = dict(values)
+        values.setdefault("recipe", 1)
         if "augment" in values:
             values["augment"] = tuple(values["augment"])
         return cls(**values)

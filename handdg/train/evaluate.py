@@ -15,15 +15,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from handdg.train import metrics, runs
-from handdg.train.batches import HandCrops
+from handdg.train.batches import CropSpec, HandCrops
 from handdg.train.distributed import pick_device
-from handdg.train.loop import crop_spec
 from handdg.train.model import HandPoseNet, ModelConfig
-from handdg.train.targets import decode
+from handdg.train.reference import constant_pose_scores
+from handdg.train.targets import decode, heatmap_uv
 
 DEFAULT_XY_FROM = {"stb": "heatmap", "rhd": "regression", "freihand": "regression"}
 """Where a 2.5-D model's x, y come from in the official protocol, as the official code read them."""
@@ -38,21 +38,48 @@ def load_model(checkpoint: str | Path, device: torch.device) -> tuple[HandPoseNe
 
 
 def _predict(net: HandPoseNet, loader: DataLoader, device: torch.device, xy_from: str, show: bool) -> dict[str, np.ndarray]:
-    """Decoded predictions and ground truth of every test sample (crop camera frame, mm)."""
-    collected: dict[str, list[np.ndarray]] = {"relative": [], "camera": [], "gt": [], "visible": []}
+    """Decoded predictions and ground truth of every test sample (crop camera frame, mm; 2D in original pixels)."""
+    collected: dict[str, list[np.ndarray]] = {"relative": [], "camera": [], "gt": [], "visible": [],
+                                              "uv": [], "gt_uv": []}
     size = net.config.input_size
     with torch.inference_mode():
         for batch in tqdm(loader, desc="evaluating", unit="batch", disable=not show):
             output = net(batch["image"].to(device), batch["hand_side"].to(device))
-            output.heatmaps, output.coords = output.heatmaps.cpu(), output.coords.cpu()
+            output.heatmaps, output.coords = output.heatmaps.cpu().float(), output.coords.cpu().float()
             if output.rotation is not None:
-                output.rotation = output.rotation.cpu()
+                output.rotation = output.rotation.cpu().float()
             decoded = decode(output, batch["hand_side"], batch["xyz_mm"].double(), batch["K"].double(), size, xy_from)
+            zoom = batch["zoom"].double()[:, None, None]
             collected["relative"].append(decoded.relative_mm.numpy())
             collected["camera"].append(decoded.camera_mm.numpy())
             collected["gt"].append(batch["xyz_mm"].double().numpy())
             collected["visible"].append(batch["visible"].numpy())
+            collected["uv"].append((heatmap_uv(output.heatmaps, size) / zoom).numpy())
+            collected["gt_uv"].append((batch["uv"].double() / zoom).numpy())
     return {name: np.concatenate(parts) for name, parts in collected.items()}
+
+
+def score(net: HandPoseNet, crops: Dataset, layout: str, device: torch.device, xy_from: str,
+          reference: dict | None, batch_size: int = 32, workers: int = 0, show_progress: bool = False) -> dict[str, Any]:
+    """Every metric of `net` on un-augmented crops: both protocols, 2D error, the constant-pose
+    reference with the skill ratio, and FreiHAND's own figures on FreiHAND data."""
+    loader = DataLoader(crops, batch_size=batch_size, shuffle=False, num_workers=workers)
+    found = _predict(net, loader, device, xy_from, show_progress)
+    stb = layout == "stb"
+    protocols = {"hand3d": metrics.hand3d(found["relative"], found["gt"], found["visible"], stb_subset=stb),
+                 "official": metrics.official(found["camera"], found["gt"], stb_subset=stb)}
+    result: dict[str, Any] = {"protocols": protocols,
+                              "keypoints_2d": metrics.keypoints_2d(found["uv"], found["gt_uv"])}
+    result["constant_pose"] = None
+    if reference and reference.get("normed") is not None:
+        constant = constant_pose_scores(reference, found["gt"], found["visible"], stb)
+        result["constant_pose"] = {
+            name: {"epe_mean_mm": block["epe_mean_mm"], "auc_0_50": block["auc_0_50"],
+                   "skill_ratio": protocols[name]["epe_mean_mm"] / block["epe_mean_mm"]}
+            for name, block in constant.items()}
+    if layout == "freihand":
+        result["freihand"] = metrics.freihand(found["camera"], found["gt"])
+    return result
 
 
 def evaluate(checkpoint: str | Path, layout: str, root: str | Path, split: str = "test", camera: str = "sk",
@@ -64,34 +91,43 @@ def evaluate(checkpoint: str | Path, layout: str, root: str | Path, split: str =
     chosen = pick_device(device)
     net, ckpt = load_model(checkpoint, chosen)
     dataset = open_dataset(root, layout, split, camera)
-    spec = crop_spec(ckpt.config, net.config)
-    loader = DataLoader(HandCrops(dataset, spec), batch_size=batch_size, shuffle=False, num_workers=workers)
+    spec = CropSpec.for_run(ckpt.config, net.config)
     xy_from = xy_from or DEFAULT_XY_FROM[layout]
-    found = _predict(net, loader, chosen, xy_from, show_progress)
-    stb = layout == "stb"
+    scores = score(net, HandCrops(dataset, spec), layout, chosen, xy_from, ckpt.reference, batch_size, workers, show_progress)
     return {
         "dataset": layout,
         "split": dataset.split,
-        "camera": camera if stb else None,
+        "camera": camera if layout == "stb" else None,
         "count": len(dataset),
         "checkpoint": str(checkpoint),
         "step": ckpt.step,
         "root": spec.root,
         "xy_from": xy_from if ckpt.config.pose_target == "2.5d" else "regression",
         "run_config": ckpt.config.to_dict(),
-        "protocols": {
-            "hand3d": metrics.hand3d(found["relative"], found["gt"], found["visible"], stb_subset=stb),
-            "official": metrics.official(found["camera"], found["gt"], stb_subset=stb),
-        },
+        **scores,
     }
 
 
 def format_table(result: dict[str, Any]) -> str:
     """The headline numbers of an eval result as a small fixed-width table."""
     header = f"{result['dataset']} {result['split']} ({result['count']} samples, step {result['step']}, root {result['root']})"
-    lines = [header, f"{'protocol':<10} {'EPE mean':>9} {'median':>8} {'AUC 0-50':>9} {'AUC 20-50':>10}"]
+    constant = result.get("constant_pose") or {}
+    lines = [header, f"{'protocol':<10} {'EPE mean':>9} {'median':>8} {'AUC 0-50':>9} {'AUC 20-50':>10} "
+                     f"{'const. pose':>11} {'ratio':>6}"]
     for name, block in result["protocols"].items():
         subset = f"{block['auc_20_50']:.3f}" if "auc_20_50" in block else "-"
+        ref = constant.get(name)
+        ref_text = f"{ref['epe_mean_mm']:>11.2f} {ref['skill_ratio']:>6.2f}" if ref else f"{'-':>11} {'-':>6}"
         lines.append(f"{name:<10} {block['epe_mean_mm']:>9.2f} {block['epe_median_mm']:>8.2f} "
-                     f"{block['auc_0_50']:>9.3f} {subset:>10}")
+                     f"{block['auc_0_50']:>9.3f} {subset:>10} {ref_text}")
+    if "keypoints_2d" in result:
+        k2 = result["keypoints_2d"]
+        pck = ", ".join(f"{t:g} px {v:.2f}" for t, v in zip(k2["pck"]["thresholds_px"], k2["pck"]["values"]))
+        lines.append(f"2D heatmap maxima: mean {k2['mean_px']:.2f} px, median {k2['median_px']:.2f} px; PCK {pck}")
+    if "freihand" in result:
+        fh = result["freihand"]
+        lines.append(f"FreiHAND: EPE {fh['unaligned']['epe_mean_mm']:.2f} mm (AUC {fh['unaligned']['auc_0_50']:.3f}), "
+                     f"PA-MPJPE {fh['aligned']['epe_mean_mm']:.2f} mm (AUC {fh['aligned']['auc_0_50']:.3f})")
+    if not constant:
+        lines.append("constant-pose reference: not recorded in this checkpoint (trained by an older handdg)")
     return "\n".join(lines)

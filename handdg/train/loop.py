@@ -18,16 +18,18 @@ from tqdm import tqdm
 
 from handdg import prompts
 from handdg.errors import HanddgError
-from handdg.train import distributed, runs
+from handdg.train import distributed, runs, validate
 from handdg.train.batches import CropSpec, HandCrops, StepBatches
 from handdg.train.config import TrainConfig
 from handdg.train.features import ClipFeatures
+from handdg.train.config import RECIPE
 from handdg.train.losses import LossConfig, LossTerms, total_loss
+from handdg.train.reference import mean_pose
 from handdg.train.model import HandPoseNet, ModelConfig
 from handdg.train.seeds import PROMPTS, keyed_generator
 from handdg.train.targets import canonical_target, uvd_target
 
-METRIC_FIELDS = ["loss", "heat", "pose", "con"]
+METRIC_FIELDS = ["loss", "heat", "pose", "con", "lr"]
 PROMPT_BATCH = 256
 DEFAULT_CLIP_DIM = 512
 """Branch2's CLIP input size when a run has no CLIP (baseline: Branch2 is built but frozen, unused)."""
@@ -38,10 +40,7 @@ def model_config(config: TrainConfig, clip_dim: int) -> ModelConfig:
     return ModelConfig.from_preset(config.preset, clip_dim=clip_dim, fusion=config.fusion, target=config.pose_target)
 
 
-def crop_spec(config: TrainConfig, model: ModelConfig) -> CropSpec:
-    """Input and heatmap geometry of a run."""
-    return CropSpec(input_size=model.input_size, heatmap_size=config.heatmap_size,
-                    heatmap_sigma=config.heatmap_sigma, crop_scale=config.crop_scale, root=config.root)
+crop_spec = CropSpec.for_run
 
 
 def pose_targets(batch: dict[str, torch.Tensor], target: str, input_size: int) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -55,7 +54,8 @@ def pose_targets(batch: dict[str, torch.Tensor], target: str, input_size: int) -
 def loss_config(config: TrainConfig) -> LossConfig:
     """The loss weights and contrastive form of a run."""
     return LossConfig(heat=config.lambda_heat, pose=config.lambda_pose, con=config.lambda_con,
-                      contrastive=config.contrastive)
+                      contrastive=config.contrastive, heat_reduction=config.heat_reduction,
+                      heat_stages=config.heat_stages)
 
 
 class OnlineClip:
@@ -135,6 +135,9 @@ def resume(out: Path, steps: int | None = None, workers: int | None = None, devi
     Only the step budget (extend only), data-loading workers and device may change.
     """
     config, _ = runs.read_run(Path(out))
+    if config.recipe != RECIPE:
+        raise HanddgError(f"{out} was trained with training recipe {config.recipe} (handdg before the learning fix); "
+                          f"its settings mean something else under recipe {RECIPE}: start a new run in another --out")
     if steps is not None:
         if steps < config.steps:
             raise HanddgError(f"--steps {steps} is below the run's {config.steps}: resume can only extend a run")
@@ -159,21 +162,30 @@ def _train(config: TrainConfig, resume: bool, ctx: distributed.Context) -> Path:
 
     out = Path(config.out)
     dataset = open_dataset(config.data, config.layout, config.split)
+    if not resume:
+        validate.default_validation(config)
     clip = ClipInput.for_run(config, dataset, ctx)
     net, model = _build_model(config, clip.features.dim if clip else DEFAULT_CLIP_DIM, ctx)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr, betas=(0.9, 0.999))
     start = _restore(out, net, optimizer, config) if resume else 0
     batches = StepBatches(len(dataset), config.batch_size, config.seed, ctx.rank, ctx.world, start, config.steps)
-    if ctx.main and not resume:
-        runs.create_run(out, config, {"clip": clip.features.provenance if clip else None,
-                                      "dataset": _dataset_identity(dataset), "store": config.store,
-                                      "model": net.config.to_dict(), "world_size": ctx.world})
+    spec = crop_spec(config, net.config)
+    if resume:
+        reference = runs.read_run(out)[1].get("reference")
+    else:
+        reference = mean_pose(dataset, spec.root)
+        if ctx.main:
+            runs.create_run(out, config, {"clip": clip.features.provenance if clip else None,
+                                          "dataset": _dataset_identity(dataset), "store": config.store,
+                                          "model": net.config.to_dict(), "world_size": ctx.world,
+                                          "reference": reference})
     distributed.barrier(ctx)
-    crops = HandCrops(dataset, crop_spec(config, net.config), config.augment,
-                      keep_clean=clip is not None and clip.online is not None)
+    crops = HandCrops(dataset, spec, config.augment, keep_clean=clip is not None and clip.online is not None)
     loader = DataLoader(crops, batch_sampler=batches, num_workers=config.workers,
                         pin_memory=ctx.device.type == "cuda")
-    log = runs.MetricsLog(out, METRIC_FIELDS, start if resume else None) if ctx.main else None
+    validator = validate.Validator(config, spec, reference, ctx.device) if ctx.main and config.val_data else None
+    fields = METRIC_FIELDS + (validate.FIELDS if config.val_data else [])
+    log = runs.MetricsLog(out, fields, start if resume else None) if ctx.main else None
     losses = loss_config(config)
     per_step = config.batch_size * ctx.world
     bar = tqdm(total=config.steps * per_step, initial=start * per_step, unit="sample", unit_scale=True,
@@ -182,20 +194,30 @@ def _train(config: TrainConfig, resume: bool, ctx: distributed.Context) -> Path:
     try:
         for step, batch in enumerate(loader, start=start + 1):
             batch = {k: v.to(ctx.device, non_blocking=True) for k, v in batch.items()}
-            output = model(batch["image"], batch["hand_side"], clip(batch, step, ctx.rank) if clip else None)
+            output = model(batch["image"], batch["hand_side"], clip(batch, step, ctx.rank) if clip else None,
+                           lift_detached=config.pose_gradient == "lifting")
             coords, rotation = pose_targets(batch, config.pose_target, net.config.input_size)
             terms = total_loss(output, batch["heatmaps"], coords, rotation, losses)
             values = _logged_values(terms, ctx)
             _stop_unless_finite(values, step, out)
+            lr = config.lr_at(step)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
             optimizer.zero_grad(set_to_none=True)
             terms.total.backward()
             optimizer.step()
             bar.update(per_step)
             bar.set_postfix(loss=f"{values[0].item():.4g}", step=step)
-            if log is not None and (step % config.log_every == 0 or step == config.steps):
-                log.log(step, dict(zip(METRIC_FIELDS, values.tolist())))
+            row = dict(zip(METRIC_FIELDS, values.tolist() + [lr]))
+            if validator is not None and (step % config.validation_every() == 0 or step == config.steps):
+                row.update(validate.logged(validator(net)))
+                validate.keep_best(out, step, row, net, config, reference)
+                bar.write(f"step {step}: validation hand3d EPE {row['val_hand3d_mm']:.1f} mm, "
+                          f"2D {row['val_2d_px']:.1f} px")
+            if log is not None and (step % config.log_every == 0 or step == config.steps or len(row) > len(METRIC_FIELDS)):
+                log.log(step, row)
             if step % config.checkpoint_every == 0 or step == config.steps:
-                _checkpoint(out, step, net, optimizer, config, ctx)
+                _checkpoint(out, step, net, optimizer, config, ctx, reference)
     finally:
         bar.close()
         if log is not None:
@@ -220,11 +242,11 @@ def _stop_unless_finite(values: torch.Tensor, step: int, out: Path) -> None:
 
 
 def _checkpoint(out: Path, step: int, net: HandPoseNet, optimizer: torch.optim.Optimizer,
-                config: TrainConfig, ctx: distributed.Context) -> None:
+                config: TrainConfig, ctx: distributed.Context, reference: dict | None) -> None:
     if ctx.main:
         state = {"optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state()}
         runs.save_checkpoint(out, step, net.state_dict(), state, config, config.keep_checkpoints,
-                             net.config.to_dict())
+                             net.config.to_dict(), reference)
     distributed.barrier(ctx)
 
 

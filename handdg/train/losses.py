@@ -1,6 +1,13 @@
 """The paper's training loss L = λ1·L_heat + λ2·L_pose + λ3·L_con (Eq. 1–4) and its negative mining.
 
-Choices the paper leaves open (official-code-notes.md §c.2), made here and recorded in a run:
+Choices the paper leaves open (official-code-notes.md §c.1-c.4), made here and recorded in a run:
+* L_heat is Eq. 2 as printed, a squared L2 norm: the sum of squared errors over the 21 maps
+  (at the GT resolution) per sample, then a mean over the batch (`heat_reduction="sum"`). The
+  per-pixel mean (`"mean"`) makes L_heat ~1/20,000 of L_pose, whose gradient then flows back
+  through the heatmaps and turns them into a free code for the lifting nets: the maps collapse
+  to zero and the network outputs a constant pose. Every CPM stage is supervised
+  (`heat_stages="all"`, hand3d's intermediate supervision) or only the last (`"last"`).
+* L_pose is Eq. 3's "standard MSE": the mean over the coordinates (and over R's entries).
 * ‖·‖₁ is the L1 norm as printed: a sum over the embedding's dimensions, then a mean over the batch.
 * The heatmap distance used to mine negatives is L2 over all 21×h×w values, computed on the
   ground-truth resolution (predictions are upsampled bilinearly when the sizes differ), and a
@@ -25,20 +32,28 @@ from handdg.train.model import ModelOutput
 
 Contrastive = Literal["paper", "hinge"]
 NegativeFrom = Literal["e2", "e1"]
+HeatReduction = Literal["sum", "mean"]
+HeatStages = Literal["all", "last"]
 
 
 @dataclass(frozen=True)
 class LossConfig:
-    """Weights and the contrastive variant; paper defaults λ = (1, 1, 0.1), Eq. 4 with margin 0.5."""
+    """Weights, heatmap-loss form and contrastive variant; paper λ = (1, 1, 0.1), margin 0.5."""
 
     heat: float = 1.0
     pose: float = 1.0
     con: float = 0.1
-    contrastive: Contrastive = "paper"
+    contrastive: Contrastive = "hinge"
     margin: float = 0.5
     negative_from: NegativeFrom = "e2"
+    heat_reduction: HeatReduction = "sum"
+    heat_stages: HeatStages = "all"
 
     def __post_init__(self) -> None:
+        if self.heat_reduction not in ("sum", "mean"):
+            raise HanddgError(f"unknown heatmap loss reduction {self.heat_reduction!r}: use 'sum' or 'mean'")
+        if self.heat_stages not in ("all", "last"):
+            raise HanddgError(f"unknown heatmap supervision {self.heat_stages!r}: use 'all' or 'last'")
         if self.contrastive not in ("paper", "hinge"):
             raise HanddgError(f"unknown contrastive loss {self.contrastive!r}: use 'paper' or 'hinge'")
         if self.negative_from not in ("e2", "e1"):
@@ -67,9 +82,17 @@ def _at_size(pred: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(pred, size=size, mode="bilinear", align_corners=False)
 
 
-def heatmap_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """MSE between predicted and GT heatmaps (B,21,·,·); predictions are upsampled to the GT size."""
-    return F.mse_loss(_at_size(pred, target.shape[-2:]), target)
+def heatmap_loss(pred: torch.Tensor, target: torch.Tensor, reduction: HeatReduction = "sum") -> torch.Tensor:
+    """Squared error between predicted and GT heatmaps (B,21,·,·), predictions upsampled to the GT size:
+    summed over maps and pixels then averaged over the batch (`sum`, Eq. 2), or averaged over all (`mean`)."""
+    squared = (_at_size(pred, target.shape[-2:]).float() - target) ** 2
+    return squared.flatten(1).sum(dim=1).mean() if reduction == "sum" else squared.mean()
+
+
+def supervised_heatmap_loss(output: ModelOutput, target: torch.Tensor, config: LossConfig) -> torch.Tensor:
+    """L_heat of the supervised CPM stages: all three summed (hand3d) or the last one only."""
+    stages = output.stages if config.heat_stages == "all" and output.stages else (output.heatmaps,)
+    return sum(heatmap_loss(maps, target, config.heat_reduction) for maps in stages)
 
 
 def pose_loss(output: ModelOutput, coords: torch.Tensor, rotation: torch.Tensor | None = None) -> torch.Tensor:
@@ -110,7 +133,7 @@ def contrastive_loss(e1p: torch.Tensor, e2p: torch.Tensor, negatives: torch.Tens
 def total_loss(output: ModelOutput, gt_heatmaps: torch.Tensor, gt_coords: torch.Tensor,
                gt_rotation: torch.Tensor | None, config: LossConfig = LossConfig()) -> LossTerms:
     """λ1·L_heat + λ2·L_pose (+ λ3·L_con when the output carries Branch2 embeddings)."""
-    heat = heatmap_loss(output.heatmaps, gt_heatmaps)
+    heat = supervised_heatmap_loss(output, gt_heatmaps, config)
     pose = pose_loss(output, gt_coords, gt_rotation)
     total = config.heat * heat + config.pose * pose
     con = None

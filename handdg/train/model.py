@@ -98,10 +98,11 @@ class ModelConfig:
 class ModelOutput:
     """What `HandPoseNet.forward` returns.
 
-    heatmaps: (B,21,h,w) at the net's native resolution (input/8), not upsampled.
+    heatmaps: (B,21,h,w) at the net's native resolution (input/8), not upsampled: the last CPM stage.
     coords: (B,21,3), canonical coordinates or normalised 2.5-D crop coordinates (per target).
     rotation: (B,3,3) row-vector rotation (xyz = coords @ rotation) for "canonical", else None.
     e1p, e2p: (B, proj_dim) projected Branch2 embeddings, None when no CLIP feature was given.
+    stages: every CPM stage's maps, first to last (the last is `heatmaps`), for intermediate supervision.
     """
 
     heatmaps: torch.Tensor
@@ -109,6 +110,7 @@ class ModelOutput:
     rotation: torch.Tensor | None
     e1p: torch.Tensor | None = None
     e2p: torch.Tensor | None = None
+    stages: tuple[torch.Tensor, ...] = ()
 
 
 def _conv(c_in: int, c_out: int, k: int) -> nn.Conv2d:
@@ -134,7 +136,7 @@ def _leaky_stack(layers: list[nn.Module], x: torch.Tensor) -> torch.Tensor:
 
 
 class HeatmapNet(nn.Module):
-    """VGG trunk + three CPM stages (H3D's PoseNet); returns the pool3 feature and stage-3 maps."""
+    """VGG trunk + three CPM stages (H3D's PoseNet); returns the pool3 feature and every stage's maps."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -164,8 +166,8 @@ class HeatmapNet(nn.Module):
         layers = [_conv(NUM_JOINTS + enc, ch, 7)] + [_conv(ch, ch, 7) for _ in range(4)]
         return nn.ModuleList(layers + [_conv(ch, ch, 1), _conv(ch, NUM_JOINTS, 1)])
 
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B,3,S,S) images in [0,1] -> (pool3 feature (B,C,S/8,S/8), heatmaps (B,21,S/8,S/8))."""
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """(B,3,S,S) images in [0,1] -> (pool3 feature (B,C,S/8,S/8), the 3 stages' maps (B,21,S/8,S/8))."""
         x = images
         for i, layer in enumerate(self.trunk):
             x = F.leaky_relu(layer(x), LEAK)
@@ -173,11 +175,11 @@ class HeatmapNet(nn.Module):
                 x = F.max_pool2d(x, 2, 2)
         pool3 = x
         encoding = _leaky_stack(list(self.conv4), pool3)
-        maps = self.conv5_2(F.leaky_relu(self.conv5_1(encoding), LEAK))
+        stages = [self.conv5_2(F.leaky_relu(self.conv5_1(encoding), LEAK))]
         for stage in self.stages:
-            y = _leaky_stack(list(stage[:-1]), torch.cat([maps, encoding], dim=1))
-            maps = stage[-1](y)
-        return pool3, maps
+            y = _leaky_stack(list(stage[:-1]), torch.cat([stages[-1], encoding], dim=1))
+            stages.append(stage[-1](y))
+        return pool3, stages
 
 
 class _LiftingNet(nn.Module):
@@ -317,13 +319,16 @@ class HandPoseNet(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward(self, images: torch.Tensor, hand_side: torch.Tensor,
-                clip_feature: torch.Tensor | None = None) -> ModelOutput:
+                clip_feature: torch.Tensor | None = None, lift_detached: bool = False) -> ModelOutput:
         """images (B,3,S,S) RGB in [0,1]; hand_side (B,) with 1 = right hand, 0 = left;
-        clip_feature (B, clip_dim) or None (then Branch2 is skipped, as at test time)."""
-        pool3, heatmaps = self.heatmap_net(images)
+        clip_feature (B, clip_dim) or None (then Branch2 is skipped, as at test time);
+        lift_detached stops L_pose's gradient at the heatmaps (hand3d trains the two nets apart)."""
+        pool3, stages = self.heatmap_net(images)
+        heatmaps = stages[-1]
+        lifted = heatmaps.detach() if lift_detached else heatmaps
         onehot = side_onehot(hand_side, heatmaps.dtype)
-        coords = self.pose_prior(heatmaps, onehot).view(-1, NUM_JOINTS, 3)
-        rotation = rodrigues(self.view_point(heatmaps, onehot), self.config.rotation_eps)
+        coords = self.pose_prior(lifted, onehot).view(-1, NUM_JOINTS, 3)
+        rotation = rodrigues(self.view_point(lifted, onehot), self.config.rotation_eps)
         if self.config.target == "2.5d":
             coords = flip_right_hand(coords, hand_side) @ rotation
             rotation = None
@@ -331,7 +336,8 @@ class HandPoseNet(nn.Module):
         if clip_feature is not None:
             e1, e2 = self.branch2(pool3, clip_feature)
             e1p, e2p = self.projection(torch.cat([e1, e2], dim=0)).chunk(2, dim=0)
-        return ModelOutput(heatmaps=heatmaps, coords=coords, rotation=rotation, e1p=e1p, e2p=e2p)
+        return ModelOutput(heatmaps=heatmaps, coords=coords, rotation=rotation, e1p=e1p, e2p=e2p,
+                           stages=tuple(stages))
 
 
 def parameter_counts(model: HandPoseNet) -> dict[str, int]:

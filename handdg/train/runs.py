@@ -33,6 +33,7 @@ from handdg.train.config import TrainConfig
 CONFIG = "config.json"
 METRICS = "metrics.csv"
 LAST = "last.safetensors"
+BEST = "best.safetensors"
 _STEP = re.compile(r"step_(\d+)\.safetensors$")
 
 
@@ -77,22 +78,28 @@ def _state_path(out: Path, step: int) -> Path:
     return out / "checkpoints" / f"step_{step}.opt.pt"
 
 
-def save_checkpoint(out: Path, step: int, weights: dict[str, torch.Tensor], state: dict[str, Any],
-                    config: TrainConfig, keep: int, model: dict[str, Any] | None = None) -> Path:
-    """Write step_<step> (state first, weights last), refresh last.safetensors, prune to `keep`.
+def write_weights(path: Path, step: int, weights: dict[str, torch.Tensor], config: TrainConfig,
+                  model: dict[str, Any] | None = None, reference: dict[str, Any] | None = None) -> Path:
+    """Write a self-describing .safetensors atomically: metadata holds the training and network
+    configs and the constant-pose reference, so the file alone is enough for `handdg eval`."""
+    tmp = path.with_name(path.name + ".tmp")
+    tensors = {name: t.detach().to("cpu").contiguous() for name, t in weights.items()}
+    metadata = {"handdg_config": json.dumps(config.to_dict()), "handdg_model": json.dumps(model or {}),
+                "handdg_reference": json.dumps(reference), "step": str(step), "handdg_version": __version__}
+    save_file(tensors, str(tmp), metadata=metadata)
+    os.replace(tmp, path)
+    return path
 
-    The weights' metadata carries the training config and the network's `model` config.
-    """
+
+def save_checkpoint(out: Path, step: int, weights: dict[str, torch.Tensor], state: dict[str, Any],
+                    config: TrainConfig, keep: int, model: dict[str, Any] | None = None,
+                    reference: dict[str, Any] | None = None) -> Path:
+    """Write step_<step> (state first, weights last), refresh last.safetensors, prune to `keep`."""
     state_path, weights_path = _state_path(out, step), _weights_path(out, step)
     tmp_state = state_path.with_name(state_path.name + ".tmp")
     torch.save({**state, "step": step}, tmp_state)
     os.replace(tmp_state, state_path)
-    tmp_weights = weights_path.with_name(weights_path.name + ".tmp")
-    tensors = {name: t.detach().to("cpu").contiguous() for name, t in weights.items()}
-    metadata = {"handdg_config": json.dumps(config.to_dict()), "handdg_model": json.dumps(model or {}),
-                "step": str(step), "handdg_version": __version__}
-    save_file(tensors, str(tmp_weights), metadata=metadata)
-    os.replace(tmp_weights, weights_path)
+    write_weights(weights_path, step, weights, config, model, reference)
     tmp_last = out / (LAST + ".tmp")
     shutil.copyfile(weights_path, tmp_last)
     os.replace(tmp_last, out / LAST)
@@ -104,12 +111,13 @@ def save_checkpoint(out: Path, step: int, weights: dict[str, torch.Tensor], stat
 
 @dataclass
 class Checkpoint:
-    """A checkpoint file's weights, training config, network config and step."""
+    """A checkpoint file's weights, training config, network config, step and constant-pose reference."""
 
     weights: dict[str, torch.Tensor]
     config: TrainConfig
     model: dict[str, Any]
     step: int
+    reference: dict[str, Any] | None = None
 
 
 def load_weights(path: str | Path) -> Checkpoint:
@@ -126,7 +134,8 @@ def load_weights(path: str | Path) -> Checkpoint:
     if "handdg_config" not in metadata:
         raise HanddgError(f"{path} is not a handdg checkpoint (no training config in its metadata)")
     return Checkpoint(weights, TrainConfig.from_dict(json.loads(metadata["handdg_config"])),
-                      json.loads(metadata.get("handdg_model", "{}")), int(metadata["step"]))
+                      json.loads(metadata.get("handdg_model", "{}")), int(metadata["step"]),
+                      json.loads(metadata.get("handdg_reference", "null")))
 
 
 def load_state(out: Path, step: int) -> dict[str, Any]:

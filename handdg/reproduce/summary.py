@@ -1,0 +1,218 @@
+"""The tables of a reproduction: each cell is the mean ± sample std over seeds of the finished runs
+that fill the row (the row predicates of handdg.analysis.tables), beside the paper's number, with
+the row's paired difference from the Baseline over the same seeds and its 95 % t-interval.
+
+Pairing by seed removes what the seed changes in both runs alike (initialisation, data order,
+augmentation draws), which is why a ~1 mm effect can be told apart with few seeds.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from scipy import stats
+
+from handdg.analysis.pck import EvalResult, load_eval
+from handdg.analysis.tables import DATASETS, Match, Table, result_variant, variant, write_text_atomic
+from handdg.reproduce import state
+from handdg.reproduce.plan import BASELINE, Plan
+
+PROTOCOLS = ("official", "hand3d")
+LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class Cell:
+    """The EPEs (mm) of one row on one test set under one protocol, by seed, and their files."""
+
+    values: dict[int, float]
+    sources: dict[int, str]
+
+    @property
+    def mean(self) -> float | None:
+        """Mean over seeds (None without runs)."""
+        return statistics.fmean(self.values.values()) if self.values else None
+
+    @property
+    def std(self) -> float | None:
+        """Sample standard deviation over seeds (None with fewer than two runs)."""
+        return statistics.stdev(self.values.values()) if len(self.values) > 1 else None
+
+
+@dataclass(frozen=True)
+class Difference:
+    """Mean paired difference (row − baseline, mm) over `pairs` seeds and its t-interval (None if < 2 pairs)."""
+
+    mean: float
+    low: float | None
+    high: float | None
+    pairs: int
+
+
+def paired_difference(row: Cell, baseline: Cell, level: float = LEVEL) -> Difference | None:
+    """Row minus baseline, seed by seed over the seeds both have; t-interval on the mean difference."""
+    seeds = sorted(set(row.values) & set(baseline.values))
+    if not seeds:
+        return None
+    diffs = [row.values[s] - baseline.values[s] for s in seeds]
+    mean = statistics.fmean(diffs)
+    if len(diffs) < 2:
+        return Difference(mean, None, None, 1)
+    half = stats.t.ppf(0.5 + level / 2, len(diffs) - 1) * statistics.stdev(diffs) / math.sqrt(len(diffs))
+    return Difference(mean, mean - half, mean + half, len(diffs))
+
+
+def finished_results(plan: Plan) -> list[EvalResult]:
+    """The eval results of the plan's runs that score their final step."""
+    return [load_eval(state.eval_path(run, d)) for run in plan.runs for d in DATASETS
+            if state.eval_current(run, d, plan.settings.stb_camera)]
+
+
+def cell(match: Match | None, results: list[EvalResult], dataset: str, protocol: str, out: Path) -> Cell:
+    """The EPEs by seed of the results on `dataset` whose run is the row's variant."""
+    values, sources = {}, {}
+    for result in results:
+        if match is None or result.dataset != dataset or not match(result_variant(result), dataset):
+            continue
+        seed = int(result.data["run_config"]["seed"])
+        values[seed] = float(result.protocol(protocol)["epe_mean_mm"])
+        sources[seed] = str(result.path.relative_to(out))
+    return Cell(values, sources)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One (row, test set, protocol) of a table with everything the outputs show."""
+
+    method: str
+    setting: str
+    dataset: str
+    protocol: str
+    cell: Cell
+    paper: float | None
+    difference: Difference | None
+    is_baseline: bool
+
+
+def table_lines(table: Table, results: list[EvalResult], out: Path) -> list[Line]:
+    """Every line of one table, both protocols, both test sets."""
+    lines = []
+    baseline_knobs = BASELINE.knobs()
+    for protocol in PROTOCOLS:
+        reference = {d: cell(variant("none"), results, d, protocol, out) for d in DATASETS}
+        for row in table.rows:
+            for dataset in DATASETS:
+                measured = cell(row.match, results, dataset, protocol, out)
+                is_baseline = row.match is not None and row.match(baseline_knobs, dataset)
+                difference = None if is_baseline else paired_difference(measured, reference[dataset])
+                lines.append(Line(row.method, row.setting, dataset, protocol, measured, row.paper[dataset],
+                                  difference, is_baseline))
+    return lines
+
+
+def _num(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "—"
+    return f"{value:+.2f}".replace("-", "−") if signed else f"{value:.2f}"
+
+
+def format_cell(c: Cell) -> str:
+    """`mean ± std (n=k)`, `mean (n=1)` or — ."""
+    if c.mean is None:
+        return "—"
+    spread = f" ± {c.std:.2f}" if c.std is not None else ""
+    return f"{c.mean:.2f}{spread} (n={len(c.values)})"
+
+
+def format_difference(line: Line) -> str:
+    """`+d [low, high]` over the paired seeds, `baseline` on the baseline's own row, — without pairs."""
+    if line.is_baseline:
+        return "baseline"
+    d = line.difference
+    if d is None:
+        return "—"
+    if d.low is None:
+        return f"{_num(d.mean, True)} (1 pair)"
+    return f"{_num(d.mean, True)} [{_num(d.low, True)}, {_num(d.high, True)}]"
+
+
+def markdown(table: Table, lines: list[Line]) -> str:
+    """The table in Markdown, one block per protocol."""
+    blocks = []
+    for protocol in PROTOCOLS:
+        header = ["Methods"] + ([table.setting_header] if table.setting_header else [])
+        for d in DATASETS:
+            header += [f"{d.upper()} EPE↓ handdg", f"{d.upper()} paper", f"{d.upper()} Δ vs baseline [95% CI]"]
+        rows = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+        chosen = [line for line in lines if line.protocol == protocol]
+        for start in range(0, len(chosen), len(DATASETS)):
+            group = chosen[start:start + len(DATASETS)]
+            cells = [group[0].method] + ([group[0].setting] if table.setting_header else [])
+            for line in group:
+                cells += [format_cell(line.cell), _num(line.paper), format_difference(line)]
+            rows.append("| " + " | ".join(cells) + " |")
+        blocks.append("\n".join([f"### {table.title} — protocol `{protocol}`", "", *rows, ""]))
+    note = ("EPE in mm: mean ± sample std over seeds (n = finished runs). Δ = the row minus the Baseline, "
+            "seed by seed over the seeds both have, mean [95 % t-interval]; negative = lower error than the "
+            f"Baseline. {table.note}").rstrip()
+    return "\n".join(blocks) + "\n" + note + "\n"
+
+
+CSV_FIELDS = ("table", "method", "setting", "dataset", "protocol", "runs", "mean_epe_mm", "std_epe_mm",
+              "paper_epe_mm", "diff_vs_baseline_mm", "diff_ci95_low_mm", "diff_ci95_high_mm", "pairs",
+              "per_seed_epe_mm", "sources")
+
+
+def _csv_num(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def csv_text(table: Table, lines: list[Line]) -> str:
+    """One CSV record per (row, test set, protocol)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for line in lines:
+        d = line.difference
+        writer.writerow({
+            "table": table.name, "method": line.method, "setting": line.setting, "dataset": line.dataset,
+            "protocol": line.protocol, "runs": len(line.cell.values), "mean_epe_mm": _csv_num(line.cell.mean),
+            "std_epe_mm": _csv_num(line.cell.std), "paper_epe_mm": "" if line.paper is None else line.paper,
+            "diff_vs_baseline_mm": _csv_num(d.mean if d else None), "diff_ci95_low_mm": _csv_num(d.low if d else None),
+            "diff_ci95_high_mm": _csv_num(d.high if d else None), "pairs": d.pairs if d else 0,
+            "per_seed_epe_mm": ";".join(f"{s}:{v:.4f}" for s, v in sorted(line.cell.values.items())),
+            "sources": ";".join(src for _, src in sorted(line.cell.sources.items())),
+        })
+    return buffer.getvalue()
+
+
+def _preamble(plan: Plan, finished: int) -> str:
+    config = plan.runs[0].config
+    return (f"Made by `handdg reproduce {plan.table}`: {finished} of {len(plan.runs)} runs finished; "
+            f"{plan.settings.seeds} seeds per variant, preset {config.preset}, {config.steps} steps of "
+            f"{config.batch_size}; training options given: "
+            + (", ".join(f"{k} {v}" for k, v in plan.settings.train.items()) + ".\n"))
+
+
+def write_tables(plan: Plan) -> list[Path]:
+    """OUT/tables/<table>.md and .csv for each table of the plan (+ tables.md when several); returns them."""
+    out = plan.settings.out / "tables"
+    out.mkdir(parents=True, exist_ok=True)
+    results = finished_results(plan)
+    finished = sum(all(state.eval_current(r, d, plan.settings.stb_camera) for d in DATASETS) for r in plan.runs)
+    preamble = _preamble(plan, finished)
+    written, sections = [], []
+    for table in plan.tables:
+        lines = table_lines(table, results, plan.settings.out)
+        text = markdown(table, lines)
+        sections.append(text)
+        written.append(write_text_atomic(out / f"{table.name}.md", preamble + "\n" + text))
+        written.append(write_text_atomic(out / f"{table.name}.csv", csv_text(table, lines)))
+    if len(plan.tables) > 1:
+        written.insert(0, write_text_atomic(out / "tables.md", preamble + "\n" + "\n".join(sections)))
+    return written
