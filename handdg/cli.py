@@ -7,7 +7,6 @@ import sys
 import click
 
 from handdg import __version__
-
 from handdg.commands import analysis, data, demo, featurize, reproduce, store, synth, synthclip, train
 from handdg.errors import HanddgError
 
