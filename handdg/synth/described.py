@@ -116,9 +116,10 @@ def _furnish(rng: np.random.Generator, img: Image.Image) -> None:
     draw.rectangle([door, 0.15 * h, door + 0.2 * w, floor], outline=_rgb([0.3, 0.22, 0.15]), width=max(1, w // 40))
     furniture = Image.new("RGB", img.size)
     draw_shapes(rng, furniture, int(rng.integers(2, 4)), _FURNITURE)
-    mask = Image.new("L", img.size, 0)
-    ImageDraw.Draw(mask).rectangle([0, floor - 0.25 * h, w, h], fill=255)
-    img.paste(furniture, (0, 0), Image.fromarray(np.minimum(np.asarray(mask), np.any(np.asarray(furniture) > 0, -1) * 255).astype(np.uint8)))
+    region = Image.new("L", img.size, 0)
+    ImageDraw.Draw(region).rectangle([0, floor - 0.25 * h, w, h], fill=255)
+    drawn = np.any(np.asarray(furniture) > 0, axis=-1)  # furniture stands on the floor, below the wall's top
+    img.paste(furniture, (0, 0), Image.fromarray(np.where(drawn, np.asarray(region), 0).astype(np.uint8)))
 
 
 def described(rng: np.random.Generator, word: str, place: str, height: int, width: int) -> np.ndarray:
