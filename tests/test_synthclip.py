@@ -189,3 +189,12 @@ def test_the_demo_uses_the_builtin_clip_when_no_pretrained_weights_are_cached(mo
     demo.run_demo(tmp_path, demo.DemoSettings(clip_weights="random:1"), say=said.append)  # asked for: kept
     assert {(s.clip_model, s.clip_weights) for s in seen} == {("ViT-B-32", "random:1")}
     assert any("RANDOM" in line for line in said)
+
+
+def test_figures_name_the_builtin_clip_by_a_short_fingerprint_and_give_no_random_warning():
+    from handdg.analysis.figure import FigureContext
+
+    ident = "builtin:handdg-synth@sha256:" + "ab" * 32
+    context = FigureContext("handdg-synth", ident, "freihand/train", 0.6)
+    assert "weights builtin:handdg-synth@sha256:abababababab…  ·" in context.describe()
+    assert not context.random_weights and FigureContext("x", "random:0", "d").random_weights
