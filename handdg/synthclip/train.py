@@ -75,6 +75,7 @@ def full_state(model: open_clip.CLIP) -> dict[str, torch.Tensor]:
 
 
 def _resume_path(out: Path) -> Path:
+    """Where a run keeps the state of its last finished epoch."""
     return out.with_name(out.name + ".resume.pt")
 
 
@@ -127,9 +128,11 @@ def train_synthclip(out: Path | str, settings: SynthClipSettings = SynthClipSett
                             settings, rng, gen, step, total)
         history.append(loss)
         log(f"epoch {epoch + 1}/{settings.epochs}: loss {loss:.4f}, logit scale {float(model.logit_scale.detach().exp()):.1f}")
+        partial = _resume_path(out).with_suffix(".tmp")
         torch.save({"settings": asdict(settings), "epoch": epoch + 1, "step": step, "history": history,
                     "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "rng": rng.bit_generator.state, "gen": gen.get_state()}, _resume_path(out))
+                    "rng": rng.bit_generator.state, "gen": gen.get_state()}, partial)
+        os.replace(partial, _resume_path(out))  # a kill mid-write leaves the previous epoch's state
     summary = {"settings": asdict(settings), "images": len(records), "steps": step, "loss_history": history,
                "handdg_version": __version__, "open_clip_version": open_clip.__version__}
     _write(out, full_state(model), summary, packed_out)
