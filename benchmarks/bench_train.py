@@ -92,7 +92,7 @@ def flops_per_image(base, encoder, clip_dim: int) -> dict[str, float]:
     def step(clip: torch.Tensor | None) -> None:
         total_loss(net(images, side, clip), heat, coords, rotation, loss_config(base)).total.backward()
 
-    crop = torch.rand(1, 3, encoder.image_size, encoder.image_size)
+    crop = torch.rand(1, 3, encoder.image_size, encoder.image_size, device=encoder.device)
     with torch.inference_mode():
         clip_flops = count_flops(lambda: encoder.model.encode_image(crop))
     return {"train_branch2": count_flops(lambda: step(torch.randn(batch, clip_dim))) / batch,

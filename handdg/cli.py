@@ -8,7 +8,7 @@ import click
 
 from handdg import __version__
 from handdg.commands import analysis, data, demo, featurize, reproduce, store, synth, synthclip, train
-from handdg.errors import HanddgError
+from handdg.errors import HanddgError, describe_os_error, one_line
 
 
 class _Group(click.Group):
@@ -18,7 +18,14 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except HanddgError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {one_line(exc)}", err=True)
+            ctx.exit(2)
+        except click.UsageError as exc:
+            where = f" (see `{exc.ctx.command_path} -h`)" if exc.ctx is not None else ""
+            click.echo(f"Error: {exc.format_message()}{where}", err=True)
+            ctx.exit(2)
+        except OSError as exc:
+            click.echo(f"Error: {describe_os_error(exc)}", err=True)
             ctx.exit(2)
 
 

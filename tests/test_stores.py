@@ -155,7 +155,8 @@ def test_verify_reports_a_lost_chunk_a_stale_index_and_a_corrupt_chunk(images, e
     featurize_dataset(images, path, encoder, **OPTIONS)
     (path / "images" / "features" / "c" / "1" / "0").unlink()
     problems = verify_store(path, progress=False)
-    assert problems == ["images chunk 1 (rows 8-15) has 8 rows with missing or non-finite features"]
+    assert problems == ["images chunk 1 (rows 8-15): its chunk file is missing; "
+                        "re-run the `handdg featurize` command that made the store to redo it"]
     zarr.open_group(path, mode="r+")["images/features"][8:16] = np.ones((8, 32), dtype=np.float16)
     problems = verify_store(path, progress=False)
     assert problems[0].startswith("index was built from other features")

@@ -41,3 +41,29 @@ def test_colour_drop_and_cutout():
     zeroed = (cut == 0).all(0)
     rows, cols = zeroed.any(1).sum(), zeroed.any(0).sum()
     assert zeroed.sum() == rows * cols > 0  # one axis-aligned rectangle
+
+
+def test_blur_and_sobel_match_their_convolution_definitions():
+    import torch.nn.functional as F
+
+    image = torch.rand(3, 12, 10, generator=torch.Generator().manual_seed(4))
+    sigma, radius = 1.3, 4
+    x = torch.arange(-radius, radius + 1, dtype=image.dtype)
+    kernel = torch.exp(-(x**2) / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+    padded = F.pad(image[None], (radius,) * 4, mode="replicate")
+    rows = F.conv2d(padded, kernel.view(1, 1, 1, -1).repeat(3, 1, 1, 1), groups=3)
+    expected = F.conv2d(rows, kernel.view(1, 1, -1, 1).repeat(3, 1, 1, 1), groups=3)[0]
+    torch.testing.assert_close(augment._blur(image, sigma), expected)
+    gx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+    grad = F.conv2d(F.pad(image[None], (1, 1, 1, 1), mode="replicate"),
+                    torch.stack([gx, gx.T])[:, None].repeat(3, 1, 1, 1), groups=3)[0]
+    magnitude = torch.sqrt(grad[0::2] ** 2 + grad[1::2] ** 2)
+    torch.testing.assert_close(augment.sobel(image), magnitude / magnitude.amax())
+
+
+def test_jitter_leaves_its_input_untouched():
+    image = torch.rand(3, 8, 8, generator=torch.Generator().manual_seed(2))
+    before = image.clone()
+    out = augment._jitter(image, torch.Generator().manual_seed(0))
+    assert torch.equal(image, before) and not torch.equal(out, image)

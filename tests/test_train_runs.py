@@ -6,11 +6,13 @@ from handdg.train import runs
 from handdg.train.config import TrainConfig
 
 
-def test_run_directory_refuses_to_start_twice(tmp_path):
+def test_run_directory_refuses_to_start_twice_once_it_holds_a_checkpoint(tmp_path):
     config = TrainConfig(data="d", branch2="none")
     runs.create_run(tmp_path, config, {"clip": {"model": "ViT-B-32"}})
     again, provenance = runs.read_run(tmp_path)
     assert again == config and provenance["clip"] == {"model": "ViT-B-32"}
+    runs.create_run(tmp_path, config, {})  # killed before its first checkpoint: nothing to keep, start again
+    runs.save_checkpoint(tmp_path, 1, {"w": torch.zeros(1)}, {}, config, keep=2)
     with pytest.raises(HanddgError, match="--resume"):
         runs.create_run(tmp_path, config, {})
     with pytest.raises(HanddgError, match="without --resume"):

@@ -82,17 +82,21 @@ def body_top(fig: Figure) -> float:
 
 
 def save_figure(fig: Figure, out: Path) -> list[Path]:
-    """Write `out`.png and `out`.pdf atomically (temp file + rename) and return both paths."""
+    """Write `out`.png and `out`.pdf atomically and return both paths.
+
+    Both go to temp files first and are renamed only once both are whole, so a failure (a full
+    disk) leaves neither, never one figure that looks finished.
+    """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    written = []
-    for suffix in (".png", ".pdf"):
-        target = out.with_suffix(suffix)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        try:
-            fig.savefig(tmp, format=suffix[1:], dpi=DPI)
+    targets = [out.with_suffix(suffix) for suffix in (".png", ".pdf")]
+    tmps = [target.with_name(f".{target.name}.{os.getpid()}.tmp") for target in targets]
+    try:
+        for target, tmp in zip(targets, tmps):
+            fig.savefig(tmp, format=target.suffix[1:], dpi=DPI)
+        for target, tmp in zip(targets, tmps):
             os.replace(tmp, target)
-        finally:
+    finally:
+        for tmp in tmps:
             tmp.unlink(missing_ok=True)
-        written.append(target)
-    return written
+    return targets

@@ -7,6 +7,7 @@ index; the query image itself is left out, as in the paper.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -14,7 +15,12 @@ import torch
 
 from handdg.analysis.store_view import StoreView, l2_normalise
 from handdg.errors import HanddgError
+from handdg.options import check_ratio
 from handdg.train.features import mix
+
+PROMPT_ID = re.compile(r"[+-]?\d+")
+"""A --prompt that is a (possibly signed) integer is a prompt id, never text."""
+SHOWN_OVERFLOW = 60
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,9 @@ def prompt_feature(store: StoreView, prompt: str, clip_weights: str | None = Non
     Returns (feature, prompt text, prompt id or None).
     """
     texts = list(store.prompt_text)
-    if prompt.strip().isdigit():
+    if not prompt.strip():
+        raise HanddgError("--prompt is empty: give a prompt id (0..3919, see `handdg prompts`) or some text")
+    if PROMPT_ID.fullmatch(prompt.strip()):
         pid = int(prompt)
         if not 0 <= pid < len(texts):
             raise HanddgError(f"prompt id {pid} is out of range; ids run 0..{len(texts) - 1} (see `handdg prompts`)")
@@ -94,6 +102,12 @@ def encode_with_store_clip(store: StoreView, texts: list[str], clip_weights: str
             f"--clip-weights {clip_weights} is not the CLIP this store was made with "
             f"({made_with.get('weights')}); pass the same checkpoint, or give a prompt id instead of free text"
         )
+    for text in texts:
+        cut = encoder.overflow(text)
+        if cut is not None:
+            shown = cut if len(cut) <= SHOWN_OVERFLOW else cut[:SHOWN_OVERFLOW] + "..."
+            raise HanddgError(f"--prompt is longer than CLIP's 77-token context: {len(cut.split())} words would be "
+                              f"cut and never seen ({shown!r}); shorten it to fit")
     return np.asarray(encoder.encode_text(texts), dtype=np.float32)
 
 
@@ -102,6 +116,7 @@ def build_query(store: StoreView, prompt: str | None = None, image_id: str | Non
     """A text query (prompt only), image query (image only) or mixed query (both, weighted by r)."""
     if prompt is None and image_id is None:
         raise HanddgError("nothing to search for: give --prompt, --image or both")
+    check_ratio(ratio)
     text = prompt_feature(store, prompt, clip_weights) if prompt is not None else None
     row = int(store.row_of([image_id])[0]) if image_id is not None else None
     image = store.image_features(np.array([row]))[0].astype(np.float32) if row is not None else None

@@ -18,6 +18,7 @@ from handdg.analysis.figure import FigureContext, body_top, new_figure, save_fig
 from handdg.analysis.retrieval import prompt_feature
 from handdg.analysis.store_view import StoreView, l2_normalise, open_store, unit_image_features, usable_rows
 from handdg.errors import HanddgError
+from handdg.options import check_ratio
 
 TOP = 10
 MAX_ROWS = 6
@@ -103,6 +104,7 @@ def similarity_figure(profiles: Sequence[SimilarityProfile], context: FigureCont
 def similarity_report(store_path: Path | str, image_ids: Sequence[str], prompts: Sequence[str], ratio: float,
                       out: Path, clip_weights: str | None = None) -> list[Path]:
     """`handdg figures similarity`: one row per (image, prompt) pair of the store at `store_path`."""
+    check_ratio(ratio)
     pairs = [(i, p) for i in image_ids for p in prompts]
     if not pairs:
         raise HanddgError("give at least one --image and one --prompt")

@@ -39,7 +39,7 @@ def open_store(path: str | Path) -> StoreView:
     """Open a finished feature store for analysis (HanddgError if it is incomplete)."""
     from handdg.stores import FeatureStore
 
-    store = FeatureStore.open(path)
+    store = FeatureStore.open(path).check_readable()
     if not store.complete:
         raise HanddgError(f"feature store {path} is incomplete; re-run the `handdg featurize` command that made it to finish it")
     return store

@@ -192,7 +192,11 @@ def csv_rows(table: Table, cells: list[dict[str, Cell]], protocol: str) -> list[
 
 def write_tables(paths: Iterable[Path], out: Path, protocol: str = "official") -> list[Path]:
     """Write tables.md (all tables) and one CSV per table into `out`; returns the written files."""
+    paths = list(paths)
     results = find_eval_results(paths)
+    if not results:
+        raise HanddgError(f"no `handdg eval` result JSON in {', '.join(map(str, paths))}; run `handdg eval CHECKPOINT "
+                          "... --out RUN/eval-DATASET.json` first")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     sections = [f"# Paper Tables 3–6 from {len(results)} handdg eval result(s)", ""]

@@ -18,6 +18,7 @@ from handdg.analysis.figure import FigureContext, body_top, merged_context, new_
 from handdg.analysis.retrieval import mix_features
 from handdg.analysis.store_view import StoreView, open_store, same_clip, unit_image_features, usable_rows
 from handdg.errors import HanddgError
+from handdg.options import check_float, check_int
 
 AUG = "aug"
 COLOURS = {"aug": "tab:red", "frei": "tab:blue", "stb": "tab:green", "rhd": "tab:orange"}
@@ -105,6 +106,8 @@ def tsne_report(source: Path | str, targets: Mapping[str, Path | str], out: Path
     """
     if source_name in targets:
         raise HanddgError(f"'{source_name}' names the source store; give the targets other names")
+    check_float("perplexity", perplexity, 0.0, low_open=True)
+    check_int("iterations", iterations, 250)
     src = open_store(source)
     stores = {source_name: src, **{name: open_store(path) for name, path in targets.items()}}
     result = run_tsne(src, stores, cap=cap, seed=seed, perplexity=perplexity, iterations=iterations)

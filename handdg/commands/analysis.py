@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from handdg.commands.types import COUNT, POSITIVE, RATIO
 from handdg.errors import HanddgError
 
 RATIO_HELP = "Image weight r of the mixed query r·n(f_CI) + (1−r)·n(f_CT) (0.6 = the paper's STB preset)."
@@ -18,8 +19,8 @@ WEIGHTS_HELP = ("The store's CLIP checkpoint file, needed only to encode free te
 @click.option("--store", "store", required=True, type=click.Path(path_type=Path), help="Feature store to search.")
 @click.option("--prompt", default=None, help="Prompt id (0..3919, see `handdg prompts`) or any text.")
 @click.option("--image", "image_id", default=None, help="Sample id of the query image (as the store lists it).")
-@click.option("--ratio", default=0.6, show_default=True, type=float, help=RATIO_HELP)
-@click.option("-k", "k", default=10, show_default=True, type=int, help="How many images to return.")
+@click.option("--ratio", default=0.6, show_default=True, type=RATIO, help=RATIO_HELP)
+@click.option("-k", "k", default=10, show_default=True, type=COUNT, help="How many images to return.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
 @click.option("--sheet", default=None, type=click.Path(path_type=Path),
               help="Also draw a contact sheet here (PNG + PDF): the query on the left, the top-k on the right.")
@@ -62,7 +63,7 @@ def _echo_written(paths: list[Path]) -> None:
 @click.option("--store", "store", required=True, type=click.Path(path_type=Path), help="Feature store.")
 @click.option("--image", "images", multiple=True, required=True, help="Sample id of a query image (repeatable).")
 @click.option("--prompt", "prompts", multiple=True, required=True, help="Prompt id or text (repeatable).")
-@click.option("--ratio", default=0.6, show_default=True, type=float, help=RATIO_HELP)
+@click.option("--ratio", default=0.6, show_default=True, type=RATIO, help=RATIO_HELP)
 @click.option("--clip-weights", default=None, help=WEIGHTS_HELP)
 @_out_option("similarity")
 def similarity(store: Path, images: tuple[str, ...], prompts: tuple[str, ...], ratio: float,
@@ -86,9 +87,9 @@ def _named_store(value: str) -> tuple[str, Path]:
 @click.option("--source-name", default="frei", show_default=True, help="Legend name of the source's image features.")
 @click.option("--target", "targets", multiple=True, metavar="NAME=STORE",
               help="A target dataset's feature store, e.g. stb=stb.zarr (repeatable).")
-@click.option("--cap", default=1000, show_default=True, type=int, help="At most this many samples per set.")
+@click.option("--cap", default=1000, show_default=True, type=click.IntRange(min=2), help="At most this many samples per set.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the sampling, the prompts and t-SNE.")
-@click.option("--perplexity", default=30.0, show_default=True, type=float,
+@click.option("--perplexity", default=30.0, show_default=True, type=POSITIVE,
               help="t-SNE perplexity (lowered automatically for very small sets).")
 @click.option("--iterations", default=1000, show_default=True, type=click.IntRange(min=250),
               help="t-SNE optimisation iterations.")

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from handdg.stores import schema
+from handdg.commands.types import COUNT, WORKERS
 from handdg.stores.schema import INDEX_KINDS as KINDS
 
 
@@ -23,15 +24,15 @@ from handdg.stores.schema import INDEX_KINDS as KINDS
               help="open_clip architecture name (handdg-synth: the built-in synthetic CLIP), or a model config .json (handdg-tiny for quick tests).")
 @click.option("--clip-weights", default="openai", show_default=True,
               help="Pretrained tag, a local .pt/.safetensors file (works offline), builtin (handdg-synth), or random / random:SEED.")
-@click.option("--batch-size", default=64, show_default=True, type=int, help="Images per CLIP forward pass.")
-@click.option("--workers", default=None, type=int,
-              help="Image decoding processes (default: CPU cores - 1, at most 4; 0 decodes in this process).")
+@click.option("--batch-size", default=64, show_default=True, type=COUNT, help="Images per CLIP forward pass.")
+@click.option("--workers", default=None, type=WORKERS,
+              help="Image decoding processes (default: usable CPU cores - 1, at most 32; 0 decodes in this process).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--shard", default=None, metavar="I/N",
               help="Write only chunks i, i+n, ... (one process per GPU); default: torchrun's RANK/WORLD_SIZE or all.")
 @click.option("--skip-bad", is_flag=True,
               help="Record unreadable images in the store and carry on, instead of stopping at the first one.")
-@click.option("--chunk-rows", default=schema.DEFAULT_IMAGE_CHUNK_ROWS, show_default=True, type=int,
+@click.option("--chunk-rows", default=schema.DEFAULT_IMAGE_CHUNK_ROWS, show_default=True, type=COUNT,
               help="Images per store chunk (the unit of resume and sharding); fixed when the store is created.")
 @click.option("--index-kind", default="flat", show_default=True, type=click.Choice(KINDS),
               help="FAISS index built when the store is complete: exact flat, or approximate ivf/hnsw.")
@@ -52,6 +53,8 @@ def featurize(root: Path, layout: str, split: str, camera: str, store: Path, cli
                            camera=camera, batch_size=batch_size, workers=workers, shard=shard, skip_bad=skip_bad,
                            image_chunk_rows=chunk_rows, index_kind=index_kind, progress=not quiet,
                            prompts_from=prompts_from)
+    if report.chunks_repaired:
+        click.echo(f"{report.chunks_repaired} damaged chunks found and rewritten")
     click.echo(f"{report.store}: wrote {report.images_written} images ({report.images_per_second:.1f} img/s) "
                f"and {report.prompts_written} prompts")
     if report.chunks_held_elsewhere:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from handdg.commands.types import COUNT
 from handdg.errors import HanddgError
 from handdg.stores.schema import INDEX_KINDS as KINDS
 
@@ -27,6 +28,8 @@ def info(store: Path, as_json: bool) -> None:
 
     summary = store_info(store)
     click.echo(json.dumps(summary, indent=2) if as_json else format_info(summary))
+    if summary["damage"]:
+        raise HanddgError(summary["damage"])
 
 
 @store.command("verify")
@@ -53,9 +56,9 @@ def index() -> None:
 @STORE
 @click.option("--kind", default="flat", show_default=True, type=click.Choice(KINDS),
               help="flat = exact inner product; ivf / hnsw = approximate (recall@10 is measured and saved).")
-@click.option("--nlist", default=None, type=int, help="IVF lists (default 4*sqrt(N), at most N/39).")
-@click.option("--nprobe", default=16, show_default=True, type=int, help="IVF lists visited per query.")
-@click.option("--hnsw-m", default=32, show_default=True, type=int, help="HNSW neighbours per node.")
+@click.option("--nlist", default=None, type=COUNT, help="IVF lists (default 4*sqrt(N), at most N/39).")
+@click.option("--nprobe", default=16, show_default=True, type=COUNT, help="IVF lists visited per query.")
+@click.option("--hnsw-m", default=32, show_default=True, type=click.IntRange(min=2), help="HNSW neighbours per node.")
 @click.option("--force", is_flag=True, help="Rebuild even when the saved index is current.")
 def build(store: Path, kind: str, nlist: int | None, nprobe: int, hnsw_m: int, force: bool) -> None:
     """Build the index over STORE's L2-normalised image features (after all shards are done)."""

@@ -9,10 +9,15 @@ from typing import Any, Callable
 
 import click
 
+from handdg.commands.types import COUNT, NON_NEGATIVE, POSITIVE, RATIO, WORKERS
 from handdg.errors import HanddgError
-from handdg.train.config import AUGMENT_PRESETS, AUGMENTATIONS, BRANCH2_MODES, PRESETS, TrainConfig, parse_augment
+from handdg.train.config import (AUGMENT_PRESETS, AUGMENTATIONS, BRANCH2_MODES, MEMORY_FORMATS, PRECISIONS, PRESETS,
+                                 TrainConfig, parse_augment)
 
 LAYOUT = click.Choice(["freihand", "rhd", "stb"])
+WORKERS_HELP = "Data-loading worker processes (default: usable CPU cores - 1; 0 loads in this process)."
+PRECISION_HELP = ("Number format: fp32, or bf16 / fp16 autocast (fp16 with loss scaling); "
+                  "auto = bf16 on CUDA GPUs that support it, fp32 otherwise.")
 
 # (TrainConfig field, click option kwargs). A field missing here is set by a positional/other option.
 TRAIN_OPTIONS: list[tuple[str, dict[str, Any]]] = [
@@ -24,14 +29,14 @@ TRAIN_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ("preset", {"type": click.Choice(PRESETS), "help": "Network size: paper (256 px, published widths), small, tiny."}),
     ("branch2", {"type": click.Choice(BRANCH2_MODES),
                  "help": "none = baseline; ie = CLIP image only (r=1); te = text only (r=0); ie+te = mixed."}),
-    ("ratio", {"type": float, "help": "Image weight r of f = r·n(f_CI) + (1-r)·n(f_CT) (ie+te)."}),
+    ("ratio", {"type": RATIO, "help": "Image weight r of f = r·n(f_CI) + (1-r)·n(f_CT) (ie+te)."}),
     ("target", {"type": click.Choice(["stb", "rhd"]), "help": "Use the paper's ratio for this target: stb 0.6, rhd 0.9."}),
     ("normalise_mix", {"flag": "--normalise-mix/--raw-mix",
                        "help": "L2-normalise image and text features before mixing, or mix raw CLIP outputs."}),
     ("fusion", {"type": click.Choice(["concat", "sum"]), "help": "How Branch2 joins the CLIP feature (Table 4b)."}),
-    ("lambda_heat", {"type": float, "help": "λ1, heatmap loss weight."}),
-    ("lambda_pose", {"type": float, "help": "λ2, 3D pose loss weight."}),
-    ("lambda_con", {"type": float, "help": "λ3, contrastive loss weight (Table 5)."}),
+    ("lambda_heat", {"type": NON_NEGATIVE, "help": "λ1, heatmap loss weight."}),
+    ("lambda_pose", {"type": NON_NEGATIVE, "help": "λ2, 3D pose loss weight."}),
+    ("lambda_con", {"type": NON_NEGATIVE, "help": "λ3, contrastive loss weight (Table 5)."}),
     ("contrastive", {"type": click.Choice(["paper", "hinge"]),
                      "help": "Eq. 4 as printed (unbounded below), or its bounded hinge form."}),
     ("heat_reduction", {"type": click.Choice(["sum", "mean"]),
@@ -43,25 +48,28 @@ TRAIN_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ("pose_target", {"type": click.Choice(["canonical", "2.5d"]),
                      "help": "3D target: hand3d canonical pose + rotation, or the released code's 2.5-D."}),
     ("root", {"type": click.Choice(["wrist", "palm"]), "help": "What joint 0 is to the network."}),
-    ("heatmap_size", {"type": int, "help": "Side of the ground-truth heatmaps."}),
-    ("heatmap_sigma", {"type": float, "help": "Gaussian std of the GT heatmaps, in GT heatmap pixels."}),
-    ("crop_scale", {"type": float, "help": "Crop side = this × the longer side of the 2D joints' box."}),
-    ("batch_size", {"type": int, "help": "Samples per step per process."}),
-    ("steps", {"type": int, "help": "Optimiser steps in all (with --resume: extend the run to this many)."}),
-    ("lr", {"type": float, "help": "Adam learning rate (the schedule's peak)."}),
+    ("heatmap_size", {"type": COUNT, "help": "Side of the ground-truth heatmaps."}),
+    ("heatmap_sigma", {"type": POSITIVE, "help": "Gaussian std of the GT heatmaps, in GT heatmap pixels."}),
+    ("crop_scale", {"type": POSITIVE, "help": "Crop side = this × the longer side of the 2D joints' box."}),
+    ("batch_size", {"type": COUNT, "help": "Samples per step per process."}),
+    ("steps", {"type": COUNT, "help": "Optimiser steps in all (with --resume: extend the run to this many)."}),
+    ("lr", {"type": POSITIVE, "help": "Adam learning rate (the schedule's peak)."}),
     ("lr_schedule", {"type": click.Choice(["cosine", "step", "constant"]),
                      "help": "cosine: 5% warm-up then cosine to 1%; step: x0.1 at 1/3 and 2/3; constant (paper)."}),
-    ("seed", {"type": int, "help": "Seed of initialisation, data order, augmentation and prompt draws."}),
+    ("seed", {"type": click.IntRange(min=0), "help": "Seed of initialisation, data order, augmentation and prompt draws."}),
     ("augment", {"help": f"{', '.join(AUGMENT_PRESETS)} or a comma list of {', '.join(AUGMENTATIONS)}."}),
     ("clip_mode", {"type": click.Choice(["cached", "online"]),
                    "help": "cached = features from --store; online = frozen CLIP in every step (reference)."}),
     ("clip_model", {"help": "CLIP architecture for --clip-mode online."}),
     ("clip_weights", {"help": "CLIP weights for --clip-mode online: tag, local file or random[:SEED]."}),
-    ("checkpoint_every", {"type": int, "help": "Steps between checkpoints."}),
-    ("keep_checkpoints", {"type": int, "help": "How many recent checkpoints to keep."}),
-    ("log_every", {"type": int, "help": "Steps between metrics.csv rows."}),
-    ("workers", {"type": int, "help": "Data-loading worker processes."}),
+    ("checkpoint_every", {"type": COUNT, "help": "Steps between checkpoints."}),
+    ("keep_checkpoints", {"type": COUNT, "help": "How many recent checkpoints to keep."}),
+    ("log_every", {"type": COUNT, "help": "Steps between metrics.csv rows."}),
+    ("workers", {"type": WORKERS, "help": WORKERS_HELP}),
     ("device", {"help": "auto, cpu, cuda or cuda:N."}),
+    ("precision", {"type": click.Choice(PRECISIONS), "help": PRECISION_HELP}),
+    ("memory_format", {"type": click.Choice(MEMORY_FORMATS),
+                       "help": "Tensor layout of the network: auto = channels_last for bf16/fp16 on CUDA."}),
     ("val_data", {"type": click.Path(path_type=str),
                   "help": "Validation dataset root (default: --data's FreiHAND evaluation split when labelled)."}),
     ("val_layout", {"type": LAYOUT, "help": "Layout of --val-data (default: --layout)."}),
@@ -69,7 +77,7 @@ TRAIN_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ("val_every", {"type": int, "help": "Steps between validations (default: --checkpoint-every)."}),
     ("val_limit", {"type": int, "help": "Validate on at most this many evenly spaced samples (0 = all)."}),
 ]
-RESUMABLE = {"steps", "workers", "device"}
+RESUMABLE = {"steps", "workers", "device", "data", "store"}
 """Options that may change when a run is resumed (handdg.train.loop.resume's keywords); the rest
 comes from its config.json."""
 
@@ -104,10 +112,12 @@ def train(ctx: click.Context, out: Path, resume: bool, **options: Any) -> None:
         if fixed:
             flags = ", ".join("--" + name.replace("_", "-") for name in fixed)
             raise HanddgError(f"--resume continues {out} as its config.json says; {flags} cannot change "
-                              "(only --steps, --workers, --device may)")
+                              "(only --steps, --workers, --device, and where --data and --store are now, may)")
         resume_run(out, **{name: options[name] for name in RESUMABLE & given})
     else:
         options["augment"] = parse_augment(options["augment"])
+        for name in ("data", "store"):
+            options[name] = str(Path(options[name]).resolve()) if options[name] else options[name]
         run_training(TrainConfig(out=str(out), **options))
     if os.environ.get("RANK", "0") == "0":
         click.echo(f"run: {out}")
@@ -124,20 +134,26 @@ def train(ctx: click.Context, out: Path, resume: bool, **options: Any) -> None:
 @click.option("--xy-from", type=click.Choice(["regression", "heatmap"]), default=None,
               help="2.5-D models, official protocol: x, y from the regression or heatmap maxima "
                    "(default as the official code: heatmap for STB, regression otherwise).")
-@click.option("--batch-size", default=32, show_default=True, type=int, help="Images per forward pass.")
-@click.option("--workers", default=0, show_default=True, type=int, help="Data-loading worker processes.")
+@click.option("--batch-size", default=32, show_default=True, type=COUNT, help="Images per forward pass.")
+@click.option("--workers", default=None, type=WORKERS, help=WORKERS_HELP)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True, help=PRECISION_HELP)
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write the result JSON here.")
 def eval_cmd(checkpoint: Path, layout: str, root: Path, split: str, camera: str, xy_from: str | None,
-             batch_size: int, workers: int, device: str, out: Path | None) -> None:
+             batch_size: int, workers: int | None, device: str, precision: str, out: Path | None) -> None:
     """Score a checkpoint on STB, RHD or FreiHAND under both protocols (hand3d and official)."""
     from handdg.train.evaluate import evaluate, format_table
     from handdg.train.runs import write_json
 
-    result = evaluate(checkpoint, layout, root, split, camera, batch_size, xy_from, device, workers)
+    result = evaluate(checkpoint, layout, root, split, camera, batch_size, xy_from, device, workers,
+                      precision=precision)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         write_json(out, result)
     click.echo(format_table(result))
     if out is not None:
         click.echo(f"written: {out}")
+    planned = result.get("run_config", {}).get("steps")
+    if planned is not None and result["step"] < planned:
+        click.echo(f"note: {checkpoint} is step {result['step']} of a run planned for {planned} steps: the run stopped "
+                   "early (continue it with `handdg train --out RUN --resume`)", err=True)

@@ -70,7 +70,17 @@ class HandDataset(Sequence[Sample]):
         """Sample `index`'s image as (H, W, 3) uint8 RGB, without reading annotations."""
         from handdg.data.images import read_rgb
 
+        if getattr(self, "_annotations_only", False):
+            return np.zeros((0, 0, 3), dtype=np.uint8)
         return read_rgb(self.image_path(index))
+
+    def annotation(self, index: int) -> Sample:
+        """Sample `index` without decoding its image (`image` is empty): what value checks read."""
+        self._annotations_only = True
+        try:
+            return self[index]
+        finally:
+            self._annotations_only = False
 
     def fingerprint(self) -> str:
         """Stable hash of what identifies this split: layout, split and the ordered sample ids."""

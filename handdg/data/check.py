@@ -1,4 +1,4 @@
-"""`check_install`: verify a dataset install split by split (counts, files, annotation shapes)."""
+"""`check_install`: verify a dataset install split by split (counts, files, annotation shapes and values)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from tqdm import tqdm
 from handdg.data.base import HandDataset
 from handdg.data.images import image_size, read_labels, read_rgb
 from handdg.data.layouts import open_dataset
+from handdg.data.values import annotation_problems
 from handdg.errors import HanddgError
 
 SPLITS = ("train", "test")
@@ -105,3 +106,4 @@ def _check_sample(dataset: HandDataset, index: int, deep: bool, report: SplitRep
                 (read_rgb if path == image else read_labels)(path)
         except HanddgError as exc:
             report.problems.append(str(exc))
+    report.problems += annotation_problems(dataset.annotation(index))

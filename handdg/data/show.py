@@ -12,6 +12,7 @@ from handdg.data.base import HandDataset, Sample
 from handdg.data.joints import NAMES
 from handdg.data.layouts import open_dataset
 from handdg.data.overlay import save_overlay
+from handdg.data.values import annotation_problems
 from handdg.errors import HanddgError
 
 
@@ -40,6 +41,7 @@ def describe(dataset: HandDataset, index: int, sample: Sample) -> dict[str, Any]
     """JSON-ready description: id, side, K, xyz_mm (camera frame, FreiHAND order), uv, and context."""
     height, width = sample.image.shape[:2]
     out: dict[str, Any] = {
+        "problems": annotation_problems(sample),
         "id": sample.id,
         "dataset": dataset.name,
         "split": dataset.split,
@@ -76,6 +78,7 @@ def format_text(info: dict[str, Any]) -> str:
     for name, xyz, uv, vis in zip(info["joint_names"], info["xyz_mm"], info["uv"], visible):
         cells = [f"{_num(c, 1):>9}" for c in xyz] + [f"{_num(c, 1):>8}" for c in uv]
         lines.append(f"{name:<12} " + " ".join(cells) + ("" if vis is None else f"  {'yes' if vis else 'no'}"))
+    lines += [f"problem: {problem}" for problem in info.get("problems", [])]
     return "\n".join(lines)
 
 

@@ -95,6 +95,16 @@ class ClipEncoder:
                 out = self.model.encode_text(tokens)
         return out.float().cpu()
 
+    def overflow(self, text: str) -> str | None:
+        """The end of `text` that does not fit the context (77 tokens with start and end), or None if all fits."""
+        encode = getattr(self.tokenizer, "encode", None)
+        context = getattr(self.tokenizer, "context_length", None)
+        if encode is None or context is None:
+            return None
+        ids = encode(text)
+        room = context - 2
+        return self.tokenizer.decode(ids[room:]).strip() if len(ids) > room else None
+
     def encode_text(self, texts: Sequence[str], short: bool = True) -> torch.Tensor:
         """Texts -> (T, D) raw CLIP text features."""
         return self.encode_tokens(self.tokenize(texts), short=short)
@@ -188,10 +198,11 @@ def _build(model_name: str, spec: WeightsSpec) -> torch.nn.Module:
     try:
         return open_clip.create_model(model_name, pretrained=str(spec.path), device="cpu",
                                       force_quick_gelu=spec.quick_gelu)
-    except (RuntimeError, KeyError, ValueError, AssertionError) as exc:
+    except Exception as exc:  # noqa: BLE001 - safetensors, pickle and state-dict errors all mean "not these weights"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise HanddgError(
-            f"CLIP weights file {spec.path} does not fit model {model_name}: {first} (pass the matching --clip-model)"
+            f"--clip-weights {spec.path} is not a CLIP checkpoint or does not fit model {model_name} ({first}); "
+            "pass an open_clip .pt/.safetensors file of that model, or the matching --clip-model"
         ) from None
 
 

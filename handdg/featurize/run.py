@@ -8,7 +8,6 @@ the store is complete.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -21,9 +20,11 @@ from tqdm import tqdm
 from handdg import prompts as prompt_table
 from handdg.data.base import HandDataset
 from handdg.errors import HanddgError
+from handdg.options import check_int
 from handdg.featurize.clip import ClipEncoder, load_clip
 from handdg.featurize.images import chunk_batches, image_batches
 from handdg.featurize.sharding import owns, resolve_shard
+from handdg.loading import default_workers
 from handdg.stores import schema
 from handdg.stores.feature_store import FeatureStore
 from handdg.stores.index_build import build_store_index
@@ -38,6 +39,7 @@ class FeaturizeReport:
     images_written: int = 0
     prompts_written: int = 0
     chunks_held_elsewhere: int = 0
+    chunks_repaired: int = 0
     seconds: float = 0.0
     image_seconds: float = 0.0
     complete: bool = False
@@ -48,11 +50,6 @@ class FeaturizeReport:
     def images_per_second(self) -> float:
         """Images per second of the image phase (decode, encode, write), prompts and index excluded."""
         return self.images_written / self.image_seconds if self.image_seconds > 0 else 0.0
-
-
-def default_workers() -> int:
-    """Decoding processes: one core is left to the model, at most 4."""
-    return max(1, min(4, (os.cpu_count() or 2) - 1))
 
 
 def store_spec(dataset: HandDataset, encoder: ClipEncoder, image_chunk_rows: int) -> StoreSpec:
@@ -96,7 +93,7 @@ def _stored_prompts(source_path: Path | str, encoder: ClipEncoder) -> Callable[[
     Prompt features depend only on the CLIP and the vocabulary, so the stores of several datasets
     can share one encoding (3,920 prompts cost ~72 s with ViT-B-32 on a 2-core CPU).
     """
-    source = FeatureStore.open(source_path)
+    source = FeatureStore.open(source_path).check_readable(index=False)
     mine, theirs = encoder.provenance, source.clip_provenance
     if any(theirs.get(key) != mine[key] for key in ("model", "weights", "quick_gelu")):
         raise HanddgError(f"--prompts-from {source_path} was made with CLIP {theirs.get('model')} / {theirs.get('weights')}, "
@@ -160,13 +157,16 @@ def featurize_dataset(dataset: HandDataset, store: Path | str, encoder: ClipEnco
 
     `prompts_from`: a complete store made with the same CLIP whose prompt features are copied, not re-encoded.
     """
-    if batch_size < 1 or image_chunk_rows < 1:
-        raise HanddgError("--batch-size and the chunk size must be at least 1")
+    check_int("batch_size", batch_size, 1)
+    check_int("chunk_rows", image_chunk_rows, 1)
+    if workers is not None:
+        check_int("workers", workers, 0)
     store = Path(store)
     my_shard = resolve_shard(shard)
     report = FeaturizeReport(store=store)
     start = time.perf_counter()
     with StoreWriter.open(store, store_spec(dataset, encoder, image_chunk_rows)) as writer:
+        report.chunks_repaired = writer.repaired
         claimed = {}
         for table in (writer.prompts, writer.images):
             mine = [c for c in writer.pending(table) if owns(c, my_shard)]

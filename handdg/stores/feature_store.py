@@ -18,6 +18,7 @@ import numpy as np
 from handdg.errors import HanddgError
 from handdg.stores import index as faiss_index
 from handdg.stores import schema
+from handdg.stores.integrity import DamagedStore, read_array, repair_hint
 from handdg.stores.writer import Table, open_group, tables
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ class FeatureStore:
     @cached_property
     def ids(self) -> np.ndarray:
         """The dataset's sample ids in row order."""
-        return _fixed_width(self.group[schema.IMAGE_IDS][:])
+        return _fixed_width(self._read(schema.IMAGE_IDS))
 
     @cached_property
     def _row_lookup(self) -> dict[str, int]:
@@ -74,9 +75,35 @@ class FeatureStore:
             rows[k] = row
         return rows
 
+    def _read(self, name: str, expected=None) -> np.ndarray:
+        """An array read whole; DamagedStore if a chunk of `expected` (default all) is missing or any is corrupt."""
+        return read_array(self.path, self.group, name, expected)
+
+    def _written_chunks(self, table: Table) -> list[int]:
+        """Chunks of `table` marked done whose features file must exist (an all-skipped chunk may have none)."""
+        done = np.flatnonzero(self.done_chunks(table.name))
+        if table.name == "prompts":
+            return done.tolist()
+        skipped = self.skipped
+        return [int(c) for c in done if not skipped[table.rows_of(int(c))].all()]
+
+    def _checked_features(self, table: Table) -> np.ndarray:
+        """The features of `table`; DamagedStore if a written, unskipped row is missing or non-finite."""
+        features = self._read(table.features, self._written_chunks(table))
+        written = np.zeros(table.rows, dtype=bool)
+        for chunk in np.flatnonzero(self.done_chunks(table.name)):
+            written[table.rows_of(int(chunk))] = True
+        if table.name == "images":
+            written &= ~self.skipped
+        bad = np.flatnonzero(written & ~np.isfinite(features).all(axis=1))
+        if bad.size:
+            raise DamagedStore(f"feature store {self.path}: {bad.size} written rows of array {table.features} hold "
+                               f"no finite features (first row {bad[0]})", repair_hint(self.path))
+        return features
+
     @cached_property
     def _image_features(self) -> np.ndarray:
-        features = np.asarray(self.group[schema.IMAGE_FEATURES][:])
+        features = self._checked_features(self.image_table)
         features.flags.writeable = False
         return features
 
@@ -92,26 +119,44 @@ class FeatureStore:
     @cached_property
     def skipped(self) -> np.ndarray:
         """(N,) bool: rows whose image could not be read when featurizing with --skip-bad."""
-        return np.asarray(self.group[schema.IMAGE_SKIPPED][:], dtype=bool)
+        return np.asarray(self._read(schema.IMAGE_SKIPPED, ()), dtype=bool)
 
     @property
     def skipped_ids(self) -> list[str]:
         """Sample ids of the skipped rows."""
         return self.ids[self.skipped].tolist()
 
+    @cached_property
+    def _prompt_features(self) -> np.ndarray:
+        features = self._checked_features(self.prompt_table)
+        features.flags.writeable = False
+        return features
+
     def prompt_features(self) -> np.ndarray:
-        """(3920, D) float16 raw CLIP text features of the prompts, in prompt id order."""
-        return np.asarray(self.group[schema.PROMPT_FEATURES][:])
+        """(3920, D) float16 raw CLIP text features of the prompts, in prompt id order (read-only, shared)."""
+        return self._prompt_features
+
+    def check_readable(self, index: bool = True) -> "FeatureStore":
+        """Read every array and the index once (they stay cached): DamagedStore naming the first damaged chunk.
+
+        Readers call it on opening, so no answer is ever computed from a partly missing store.
+        """
+        for table in ("prompts", "images"):
+            self.done_chunks(table)
+        _ = self.ids, self.prompt_text, self._image_features, self._prompt_features
+        if index:
+            _ = self._index
+        return self
 
     @cached_property
     def prompt_text(self) -> list[str]:
         """The prompt strings, in prompt id order."""
-        return _fixed_width(self.group[schema.PROMPT_TEXT][:]).tolist()
+        return _fixed_width(self._read(schema.PROMPT_TEXT)).tolist()
 
     def done_chunks(self, table: str) -> np.ndarray:
         """(n_chunks,) bool done flags of "images" or "prompts"."""
         chosen: Table = self.image_table if table == "images" else self.prompt_table
-        return np.asarray(self.group[chosen.done][:], dtype=bool)
+        return np.asarray(self._read(chosen.done, ()), dtype=bool)
 
     @property
     def complete(self) -> bool:
@@ -120,7 +165,7 @@ class FeatureStore:
 
     @cached_property
     def _index(self) -> tuple[faiss.Index, dict] | None:
-        return faiss_index.load(self.group)
+        return faiss_index.load(self.group, self.path)
 
     @property
     def index_attrs(self) -> dict | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 from datetime import datetime, timezone
+from pathlib import Path
 
 import faiss
 import numpy as np
@@ -19,6 +20,7 @@ import zarr
 
 from handdg.errors import HanddgError
 from handdg.stores import schema
+from handdg.stores.integrity import DamagedStore, read_array
 
 KINDS = schema.INDEX_KINDS
 RECALL_K = 10
@@ -27,6 +29,9 @@ RECALL_QUERIES = 1000
 # FAISS uses BLAS for flat search only above this many queries (default 128000 in 1.15);
 # from 20 queries on, BLAS is ~8x faster here with identical results (measured, env notes).
 faiss.cvar.distance_compute_blas_threshold = 20
+SMALL_BATCH = 20
+"""Below this many queries an exact CPU index is searched by numpy: FAISS's non-BLAS path scores
+each query on one thread, while BLAS's matrix-vector product reads the rows on every core."""
 
 
 def normalised(features: np.ndarray) -> np.ndarray:
@@ -99,7 +104,31 @@ def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray,
         raise HanddgError(f"queries must be (Q, {index.d}) float32, got shape {queries.shape}")
     if k < 1:
         raise HanddgError(f"k must be at least 1, got {k}")
-    return index.search(queries, min(k, index.ntotal))
+    k = min(k, index.ntotal)
+    flat = flat_rows(index) if len(queries) < SMALL_BATCH else None
+    return index.search(queries, k) if flat is None else top_k(*flat, queries, k)
+
+
+def flat_rows(index: faiss.Index) -> tuple[np.ndarray, np.ndarray] | None:
+    """(vectors (N, d), ids (N,)) of an exact CPU inner-product index, viewed in place (no copy);
+    None for any other index. The views live only as long as `index`."""
+    if not isinstance(index, faiss.IndexIDMap2) or index.ntotal == 0:
+        return None
+    base = faiss.downcast_index(index.index)
+    if not isinstance(base, faiss.IndexFlatIP):
+        return None
+    vectors = faiss.rev_swig_ptr(base.get_xb(), base.ntotal * base.d).reshape(base.ntotal, base.d)
+    return vectors, faiss.rev_swig_ptr(index.id_map.data(), index.ntotal)
+
+
+def top_k(vectors: np.ndarray, ids: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k by inner product with BLAS: (scores (Q,k) float32, ids (Q,k) int64), best first."""
+    scores = queries @ vectors.T
+    cut = scores.shape[1] - k
+    best = np.argpartition(scores, cut, axis=1)[:, cut:] if cut > 0 else np.broadcast_to(np.arange(k), scores.shape)
+    best_scores = np.take_along_axis(scores, best, axis=1)
+    order = np.argsort(-best_scores, axis=1, kind="stable")
+    return np.take_along_axis(best_scores, order, axis=1), ids[np.take_along_axis(best, order, axis=1)].astype(np.int64)
 
 
 def measure_recall(index: faiss.Index, vectors: np.ndarray, rows: np.ndarray, k: int = RECALL_K,
@@ -121,18 +150,41 @@ def save(group: zarr.Group, index: faiss.Index, attrs: dict) -> None:
     sub = group.create_group(schema.INDEX_GROUP)
     arr = sub.create_array("faiss", shape=data.shape, dtype="uint8", chunks=(min(len(data), 64 << 20),))
     arr[:] = data
-    sub.attrs.update(attrs)
+    sub.attrs.update({**attrs, "bytes_sha256": hashlib.sha256(data.tobytes()).hexdigest()})
 
 
-def load(group: zarr.Group) -> tuple[faiss.Index, dict] | None:
-    """The store's index and its attributes, or None when it has none (or an unfinished one)."""
+def _index_bytes(group: zarr.Group, store_path: Path, attrs: dict) -> np.ndarray:
+    """The serialised index; DamagedStore if a chunk file is missing, corrupt, or the bytes changed."""
+    data = np.asarray(read_array(store_path, group, schema.INDEX_BYTES, hint=_rebuild_hint(store_path)), dtype=np.uint8)
+    expected = attrs.get("bytes_sha256")
+    if expected is not None and hashlib.sha256(data.tobytes()).hexdigest() != expected:
+        raise DamagedStore(f"feature store {store_path}: array {schema.INDEX_BYTES} does not hold the index that was "
+                           "saved (checksum differs)", _rebuild_hint(store_path))
+    return data
+
+
+def _rebuild_hint(store_path: Path) -> str:
+    return f"rebuild the index with `handdg index build --force {store_path}`"
+
+
+def load(group: zarr.Group, store_path: Path | str = "") -> tuple[faiss.Index, dict] | None:
+    """The store's index and its attributes, or None when it has none (or an unfinished one).
+
+    DamagedStore (one line naming `handdg index build --force`) when its bytes are damaged.
+    """
     if schema.INDEX_GROUP not in group:
         return None
     sub = group[schema.INDEX_GROUP]
     attrs = dict(sub.attrs)
     if "features_sha256" not in attrs:
         return None
-    index = faiss.deserialize_index(np.asarray(sub["faiss"][:], dtype=np.uint8))
+    store_path = Path(store_path)
+    data = _index_bytes(group, store_path, attrs)
+    try:
+        index = faiss.deserialize_index(data)
+    except RuntimeError as exc:  # FAISS cannot parse the bytes
+        raise DamagedStore(f"feature store {store_path}: its FAISS index cannot be read "
+                           f"({str(exc).strip().splitlines()[0]})", _rebuild_hint(store_path)) from None
     if "nprobe" in attrs.get("params", {}):
         _set_nprobe(index, attrs["params"]["nprobe"])
     return _on_gpu(index, attrs["kind"]), attrs

@@ -7,15 +7,20 @@ from pathlib import Path
 import numpy as np
 
 from handdg.errors import HanddgError
+from handdg.options import check_int
 from handdg.stores import index as faiss_index
 from handdg.stores.feature_store import FeatureStore
+from handdg.stores.integrity import DamagedStore
 from handdg.stores.locks import ChunkLocks
 from handdg.stores.writer import INDEX_UNIT, open_group
 
 
 def index_is_current(store: FeatureStore) -> bool:
     """The saved index was built from exactly the store's current features."""
-    attrs = store.index_attrs
+    try:
+        attrs = store.index_attrs
+    except DamagedStore:
+        return False
     digest = faiss_index.features_digest(store.image_features(), store.skipped)
     return attrs is not None and attrs["features_sha256"] == digest
 
@@ -27,11 +32,16 @@ def build_store_index(path: Path | str, kind: str = "flat", nlist: int | None = 
     Runs under the store's index lock, so the last shards finishing together build it once.
     """
     path = Path(path)
+    check_int("nprobe", nprobe, 1)
+    check_int("hnsw_m", hnsw_m, 2)
+    if nlist is not None:
+        check_int("nlist", nlist, 1)
     with ChunkLocks(path) as locks:
         locks.claim(INDEX_UNIT)
         store = FeatureStore.open(path)
         if not store.complete:
             raise HanddgError(f"feature store {path} is incomplete; finish `handdg featurize` before building its index")
+        store.check_readable(index=False)
         if not force and index_is_current(store) and store.index_attrs["kind"] == kind:
             return store.index_attrs
         features, skipped = store.image_features(), store.skipped

@@ -5,15 +5,25 @@ from __future__ import annotations
 from pathlib import Path
 
 from handdg.stores.feature_store import FeatureStore
+from handdg.stores.integrity import DamagedStore
 
 SHOWN_SKIPPED_IDS = 20
 
 
 def store_info(path: Path | str) -> dict:
-    """A JSON-able summary of the store at `path`: provenance, progress, skipped ids, index."""
+    """A JSON-able summary of the store at `path`: provenance, progress, skipped ids, index, and the
+    first damaged chunk (`damage`, None when every array reads whole)."""
     store = FeatureStore.open(path)
+    try:
+        store.check_readable()
+        damage = None
+    except DamagedStore as exc:
+        damage = str(exc)
     images, prompts = store.done_chunks("images"), store.done_chunks("prompts")
-    skipped = store.skipped_ids
+    try:
+        skipped, index = store.skipped_ids, store.index_attrs
+    except DamagedStore:
+        skipped, index = [], None
     return {
         "path": str(Path(path)),
         "schema_version": store.attrs["schema_version"],
@@ -22,14 +32,15 @@ def store_info(path: Path | str) -> dict:
         "clip": store.clip_provenance,
         "dataset": store.attrs["dataset"],
         "prompts": store.attrs["prompts"],
-        "rows": {"images": len(store.ids), "prompts": len(store.prompt_text), "dim": store.embed_dim},
+        "rows": {"images": store.image_table.rows, "prompts": store.prompt_table.rows, "dim": store.embed_dim},
         "chunks": {
             "images": {"done": int(images.sum()), "total": int(images.size), "rows": store.image_table.chunk_rows},
             "prompts": {"done": int(prompts.sum()), "total": int(prompts.size), "rows": store.prompt_table.chunk_rows},
         },
         "complete": store.complete,
         "skipped": {"count": len(skipped), "ids": skipped[:SHOWN_SKIPPED_IDS]},
-        "index": store.index_attrs,
+        "index": index,
+        "damage": damage,
     }
 
 

@@ -12,6 +12,7 @@ from handdg import prompts as prompt_table
 from handdg.stores import index as faiss_index
 from handdg.stores import schema
 from handdg.stores.feature_store import FeatureStore
+from handdg.stores.integrity import DamagedStore, chunk_file
 from handdg.stores.writer import Table
 
 REQUIRED_ATTRS = {
@@ -21,6 +22,7 @@ REQUIRED_ATTRS = {
     "chunks": ("images", "prompts"),
 }
 SELF_SEARCH_ROWS = 8
+REDO = "re-run the `handdg featurize` command that made the store to redo it"
 
 
 def _attr_problems(attrs: dict) -> list[str]:
@@ -78,12 +80,15 @@ def _chunk_problems(store: FeatureStore, table: Table, skipped: np.ndarray | Non
         try:
             values = np.asarray(store.group[table.features][rows], dtype=np.float32)
         except Exception as exc:  # noqa: BLE001 - any decode failure of a chunk file is a finding
-            problems.append(f"{where} cannot be read: {exc}")
+            problems.append(f"{where} cannot be read ({type(exc).__name__}); {REDO}")
             continue
         bad = np.zeros(len(values), dtype=bool) if skipped is None else skipped[rows]
+        if not chunk_file(store.path, store.group[table.features], chunk).is_file() and not bad.all():
+            problems.append(f"{where}: its chunk file is missing; {REDO}")
+            continue
         finite = np.isfinite(values).all(axis=1)
         if not finite[~bad].all():
-            problems.append(f"{where} has {int((~finite[~bad]).sum())} rows with missing or non-finite features")
+            problems.append(f"{where} has {int((~finite[~bad]).sum())} rows with missing or non-finite features; {REDO}")
         if finite[bad].any():
             problems.append(f"{where} has skipped rows holding features")
     return problems
@@ -91,7 +96,10 @@ def _chunk_problems(store: FeatureStore, table: Table, skipped: np.ndarray | Non
 
 def _index_problems(store: FeatureStore) -> list[str]:
     """A complete store's index: present, built from these features, and finding rows by themselves."""
-    attrs = store.index_attrs
+    try:
+        attrs = store.index_attrs
+    except DamagedStore as exc:
+        return [str(exc)]
     if attrs is None:
         return ["index is missing (run `handdg index build`)"]
     features, skipped = store.image_features(), store.skipped
@@ -116,9 +124,12 @@ def verify_store(path: Path | str, progress: bool = True) -> list[str]:
     problems = _shape_problems(store)
     if problems:
         return problems
-    problems += _content_problems(store)
-    problems += _chunk_problems(store, store.prompt_table, None, progress)
-    problems += _chunk_problems(store, store.image_table, store.skipped, progress)
+    for check in (_content_problems, lambda s: _chunk_problems(s, s.prompt_table, None, progress),
+                  lambda s: _chunk_problems(s, s.image_table, s.skipped, progress)):
+        try:
+            problems += check(store)
+        except DamagedStore as exc:
+            problems.append(f"{exc.what}; {REDO}")
     if not problems:
         problems += _index_problems(store)
     return problems

@@ -21,9 +21,12 @@ import zarr
 from handdg import __version__
 from handdg.errors import HanddgError
 from handdg.stores import schema
+from handdg.stores.integrity import all_chunks, chunk_file, chunk_rows, damaged_chunks
 from handdg.stores.locks import ChunkLocks
 
 INDEX_UNIT = 0
+COMPRESSOR = zarr.codecs.ZstdCodec(level=0, checksum=True)
+"""zstd with its frame checksum, so a flipped byte in a chunk file is a decode error, not silent garbage."""
 
 
 @dataclass(frozen=True)
@@ -88,12 +91,15 @@ def _create_arrays(group: zarr.Group, spec: StoreSpec, attrs: dict) -> None:
     dim = spec.clip["embed_dim"]
     for table in (prompts, images):
         group.create_array(table.features, shape=(table.rows, dim), dtype="float16",
-                           chunks=(table.chunk_rows, dim), fill_value=np.nan)
-        group.create_array(table.done, shape=(table.chunks,), dtype=bool, chunks=(1,), fill_value=False)
+                           chunks=(table.chunk_rows, dim), fill_value=np.nan, compressors=COMPRESSOR)
+        group.create_array(table.done, shape=(table.chunks,), dtype=bool, chunks=(1,), fill_value=False,
+                           compressors=COMPRESSOR)
     group.create_array(schema.IMAGE_SKIPPED, shape=(images.rows,), dtype=bool,
-                       chunks=(images.chunk_rows,), fill_value=False)
-    group.create_array(schema.IMAGE_IDS, shape=(images.rows,), dtype=str, chunks=(images.chunk_rows,))
-    group.create_array(schema.PROMPT_TEXT, shape=(prompts.rows,), dtype=str, chunks=(prompts.rows,))
+                       chunks=(images.chunk_rows,), fill_value=False, compressors=COMPRESSOR)
+    group.create_array(schema.IMAGE_IDS, shape=(images.rows,), dtype=str, chunks=(images.chunk_rows,),
+                       compressors=COMPRESSOR)
+    group.create_array(schema.PROMPT_TEXT, shape=(prompts.rows,), dtype=str, chunks=(prompts.rows,),
+                       compressors=COMPRESSOR)
     group[schema.IMAGE_IDS][:] = np.asarray(spec.ids, dtype=str)
     group[schema.PROMPT_TEXT][:] = np.asarray(spec.prompt_text, dtype=str)
 
@@ -137,6 +143,7 @@ class StoreWriter:
         self.attrs = dict(group.attrs)
         self.prompts, self.images = tables(self.attrs)
         self.locks = ChunkLocks(path)
+        self.repaired = 0
 
     @classmethod
     def open(cls, path: Path | str, spec: StoreSpec) -> "StoreWriter":
@@ -147,7 +154,47 @@ class StoreWriter:
             _create_store(path, spec)
         group = open_group(path, "r+")
         schema.check_identity(str(path), dict(group.attrs), spec.attrs())
-        return cls(path, group)
+        writer = cls(path, group)
+        writer.repaired = writer.repair(spec)
+        return writer
+
+    def repair(self, spec: StoreSpec) -> int:
+        """Rewrite damaged chunks of ids and prompt text from `spec`, and unmark damaged feature chunks
+        so this run redoes exactly them; returns how many chunks were damaged."""
+        count = 0
+        for name, values in ((schema.IMAGE_IDS, spec.ids), (schema.PROMPT_TEXT, spec.prompt_text)):
+            array = self.group[name]
+            for chunk in damaged_chunks(self.path, array, all_chunks(array)):
+                rows = chunk_rows(array, chunk)
+                array[rows] = np.asarray(values[rows], dtype=str)
+                count += 1
+        for table in (self.prompts, self.images):
+            for chunk in self._damaged_done(table):
+                self.group[table.done][chunk] = False
+                count += 1
+        return count
+
+    def _damaged_done(self, table: Table) -> list[int]:
+        """Chunks of `table` marked done (or whose flag is unreadable) that do not hold sound features."""
+        done_array = self.group[table.done]
+        present = [c for c in all_chunks(done_array) if chunk_file(self.path, done_array, c).is_file()]
+        bad = damaged_chunks(self.path, done_array, present)
+        done = [c for c in present if c not in bad and bool(done_array[c])]
+        return bad + [c for c in done if not self._chunk_sound(table, c)]
+
+    def _chunk_sound(self, table: Table, chunk: int) -> bool:
+        """A done chunk's features file exists (unless every row was skipped), decodes, and is finite where read."""
+        features = self.group[table.features]
+        skipped_array = self.group[schema.IMAGE_SKIPPED] if table is self.images else None
+        rows = table.rows_of(chunk)
+        try:
+            skipped = np.zeros(rows.stop - rows.start, bool) if skipped_array is None else skipped_array[rows]
+            values = np.asarray(features[rows], dtype=np.float32)
+        except Exception:  # noqa: BLE001 - an undecodable chunk is damage to redo
+            return False
+        if not chunk_file(self.path, features, chunk).is_file() and not skipped.all():
+            return False
+        return bool(np.isfinite(values[~skipped]).all())
 
     def pending(self, table: Table) -> list[int]:
         """Chunks of `table` not yet marked done."""

@@ -53,24 +53,36 @@ def optical_axis_rotation(angle: float) -> np.ndarray:
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
+def _taps(padded: torch.Tensor, weights: list[float], dim: int, size: int) -> torch.Tensor:
+    """Σ_i weights[i]·padded shifted by i along `dim`, cut to `size`: a 1-D correlation as shifted
+    sums (2-3x faster than a grouped conv2d on one CPU core for these small kernels)."""
+    out = weights[0] * padded.narrow(dim, 0, size)
+    for i, weight in enumerate(weights[1:], start=1):
+        if weight:
+            out.add_(padded.narrow(dim, i, size), alpha=weight)
+    return out
+
+
 def _blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
     radius = max(1, int(math.ceil(2.5 * sigma)))
     x = torch.arange(-radius, radius + 1, dtype=image.dtype)
     kernel = torch.exp(-(x**2) / (2 * sigma**2))
-    kernel = kernel / kernel.sum()
-    channels = image.shape[0]
-    padded = F.pad(image[None], (radius, radius, radius, radius), mode="replicate")
-    rows = F.conv2d(padded, kernel.view(1, 1, 1, -1).repeat(channels, 1, 1, 1), groups=channels)
-    return F.conv2d(rows, kernel.view(1, 1, -1, 1).repeat(channels, 1, 1, 1), groups=channels)[0]
+    weights = (kernel / kernel.sum()).tolist()
+    padded = F.pad(image[None], (radius, radius, radius, radius), mode="replicate")[0]
+    rows = _taps(padded, weights, 2, image.shape[2])
+    return _taps(rows, weights, 1, image.shape[1])
 
 
 def sobel(image: torch.Tensor) -> torch.Tensor:
-    """Per-channel Sobel gradient magnitude of a (3,H,W) image, rescaled to [0, 1]."""
-    gx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=image.dtype)
-    kernels = torch.stack([gx, gx.T])[:, None].repeat(image.shape[0], 1, 1, 1)
-    padded = F.pad(image[None], (1, 1, 1, 1), mode="replicate")
-    grad = F.conv2d(padded, kernels, groups=image.shape[0])[0]
-    magnitude = torch.sqrt(grad[0::2] ** 2 + grad[1::2] ** 2)
+    """Per-channel Sobel gradient magnitude of a (3,H,W) image, rescaled to [0, 1].
+
+    The 3x3 kernels are separable: x = smooth [1, 2, 1] down the rows · difference [-1, 0, 1] across.
+    """
+    padded = F.pad(image[None], (1, 1, 1, 1), mode="replicate")[0]
+    h, w = image.shape[1:]
+    gx = _taps(_taps(padded, [-1.0, 0.0, 1.0], 2, w), [1.0, 2.0, 1.0], 1, h)
+    gy = _taps(_taps(padded, [1.0, 2.0, 1.0], 2, w), [-1.0, 0.0, 1.0], 1, h)
+    magnitude = torch.sqrt(gx**2 + gy**2)
     return magnitude / magnitude.amax().clamp_min(1e-6)
 
 
@@ -80,11 +92,12 @@ def _grey(image: torch.Tensor) -> torch.Tensor:
 
 
 def _jitter(image: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Colour scale, brightness, contrast; in place on a fresh copy (half the time of out-of-place ops)."""
     scale = torch.tensor([_uniform(gen, 0.8, 1.2) for _ in range(3)], dtype=image.dtype).view(3, 1, 1)
-    image = (image * scale).clamp(0, 1)
-    image = (image * _uniform(gen, 0.8, 1.2)).clamp(0, 1)
+    image = (image * scale).clamp_(0, 1)
+    image.mul_(_uniform(gen, 0.8, 1.2)).clamp_(0, 1)
     mean = _grey(image).mean()
-    return (mean + _uniform(gen, 0.8, 1.2) * (image - mean)).clamp(0, 1)
+    return image.sub_(mean).mul_(_uniform(gen, 0.8, 1.2)).add_(mean).clamp_(0, 1)
 
 
 def _cutout(image: torch.Tensor, gen: torch.Generator) -> torch.Tensor:

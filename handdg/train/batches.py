@@ -22,6 +22,7 @@ from torch.utils.data import Dataset
 from handdg.data.base import HandDataset, Sample
 from handdg.data.camera import project
 from handdg.data.transforms import crop_affine, hand_box, mirror
+from handdg.data.values import refuse_bad_samples
 from handdg.errors import HanddgError
 from handdg.train import augment
 from handdg.train.config import TrainConfig
@@ -112,6 +113,7 @@ class HandCrops(Dataset):
 
     def __init__(self, dataset: HandDataset, spec: CropSpec, augmentations: Sequence[str] = (),
                  keep_clean: bool = False) -> None:
+        refuse_bad_samples(dataset)
         self.dataset = dataset
         self.spec = spec
         self.augmentations = tuple(augmentations)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from handdg.errors import HanddgError
+from handdg.loading import default_workers
+from handdg.train.option_checks import check_numbers
 
 BRANCH2_MODES = ("none", "ie", "te", "ie+te")
 """none = baseline without Branch2; ie = image features only (r = 1); te = text only (r = 0)."""
@@ -26,6 +28,9 @@ AUGMENT_PRESETS = {
 """`official` = what the released code applied; `normal` = Table 6's six photometric ones + geometric."""
 LAYOUTS = ("freihand", "rhd", "stb")
 PRESETS = ("paper", "small", "tiny")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
+"""Resolved for the device when a run starts (handdg.train.precision); config.json keeps the result."""
 LR_SCHEDULES = ("cosine", "step", "constant")
 RECIPE = 2
 """Version of what a config's fields mean. 1 = before the learning fix (per-pixel mean L_heat, last
@@ -89,8 +94,10 @@ class TrainConfig:
     checkpoint_every: int = 200
     keep_checkpoints: int = 2
     log_every: int = 10
-    workers: int = 0
+    workers: int = field(default_factory=default_workers)
     device: str = "auto"
+    precision: str = "auto"
+    memory_format: str = "auto"
     val_data: str | None = None
     val_layout: str | None = None
     val_split: str | None = None
@@ -149,6 +156,8 @@ class TrainConfig:
         _choice("pose_target", self.pose_target, ("canonical", "2.5d"))
         _choice("root", self.root, ("wrist", "palm"))
         _choice("clip_mode", self.clip_mode, ("cached", "online"))
+        _choice("precision", self.precision, PRECISIONS)
+        _choice("memory_format", self.memory_format, MEMORY_FORMATS)
         if self.target is not None:
             _choice("target", self.target, tuple(TARGET_RATIOS))
         if self.ratio is not None and not 0.0 <= self.ratio <= 1.0:
@@ -173,6 +182,7 @@ class TrainConfig:
         if self.uses_clip and self.clip_mode == "cached" and not self.store:
             raise HanddgError(f"branch2 {self.branch2} reads cached CLIP features: give --store STORE "
                               "(made by `handdg featurize`), or use --branch2 none / --clip-mode online")
+        check_numbers(self)
         self.mixing_ratio()
         return self
 

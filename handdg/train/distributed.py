@@ -1,9 +1,10 @@
-"""One code path for 1 and N processes: under torchrun (WORLD_SIZE > 1) the process group is set
-up from the environment (NCCL on GPUs, gloo on CPU) and the model is wrapped in
+"""One code path for 1 and N processes: under torchrun (which sets WORLD_SIZE, even to 1) the
+process group is set up from the environment (NCCL on GPUs, gloo on CPU) and the model is wrapped in
 DistributedDataParallel, with SyncBatchNorm on GPUs as the official code's harness did
 (PyTorch's SyncBatchNorm runs on GPUs only: on CPU each process normalises its own batch and
 DDP broadcasts rank 0's running statistics). Alone, nothing is wrapped and every collective is
-a no-op."""
+a no-op. (torchrun with one process still joins a group of one and wraps the model, so a
+single-GPU machine exercises the NCCL + DDP path that a multi-GPU one runs.)"""
 
 from __future__ import annotations
 
@@ -45,12 +46,13 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
 
 
 def start(device: str = "auto") -> Context:
-    """Join the torchrun job when there is one (WORLD_SIZE > 1) and pick this process's device."""
+    """Join the torchrun job when there is one (WORLD_SIZE set) and pick this process's device."""
+    launched = "WORLD_SIZE" in os.environ
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     chosen = pick_device(device, local_rank)
-    if world > 1 and not dist.is_initialized():
+    if launched and not dist.is_initialized():
         if chosen.type == "cuda":
             torch.cuda.set_device(chosen)
         dist.init_process_group("nccl" if chosen.type == "cuda" else "gloo", rank=rank, world_size=world)
@@ -64,8 +66,8 @@ def stop() -> None:
 
 
 def wrap(model: nn.Module, ctx: Context) -> nn.Module:
-    """DistributedDataParallel (+ SyncBatchNorm on GPUs) over N processes; the model itself when alone."""
-    if ctx.world == 1:
+    """DistributedDataParallel (+ SyncBatchNorm on GPUs) in a torchrun job; the model itself when alone."""
+    if not dist.is_initialized():
         return model
     if ctx.device.type != "cuda":
         return nn.parallel.DistributedDataParallel(model)

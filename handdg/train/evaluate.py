@@ -18,10 +18,13 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from handdg.loading import default_workers, loader_options
+from handdg.options import check_int
 from handdg.train import metrics, runs
 from handdg.train.batches import CropSpec, HandCrops
 from handdg.train.distributed import pick_device
 from handdg.train.model import HandPoseNet, ModelConfig
+from handdg.train.precision import Precision
 from handdg.train.reference import constant_pose_scores
 from handdg.train.targets import decode, heatmap_uv
 
@@ -33,21 +36,23 @@ def load_model(checkpoint: str | Path, device: torch.device) -> tuple[HandPoseNe
     """The network of a checkpoint, in eval mode on `device`."""
     ckpt = runs.load_weights(checkpoint)
     net = HandPoseNet(ModelConfig.from_dict(ckpt.model))
-    net.load_state_dict(ckpt.weights)
+    runs.load_into(net, ckpt.weights, checkpoint)
     return net.to(device).eval(), ckpt
 
 
-def _predict(net: HandPoseNet, loader: DataLoader, device: torch.device, xy_from: str, show: bool) -> dict[str, np.ndarray]:
+def _predict(net: HandPoseNet, loader: DataLoader, amp: Precision, xy_from: str, show: bool) -> dict[str, np.ndarray]:
     """Decoded predictions and ground truth of every test sample (crop camera frame, mm; 2D in original pixels)."""
     collected: dict[str, list[np.ndarray]] = {"relative": [], "camera": [], "gt": [], "visible": [],
                                               "uv": [], "gt_uv": []}
     size = net.config.input_size
     with torch.inference_mode():
         for batch in tqdm(loader, desc="evaluating", unit="batch", disable=not show):
-            output = net(batch["image"].to(device), batch["hand_side"].to(device))
-            output.heatmaps, output.coords = output.heatmaps.cpu().float(), output.coords.cpu().float()
+            inputs = amp.batch_to_device({"image": batch["image"], "hand_side": batch["hand_side"]})
+            with amp.autocast():
+                output = net(inputs["image"], inputs["hand_side"])
+            output.heatmaps, output.coords = output.heatmaps.float().cpu(), output.coords.float().cpu()
             if output.rotation is not None:
-                output.rotation = output.rotation.cpu().float()
+                output.rotation = output.rotation.float().cpu()
             decoded = decode(output, batch["hand_side"], batch["xyz_mm"].double(), batch["K"].double(), size, xy_from)
             zoom = batch["zoom"].double()[:, None, None]
             collected["relative"].append(decoded.relative_mm.numpy())
@@ -60,11 +65,13 @@ def _predict(net: HandPoseNet, loader: DataLoader, device: torch.device, xy_from
 
 
 def score(net: HandPoseNet, crops: Dataset, layout: str, device: torch.device, xy_from: str,
-          reference: dict | None, batch_size: int = 32, workers: int = 0, show_progress: bool = False) -> dict[str, Any]:
+          reference: dict | None, batch_size: int = 32, workers: int | None = 0, show_progress: bool = False,
+          precision: str = "fp32") -> dict[str, Any]:
     """Every metric of `net` on un-augmented crops: both protocols, 2D error, the constant-pose
     reference with the skill ratio, and FreiHAND's own figures on FreiHAND data."""
-    loader = DataLoader(crops, batch_size=batch_size, shuffle=False, num_workers=workers)
-    found = _predict(net, loader, device, xy_from, show_progress)
+    loader = DataLoader(crops, batch_size=batch_size, shuffle=False,
+                        **loader_options(default_workers() if workers is None else workers, device))
+    found = _predict(net, loader, Precision.for_device(precision, device), xy_from, show_progress)
     stb = layout == "stb"
     protocols = {"hand3d": metrics.hand3d(found["relative"], found["gt"], found["visible"], stb_subset=stb),
                  "official": metrics.official(found["camera"], found["gt"], stb_subset=stb)}
@@ -75,7 +82,7 @@ def score(net: HandPoseNet, crops: Dataset, layout: str, device: torch.device, x
         constant = constant_pose_scores(reference, found["gt"], found["visible"], stb)
         result["constant_pose"] = {
             name: {"epe_mean_mm": block["epe_mean_mm"], "auc_0_50": block["auc_0_50"],
-                   "skill_ratio": protocols[name]["epe_mean_mm"] / block["epe_mean_mm"]}
+                   "skill_ratio": protocols[name]["epe_mean_mm"] / block["epe_mean_mm"] if block["epe_mean_mm"] else None}
             for name, block in constant.items()}
     if layout == "freihand":
         result["freihand"] = metrics.freihand(found["camera"], found["gt"])
@@ -83,17 +90,22 @@ def score(net: HandPoseNet, crops: Dataset, layout: str, device: torch.device, x
 
 
 def evaluate(checkpoint: str | Path, layout: str, root: str | Path, split: str = "test", camera: str = "sk",
-             batch_size: int = 32, xy_from: str | None = None, device: str = "auto", workers: int = 0,
-             show_progress: bool = True) -> dict[str, Any]:
+             batch_size: int = 32, xy_from: str | None = None, device: str = "auto", workers: int | None = None,
+             show_progress: bool = True, precision: str = "auto") -> dict[str, Any]:
     """Score `checkpoint` on a test set; returns the eval JSON (see contracts: dataset, count, protocols...)."""
     from handdg.data import open_dataset
 
+    check_int("batch_size", batch_size, 1)
+    check_int("workers", workers, 0)
     chosen = pick_device(device)
     net, ckpt = load_model(checkpoint, chosen)
+    amp = Precision.for_device(precision, chosen)
+    amp.prepare(net)
     dataset = open_dataset(root, layout, split, camera)
     spec = CropSpec.for_run(ckpt.config, net.config)
     xy_from = xy_from or DEFAULT_XY_FROM[layout]
-    scores = score(net, HandCrops(dataset, spec), layout, chosen, xy_from, ckpt.reference, batch_size, workers, show_progress)
+    scores = score(net, HandCrops(dataset, spec), layout, chosen, xy_from, ckpt.reference, batch_size, workers,
+                   show_progress, precision=amp.name)
     return {
         "dataset": layout,
         "split": dataset.split,
@@ -104,6 +116,7 @@ def evaluate(checkpoint: str | Path, layout: str, root: str | Path, split: str =
         "root": spec.root,
         "xy_from": xy_from if ckpt.config.pose_target == "2.5d" else "regression",
         "run_config": ckpt.config.to_dict(),
+        "precision": amp.name,
         **scores,
     }
 
@@ -117,7 +130,8 @@ def format_table(result: dict[str, Any]) -> str:
     for name, block in result["protocols"].items():
         subset = f"{block['auc_20_50']:.3f}" if "auc_20_50" in block else "-"
         ref = constant.get(name)
-        ref_text = f"{ref['epe_mean_mm']:>11.2f} {ref['skill_ratio']:>6.2f}" if ref else f"{'-':>11} {'-':>6}"
+        ratio = f"{ref['skill_ratio']:.2f}" if ref and ref["skill_ratio"] is not None else "-"
+        ref_text = f"{ref['epe_mean_mm']:>11.2f} {ratio:>6}" if ref else f"{'-':>11} {'-':>6}"
         lines.append(f"{name:<10} {block['epe_mean_mm']:>9.2f} {block['epe_median_mm']:>8.2f} "
                      f"{block['auc_0_50']:>9.3f} {subset:>10} {ref_text}")
     if "keypoints_2d" in result:

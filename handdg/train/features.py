@@ -49,7 +49,7 @@ class ClipFeatures:
         dataset, an incomplete one or one with skipped images (FeatureStore.check_dataset)."""
         from handdg.stores import FeatureStore
 
-        store = FeatureStore.open(path)
+        store = FeatureStore.open(path).check_readable(index=False)
         store.check_dataset(dataset)
         rows = store.row_of(list(dataset.ids))
         everything = store.image_features()

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from handdg import prompts
 from handdg.errors import HanddgError
+from handdg.loading import loader_options
 from handdg.train import distributed, runs, validate
 from handdg.train.batches import CropSpec, HandCrops, StepBatches
 from handdg.train.config import TrainConfig
@@ -26,6 +27,7 @@ from handdg.train.config import RECIPE
 from handdg.train.losses import LossConfig, LossTerms, total_loss
 from handdg.train.reference import mean_pose
 from handdg.train.model import HandPoseNet, ModelConfig
+from handdg.train.precision import Precision
 from handdg.train.seeds import PROMPTS, keyed_generator
 from handdg.train.targets import canonical_target, uvd_target
 
@@ -119,25 +121,29 @@ def _dataset_identity(dataset) -> dict:
             "fingerprint": dataset.fingerprint()}
 
 
-def _build_model(config: TrainConfig, clip_dim: int, ctx: distributed.Context) -> tuple[HandPoseNet, torch.nn.Module]:
+def _build_model(config: TrainConfig, clip_dim: int, ctx: distributed.Context,
+                 amp: Precision) -> tuple[HandPoseNet, torch.nn.Module]:
     torch.manual_seed(config.seed)
     net = HandPoseNet(model_config(config, clip_dim))
     if not config.uses_clip:
         for module in (net.branch2, net.projection):
             module.requires_grad_(False)
-    net.to(ctx.device)
+    amp.prepare(net)
     return net, distributed.wrap(net, ctx)
 
 
-def resume(out: Path, steps: int | None = None, workers: int | None = None, device: str | None = None) -> Path:
+def resume(out: Path, steps: int | None = None, workers: int | None = None, device: str | None = None,
+           data: str | None = None, store: str | None = None) -> Path:
     """Continue the run in `out` from its newest checkpoint, exactly as configured in its config.json.
 
-    Only the step budget (extend only), data-loading workers and device may change.
+    Only the step budget (extend only), data-loading workers and device may change, and where the
+    data and store live now (`data`, `store`; they must be the same ones).
     """
     config, _ = runs.read_run(Path(out))
     if config.recipe != RECIPE:
         raise HanddgError(f"{out} was trained with training recipe {config.recipe} (handdg before the learning fix); "
                           f"its settings mean something else under recipe {RECIPE}: start a new run in another --out")
+    runs.relocate(config, Path(out), data, store)
     if steps is not None:
         if steps < config.steps:
             raise HanddgError(f"--steps {steps} is below the run's {config.steps}: resume can only extend a run")
@@ -161,13 +167,14 @@ def _train(config: TrainConfig, resume: bool, ctx: distributed.Context) -> Path:
     from handdg.data import open_dataset
 
     out = Path(config.out)
+    amp = Precision.for_run(config, ctx.device)
     dataset = open_dataset(config.data, config.layout, config.split)
     if not resume:
         validate.default_validation(config)
     clip = ClipInput.for_run(config, dataset, ctx)
-    net, model = _build_model(config, clip.features.dim if clip else DEFAULT_CLIP_DIM, ctx)
+    net, model = _build_model(config, clip.features.dim if clip else DEFAULT_CLIP_DIM, ctx, amp)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr, betas=(0.9, 0.999))
-    start = _restore(out, net, optimizer, config) if resume else 0
+    start = _restore(out, net, optimizer, config, amp) if resume else 0
     batches = StepBatches(len(dataset), config.batch_size, config.seed, ctx.rank, ctx.world, start, config.steps)
     spec = crop_spec(config, net.config)
     if resume:
@@ -181,9 +188,8 @@ def _train(config: TrainConfig, resume: bool, ctx: distributed.Context) -> Path:
                                           "reference": reference})
     distributed.barrier(ctx)
     crops = HandCrops(dataset, spec, config.augment, keep_clean=clip is not None and clip.online is not None)
-    loader = DataLoader(crops, batch_sampler=batches, num_workers=config.workers,
-                        pin_memory=ctx.device.type == "cuda")
-    validator = validate.Validator(config, spec, reference, ctx.device) if ctx.main and config.val_data else None
+    loader = DataLoader(crops, batch_sampler=batches, **loader_options(config.workers, ctx.device))
+    validator = validate.Validator(config, spec, reference, ctx.device, amp.name) if ctx.main and config.val_data else None
     fields = METRIC_FIELDS + (validate.FIELDS if config.val_data else [])
     log = runs.MetricsLog(out, fields, start if resume else None) if ctx.main else None
     losses = loss_config(config)
@@ -193,19 +199,19 @@ def _train(config: TrainConfig, resume: bool, ctx: distributed.Context) -> Path:
     model.train()
     try:
         for step, batch in enumerate(loader, start=start + 1):
-            batch = {k: v.to(ctx.device, non_blocking=True) for k, v in batch.items()}
-            output = model(batch["image"], batch["hand_side"], clip(batch, step, ctx.rank) if clip else None,
-                           lift_detached=config.pose_gradient == "lifting")
-            coords, rotation = pose_targets(batch, config.pose_target, net.config.input_size)
-            terms = total_loss(output, batch["heatmaps"], coords, rotation, losses)
+            batch = amp.batch_to_device(batch)
+            with amp.autocast():
+                output = model(batch["image"], batch["hand_side"], clip(batch, step, ctx.rank) if clip else None,
+                               lift_detached=config.pose_gradient == "lifting")
+                coords, rotation = pose_targets(batch, config.pose_target, net.config.input_size)
+                terms = total_loss(output, batch["heatmaps"], coords, rotation, losses)
             values = _logged_values(terms, ctx)
             _stop_unless_finite(values, step, out)
             lr = config.lr_at(step)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             optimizer.zero_grad(set_to_none=True)
-            terms.total.backward()
-            optimizer.step()
+            amp.step(terms.total, optimizer)
             bar.update(per_step)
             bar.set_postfix(loss=f"{values[0].item():.4g}", step=step)
             row = dict(zip(METRIC_FIELDS, values.tolist() + [lr]))
@@ -217,7 +223,7 @@ def _train(config: TrainConfig, resume: bool, ctx: distributed.Context) -> Path:
             if log is not None and (step % config.log_every == 0 or step == config.steps or len(row) > len(METRIC_FIELDS)):
                 log.log(step, row)
             if step % config.checkpoint_every == 0 or step == config.steps:
-                _checkpoint(out, step, net, optimizer, config, ctx, reference)
+                _checkpoint(out, step, net, optimizer, config, ctx, reference, amp)
     finally:
         bar.close()
         if log is not None:
@@ -235,29 +241,28 @@ def _stop_unless_finite(values: torch.Tensor, step: int, out: Path) -> None:
     """HanddgError naming the step (before the optimiser touches the weights) if a loss is NaN/inf."""
     if torch.isfinite(values).all():
         return
-    last = runs.latest_checkpoint(out)
-    kept = f"the last good checkpoint is step {last}" if last else "no checkpoint was written yet"
-    raise HanddgError(f"loss became non-finite at step {step} ({values[0].item()}); stopped, {kept} "
-                      "(lower --lr or check the data, then --resume)")
+    raise runs.non_finite_loss(dict(zip(METRIC_FIELDS, values.tolist())), step, out)
 
 
 def _checkpoint(out: Path, step: int, net: HandPoseNet, optimizer: torch.optim.Optimizer,
-                config: TrainConfig, ctx: distributed.Context, reference: dict | None) -> None:
+                config: TrainConfig, ctx: distributed.Context, reference: dict | None, amp: Precision) -> None:
     if ctx.main:
-        state = {"optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state()}
+        state = {"optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state(), **amp.state_dict()}
         runs.save_checkpoint(out, step, net.state_dict(), state, config, config.keep_checkpoints,
                              net.config.to_dict(), reference)
     distributed.barrier(ctx)
 
 
-def _restore(out: Path, net: HandPoseNet, optimizer: torch.optim.Optimizer, config: TrainConfig) -> int:
+def _restore(out: Path, net: HandPoseNet, optimizer: torch.optim.Optimizer, config: TrainConfig,
+             amp: Precision) -> int:
     """Load the newest checkpoint of `out` into the model and optimiser; returns its step."""
     step = runs.latest_checkpoint(out)
     if step is None:
-        raise HanddgError(f"{out} has no complete checkpoint to resume from: start the run again without --resume")
-    net.load_state_dict(runs.load_weights(out / "checkpoints" / f"step_{step}.safetensors").weights)
+        return 0  # killed before its first checkpoint: start again, as an uninterrupted run did
+    runs.restore_weights(out / "checkpoints" / f"step_{step}.safetensors", net, net.config.to_dict())
     state = runs.load_state(out, step)
     optimizer.load_state_dict(state["optimizer"])
+    amp.load_state_dict(state)
     torch.set_rng_state(state["torch_rng"])
     if step >= config.steps:
         raise HanddgError(f"{out} already finished its {config.steps} steps: pass a larger --steps to continue it")

@@ -166,6 +166,10 @@ class HeatmapNet(nn.Module):
         layers = [_conv(NUM_JOINTS + enc, ch, 7)] + [_conv(ch, ch, 7) for _ in range(4)]
         return nn.ModuleList(layers + [_conv(ch, ch, 1), _conv(ch, NUM_JOINTS, 1)])
 
+    def score_layers(self) -> list[nn.Conv2d]:
+        """The linear 1x1 convs that output each stage's 21 maps."""
+        return [self.conv5_2] + [stage[-1] for stage in self.stages]
+
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """(B,3,S,S) images in [0,1] -> (pool3 feature (B,C,S/8,S/8), the 3 stages' maps (B,21,S/8,S/8))."""
         x = images
@@ -312,11 +316,15 @@ class HandPoseNet(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Official init (§a.4): convs Kaiming-normal with zero bias, Linear/BatchNorm PyTorch defaults."""
+        """Official init (§a.4): convs Kaiming-normal with zero bias, Linear/BatchNorm PyTorch defaults;
+        except the linear score layers (conv5_2 and each stage's last 1x1), which start at zero so the
+        maps start flat: Kaiming puts noise of std ~1 on them that training would first have to unlearn."""
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight)
                 nn.init.zeros_(m.bias)
+        for score in self.heatmap_net.score_layers():
+            nn.init.zeros_(score.weight)
 
     def forward(self, images: torch.Tensor, hand_side: torch.Tensor,
                 clip_feature: torch.Tensor | None = None, lift_detached: bool = False) -> ModelOutput:

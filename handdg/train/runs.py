@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from safetensors import safe_open
@@ -45,8 +46,9 @@ def write_json(path: Path, payload: dict) -> None:
 
 
 def create_run(out: Path, config: TrainConfig, provenance: dict[str, Any]) -> None:
-    """Make a fresh run directory holding config.json; refuse to overwrite an existing run."""
-    if (out / CONFIG).exists():
+    """Make a fresh run directory holding config.json; refuse to overwrite a run that has a checkpoint
+    (one killed before its first checkpoint holds nothing to keep, and is started again)."""
+    if (out / CONFIG).exists() and latest_checkpoint(out) is not None:
         raise HanddgError(f"{out} already holds a run: continue it with --resume, or choose another --out")
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
     write_json(out / CONFIG, {"handdg_version": __version__, "config": config.to_dict(), **provenance})
@@ -60,6 +62,35 @@ def read_run(out: Path) -> tuple[TrainConfig, dict[str, Any]]:
     payload = json.loads(path.read_text())
     config = TrainConfig.from_dict(payload.pop("config"))
     return config, payload
+
+
+def relocate(config: TrainConfig, out: Path, data: str | None, store: str | None) -> None:
+    """Point a resumed run at its own folder `out` (it may be a copy) and at where its data and store are now."""
+    config.out = str(out)
+    if data is not None:
+        config.data = str(Path(data).resolve())
+    if store is not None:
+        config.store = str(Path(store).resolve())
+    if not Path(config.data).exists():
+        raise HanddgError(f"the training data {config.data} named in {out / CONFIG} is not there (moved, or a path "
+                          "relative to another folder); pass --data DIR (and --store STORE) with --resume")
+    if config.store and config.branch2 != "none" and config.clip_mode == "cached" and not Path(config.store).exists():
+        raise HanddgError(f"the feature store {config.store} named in {out / CONFIG} is not there; "
+                          "pass --store STORE with --resume")
+
+
+def non_finite_loss(values: dict[str, float], step: int, out: Path) -> HanddgError:
+    """The error for a NaN/inf loss: which terms, and what to do about it at this point of the run."""
+    bad = ", ".join(f"{name}={value}" for name, value in values.items() if name != "loss" and not math.isfinite(value))
+    last = latest_checkpoint(out)
+    kept = f"the last good checkpoint is step {last}" if last else "no checkpoint was written yet"
+    if last is None and step <= 2:
+        cause = ("this early it is the inputs: check the data (`handdg data check`), the feature store "
+                 "(`handdg store verify`) and the loss weights (--lambda-*)")
+    else:
+        cause = "training diverged: lower --lr (or the loss weights --lambda-*), then --resume"
+    return HanddgError(f"loss became non-finite at step {step} ({bad or 'loss'}); stopped before updating the "
+                       f"weights, {kept}; {cause}")
 
 
 def checkpoint_steps(out: Path) -> list[int]:
@@ -78,6 +109,23 @@ def _state_path(out: Path, step: int) -> Path:
     return out / "checkpoints" / f"step_{step}.opt.pt"
 
 
+def _written(path: Path, write: Callable[[], None]) -> None:
+    """Run `write` (torch.save / safetensors into `path`); on failure remove the partial file and say why in one line.
+
+    Both libraries report a full disk or a missing folder as their own RuntimeError-like errors.
+    """
+    try:
+        write()
+    except OSError:
+        path.unlink(missing_ok=True)
+        raise
+    except Exception as exc:  # noqa: BLE001 - torch's and safetensors' write errors are not OSErrors
+        path.unlink(missing_ok=True)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise HanddgError(f"cannot write checkpoint {path} ({reason}); free disk space or fix the folder, "
+                          "then continue with --resume") from None
+
+
 def write_weights(path: Path, step: int, weights: dict[str, torch.Tensor], config: TrainConfig,
                   model: dict[str, Any] | None = None, reference: dict[str, Any] | None = None) -> Path:
     """Write a self-describing .safetensors atomically: metadata holds the training and network
@@ -86,7 +134,7 @@ def write_weights(path: Path, step: int, weights: dict[str, torch.Tensor], confi
     tensors = {name: t.detach().to("cpu").contiguous() for name, t in weights.items()}
     metadata = {"handdg_config": json.dumps(config.to_dict()), "handdg_model": json.dumps(model or {}),
                 "handdg_reference": json.dumps(reference), "step": str(step), "handdg_version": __version__}
-    save_file(tensors, str(tmp), metadata=metadata)
+    _written(tmp, lambda: save_file(tensors, str(tmp), metadata=metadata))
     os.replace(tmp, path)
     return path
 
@@ -96,8 +144,9 @@ def save_checkpoint(out: Path, step: int, weights: dict[str, torch.Tensor], stat
                     reference: dict[str, Any] | None = None) -> Path:
     """Write step_<step> (state first, weights last), refresh last.safetensors, prune to `keep`."""
     state_path, weights_path = _state_path(out, step), _weights_path(out, step)
+    state_path.parent.mkdir(parents=True, exist_ok=True)
     tmp_state = state_path.with_name(state_path.name + ".tmp")
-    torch.save({**state, "step": step}, tmp_state)
+    _written(tmp_state, lambda: torch.save({**state, "step": step}, tmp_state))
     os.replace(tmp_state, state_path)
     write_weights(weights_path, step, weights, config, model, reference)
     tmp_last = out / (LAST + ".tmp")
@@ -136,6 +185,36 @@ def load_weights(path: str | Path) -> Checkpoint:
     return Checkpoint(weights, TrainConfig.from_dict(json.loads(metadata["handdg_config"])),
                       json.loads(metadata.get("handdg_model", "{}")), int(metadata["step"]),
                       json.loads(metadata.get("handdg_reference", "null")))
+
+
+def load_into(net: torch.nn.Module, weights: dict[str, torch.Tensor], path: str | Path) -> None:
+    """Load `weights` into `net`; HanddgError naming the first tensor that is missing, extra or of another shape."""
+    mine = net.state_dict()
+    missing = sorted(set(mine) - set(weights))
+    extra = sorted(set(weights) - set(mine))
+    wrong = [name for name in mine if name in weights and weights[name].shape != mine[name].shape]
+    if missing or extra or wrong:
+        if wrong:
+            name = wrong[0]
+            what = f"tensor {name} is {tuple(weights[name].shape)}, the network's is {tuple(mine[name].shape)}"
+        else:
+            what = f"tensor {(missing or extra)[0]} is {'missing' if missing else 'not in the network'}"
+        raise HanddgError(f"checkpoint {path} does not fit the network recorded with it ({what}; "
+                          f"{len(missing) + len(extra) + len(wrong)} tensors differ): it was saved by another "
+                          "network or edited; use a checkpoint written by `handdg train`")
+    net.load_state_dict(weights)
+
+
+def restore_weights(path: Path, net: torch.nn.Module, model: dict[str, Any]) -> Checkpoint:
+    """Load a run's checkpoint into `net`, refusing one saved by another network (`model` = this run's)."""
+    ckpt = load_weights(path)
+    differs = sorted(k for k in set(model) & set(ckpt.model) if model[k] != ckpt.model[k])
+    if differs:
+        raise HanddgError(f"checkpoint {path} was saved by another network ({ckpt.config.preset} preset; "
+                          f"{', '.join(differs)} differ) than the one this run's config.json describes; "
+                          "it belongs to another run: resume that run, or start this one again")
+    load_into(net, ckpt.weights, path)
+    return ckpt
 
 
 def load_state(out: Path, step: int) -> dict[str, Any]:

@@ -39,7 +39,8 @@ def default_validation(config: TrainConfig) -> TrainConfig:
 class Validator:
     """Scores a model on the run's validation set and keeps best.safetensors."""
 
-    def __init__(self, config: TrainConfig, spec: CropSpec, reference: dict | None, device: torch.device) -> None:
+    def __init__(self, config: TrainConfig, spec: CropSpec, reference: dict | None, device: torch.device,
+                 precision: str = "fp32") -> None:
         from handdg.data import open_dataset
 
         dataset = open_dataset(config.val_data, config.val_layout, config.val_split)
@@ -49,14 +50,14 @@ class Validator:
             crops = Subset(crops, picks)
         self.crops, self.reference, self.device, self.layout = crops, reference, device, config.val_layout
         self.xy_from = DEFAULT_XY_FROM[config.val_layout]
-        self.batch_size, self.workers = config.batch_size, config.workers
+        self.batch_size, self.workers, self.precision = config.batch_size, config.workers, precision
 
     def __call__(self, net: HandPoseNet) -> dict[str, Any]:
         """The eval metrics of `net` now (the net is put back in training mode afterwards)."""
         net.eval()
         try:
             return score(net, self.crops, self.layout, self.device, self.xy_from, self.reference,
-                         self.batch_size, self.workers)
+                         self.batch_size, self.workers, precision=self.precision)
         finally:
             net.train()
 
