@@ -7,7 +7,7 @@ import sys
 import click
 
 from handdg import __version__
-from handdg.commands import analysis, data, demo, featurize, reproduce, store, synth, train
+from handdg.commands import analysis, data, demo, featurize, reproduce, store, synth, synthclip, train
 from handdg.errors import HanddgError, describe_os_error, one_line
 
 
@@ -63,6 +63,7 @@ main.add_command(store.store)
 main.add_command(store.index)
 main.add_command(synth.synth)
 main.add_command(synth.synth_sheet)
+main.add_command(synthclip.synthclip)
 main.add_command(train.train)
 main.add_command(train.eval_cmd)
 main.add_command(reproduce.reproduce)

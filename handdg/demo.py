@@ -116,6 +116,9 @@ def run_demo(out: Path | str, settings: DemoSettings = DemoSettings(),
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     weights = choose_clip_weights(settings.clip_model, settings.clip_weights)
+    if weights == "builtin" or (weights == "random" and settings.clip_weights is None):  # handdg's own CLIP (issue 14)
+        settings, weights = replace(settings, clip_model="handdg-synth"), "builtin"
+        say("CLIP: handdg's built-in handdg-synth, trained on captioned synthetic hands (handdg synthclip train)")
     if weights.startswith("random"):
         why = "As requested" if settings.clip_weights else f"No pretrained {settings.clip_model} weights in the local cache"
         say(RANDOM_BANNER.format(why=why))

@@ -6,6 +6,7 @@ import errno
 import json
 import os
 import pickle
+import time
 
 import numpy as np
 import pytest
@@ -159,6 +160,23 @@ def test_same_seed_same_data_whatever_the_workers_different_seed_different_data(
     for key in ("xyz", "uv_vis", "K"):
         np.testing.assert_array_equal(annos[0][1][key], annos[1][1][key])
     assert not np.array_equal(annos[0][1]["xyz"], annos[2][1]["xyz"])
+
+
+def _all_bytes(root) -> dict:
+    """Every file under `root` by relative path -> its bytes."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("layout", ["freihand", "rhd", "stb"])
+def test_same_seed_same_bytes_in_every_file_even_when_the_clock_moves(tmp_path, monkeypatch, layout):
+    clock = iter(f"Mon Jan  1 00:00:{s:02d} 2001" for s in range(60))
+    monkeypatch.setattr(time, "asctime", lambda *args: next(clock))  # every run is at another time
+    a = _all_bytes(make_dataset(tmp_path / "a", layout, 1, seed=5))
+    b = _all_bytes(make_dataset(tmp_path / "b", layout, 1, seed=5))
+    assert sorted(a) == sorted(b) and len(a) >= 4
+    assert [name for name in a if a[name] != b[name]] == []
+    if layout == "stb":
+        assert scipy.io.loadmat(tmp_path / "a" / "labels" / "B1Random_SK.mat")["handPara"].shape == (3, 21, 1)
 
 
 def test_refuses_a_non_empty_folder_unless_overwrite(tmp_path):

@@ -7,6 +7,7 @@ a fixed size and dpi so the PNG's pixel size is known in advance.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -33,7 +34,8 @@ class FigureContext:
 
     def describe(self) -> str:
         """The provenance line printed under every figure title."""
-        parts = [f"CLIP {self.model}", f"weights {self.weights}", f"dataset {self.dataset}"]
+        weights = re.sub(r"(sha256:[0-9a-f]{12})[0-9a-f]{52}", r"\1…", self.weights)  # a title-sized fingerprint
+        parts = [f"CLIP {self.model}", f"weights {weights}", f"dataset {self.dataset}"]
         if self.ratio is not None:
             parts.append(f"r = {self.ratio:g}")
         return "  ·  ".join(parts)

@@ -14,8 +14,8 @@ from handdg.commands.types import COUNT
 @click.option("--out", type=click.Path(path_type=Path), default=Path("demo-out"), show_default=True,
               help="Folder that receives every artefact of the demo (re-running resumes into it).")
 @click.option("--clip-weights", default=None,
-              help="CLIP weights: a tag, a local .pt/.safetensors file or random[:SEED] "
-                   "(default: openai when cached locally, else random, said loudly).")
+              help="CLIP weights: a tag, a local .pt/.safetensors file, builtin or random[:SEED] "
+                   "(default: openai when cached locally, else builtin: handdg's synthetic CLIP, handdg-synth).")
 @click.option("--steps", type=COUNT, default=None, help="Training steps (default 120).")
 @click.option("--tiny", is_flag=True, hidden=True, help="Tiny CLIP and network: seconds, for tests.")
 def demo(out: Path, clip_weights: str | None, steps: int | None, tiny: bool) -> None:

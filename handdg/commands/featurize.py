@@ -21,9 +21,9 @@ from handdg.stores.schema import INDEX_KINDS as KINDS
 @click.option("--store", "store", required=True, type=click.Path(path_type=Path),
               help="Feature store to create or resume (a .zarr directory).")
 @click.option("--clip-model", default="ViT-B-32", show_default=True,
-              help="open_clip architecture name, or a model config .json (handdg-tiny for quick tests).")
+              help="open_clip architecture name (handdg-synth: the built-in synthetic CLIP), or a model config .json (handdg-tiny for quick tests).")
 @click.option("--clip-weights", default="openai", show_default=True,
-              help="Pretrained tag, a local .pt/.safetensors file (works offline), or random / random:SEED.")
+              help="Pretrained tag, a local .pt/.safetensors file (works offline), builtin (handdg-synth), or random / random:SEED.")
 @click.option("--batch-size", default=64, show_default=True, type=COUNT, help="Images per CLIP forward pass.")
 @click.option("--workers", default=None, type=WORKERS,
               help="Image decoding processes (default: usable CPU cores - 1, at most 32; 0 decodes in this process).")

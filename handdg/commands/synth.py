@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from handdg.synth.attributes import LOOKS
 from handdg.synth.sampling import LAYOUTS
 
 
@@ -23,7 +24,11 @@ from handdg.synth.sampling import LAYOUTS
 @click.option("--split", "splits", type=click.Choice(["train", "test"]), multiple=True,
               help="Splits to write (repeatable). Default: train and test; stb: test only (B1), "
                    "--split train adds B2..B6.")
-def synth(out: Path, layout: str, count: int, seed: int, overwrite: bool, workers: int, splits: tuple[str, ...]) -> None:
+@click.option("--look", type=click.Choice(LOOKS), default="default", show_default=True,
+              help="default: the domain's own look; broad: hand colour, background word, room/background and side "
+                   "drawn from the paper's Table 2 words for every sample (a caption-training set).")
+def synth(out: Path, layout: str, count: int, seed: int, overwrite: bool, workers: int, splits: tuple[str, ...],
+          look: str) -> None:
     """Write a synthetic hand dataset into OUT in LAYOUT's real on-disk layout.
 
     \b
@@ -31,11 +36,13 @@ def synth(out: Path, layout: str, count: int, seed: int, overwrite: bool, worker
       handdg synth data/stb --layout stb --count 100    # B1Counting + B1Random, 100 frames each
 
     freihand and rhd also get an evaluation split of ceil(count / 8) samples. OUT is built in
-    OUT.tmp-<pid> and renamed when complete; a non-empty OUT needs --overwrite.
+    OUT.tmp-<pid> and renamed when complete; a non-empty OUT needs --overwrite. Every image's
+    attributes (hand colour, background word, room or background, hands shown) are written to
+    OUT/handdg_attributes.jsonl, which the dataset readers ignore.
     """
     from handdg.synth import make_dataset
 
-    path = make_dataset(out, layout, count, seed, overwrite=overwrite, workers=workers, splits=splits or None)
+    path = make_dataset(out, layout, count, seed, overwrite=overwrite, workers=workers, splits=splits or None, look=look)
     click.echo(f"wrote a synthetic {layout} dataset to {path}")
 
 

@@ -22,6 +22,7 @@ from handdg.featurize.weights import WeightsSpec, ensure_tag_available, parse_we
 
 CONFIG_DIR = Path(__file__).with_name("configs")
 TINY_MODEL = "handdg-tiny"
+SYNTH_MODEL = "handdg-synth"
 open_clip.add_model_config(CONFIG_DIR)
 
 
@@ -160,7 +161,8 @@ def _check_model(model: str) -> str:
         return path.stem
     if open_clip.get_model_config(model) is None:
         raise HanddgError(
-            f"unknown CLIP model {model!r} (see open_clip.list_models(), e.g. ViT-B-32, or {TINY_MODEL} for tests)"
+            f"unknown CLIP model {model!r} (see open_clip.list_models(), e.g. ViT-B-32, {SYNTH_MODEL} "
+            f"with --clip-weights builtin, or {TINY_MODEL} for tests)"
         )
     return model
 
@@ -183,6 +185,13 @@ def _build(model_name: str, spec: WeightsSpec) -> torch.nn.Module:
         with torch.random.fork_rng(devices=[]), _quiet_open_clip():
             torch.manual_seed(spec.seed)
             return open_clip.create_model(model_name, pretrained=None, device="cpu")
+    if spec.kind == "builtin":
+        from handdg.featurize.compact import read_packed
+
+        with _quiet_open_clip():
+            model = open_clip.create_model(model_name, pretrained=None, device="cpu")
+        model.load_state_dict(read_packed(spec.path))
+        return model
     if spec.kind == "tag":
         ensure_tag_available(model_name, spec.tag)
         return open_clip.create_model(model_name, pretrained=spec.tag, device="cpu", force_quick_gelu=spec.quick_gelu)
@@ -198,7 +207,7 @@ def _build(model_name: str, spec: WeightsSpec) -> torch.nn.Module:
 
 
 def load_clip(model: str = "ViT-B-32", weights: str = "openai", device: str = "auto") -> ClipEncoder:
-    """Build a frozen CLIP encoder: `weights` is a tag, a local file, `random` or `random:SEED`."""
+    """Build a frozen CLIP encoder: `weights` is a tag, a local file, `builtin`, `random` or `random:SEED`."""
     model_name = _check_model(model)
     spec = parse_weights(model_name, weights)
     return ClipEncoder(_build(model_name, spec), model_name, spec, resolve_device(device))

@@ -1,8 +1,10 @@
 """Which CLIP weights a `--clip-weights` value means, and whether they can be had offline.
 
-Three kinds: a pretrained tag of open_clip (downloaded once into the hub cache), a local
-.pt/.pth/.bin/.safetensors file (identified by its sha256), or `random` / `random:SEED`
-(seeded initialisation, so every process that asks for the same seed gets the same encoder).
+Four kinds: a pretrained tag of open_clip (downloaded once into the hub cache), a local
+.pt/.pth/.bin/.safetensors file (identified by its sha256), `builtin` (weights shipped inside
+handdg, e.g. for handdg-synth, identified as builtin:<model>@sha256:<hex>), or `random` /
+`random:SEED` (seeded initialisation, so every process that asks for the same seed gets the
+same encoder).
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ _HUB_HOST = "huggingface.co"
 class WeightsSpec:
     """A parsed `--clip-weights` value.
 
-    `kind` is "tag", "file" or "random"; `ident` is what provenance records and compares
-    ("openai", "sha256:<hex>", "random:0").
+    `kind` is "tag", "file", "builtin" or "random"; `ident` is what provenance records and
+    compares ("openai", "sha256:<hex>", "builtin:handdg-synth@sha256:<hex>", "random:0").
     """
 
     kind: str
@@ -42,6 +44,11 @@ def parse_weights(model: str, weights: str) -> WeightsSpec:
     """Turn a `--clip-weights` string into a WeightsSpec (HanddgError if it names nothing)."""
     if weights == "random" or weights.startswith("random:"):
         return WeightsSpec(kind="random", ident=f"random:{_random_seed(weights)}", seed=_random_seed(weights))
+    if weights == "builtin" or weights.startswith("builtin:"):  # the name, or the ident a store recorded
+        from handdg.featurize.compact import builtin_path
+
+        path = builtin_path(model)
+        return WeightsSpec(kind="builtin", ident=f"builtin:{model}@sha256:{file_sha256(path)}", path=path)
     if weights.endswith(WEIGHT_FILE_SUFFIXES) or os.sep in weights:
         path = Path(weights).expanduser()
         if not path.is_file():
@@ -54,7 +61,7 @@ def parse_weights(model: str, weights: str) -> WeightsSpec:
         known = ", ".join(tags) if tags else "none"
         raise HanddgError(
             f"unknown CLIP weights {weights!r} for model {model} (known tags: {known}; "
-            "or pass a local file, or 'random[:SEED]')"
+            "or pass a local file, 'builtin' with --clip-model handdg-synth, or 'random[:SEED]')"
         )
     cfg = open_clip.get_pretrained_cfg(model, weights)
     return WeightsSpec(kind="tag", ident=weights, tag=weights, quick_gelu=bool(cfg.get("quick_gelu", False)))

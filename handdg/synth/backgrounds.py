@@ -35,7 +35,7 @@ def green_screen(rng: np.random.Generator, height: int, width: int) -> np.ndarra
     return np.clip(base * light * folds, 0, 1)
 
 
-def _draw_shapes(rng: np.random.Generator, img: Image.Image, count: int, palette: np.ndarray) -> None:
+def draw_shapes(rng: np.random.Generator, img: Image.Image, count: int, palette: np.ndarray) -> None:
     """Random filled rectangles and ellipses (furniture, posters, foliage) in colours near `palette`."""
     draw = ImageDraw.Draw(img)
     w, h = img.size
@@ -47,7 +47,7 @@ def _draw_shapes(rng: np.random.Generator, img: Image.Image, count: int, palette
         (draw.rectangle if rng.random() < 0.6 else draw.ellipse)([x0, y0, x1, y1], fill=fill)
 
 
-def _finish(rng: np.random.Generator, img: Image.Image, height: int, width: int, blur: float, grain: float) -> np.ndarray:
+def finish(rng: np.random.Generator, img: Image.Image, height: int, width: int, blur: float, grain: float) -> np.ndarray:
     """Soften a small drawing, upsample it and add texture grain (`blur` in output pixels)."""
     scale = width / img.size[0]
     img = img.filter(ImageFilter.BoxBlur(blur / scale)).resize((width, height), Image.BILINEAR)
@@ -68,8 +68,8 @@ def indoor_clutter(rng: np.random.Generator, height: int, width: int) -> np.ndar
     wall = _INDOOR[rng.integers(len(_INDOOR))] * rng.uniform(0.6, 1.1)
     base = _gradient(small[1], small[0], wall, wall * rng.uniform(0.5, 0.9))
     img = Image.fromarray((np.clip(base, 0, 1) * 255).astype(np.uint8))
-    _draw_shapes(rng, img, int(rng.integers(4, 12)), _INDOOR)
-    return _finish(rng, img, height, width, blur=rng.uniform(0.5, 2.5), grain=0.15)
+    draw_shapes(rng, img, int(rng.integers(4, 12)), _INDOOR)
+    return finish(rng, img, height, width, blur=rng.uniform(0.5, 2.5), grain=0.15)
 
 
 def outdoor(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
@@ -84,8 +84,8 @@ def outdoor(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     clouds = smooth_noise(rng, small[1], small[0], 6)
     base = np.where(rows, base, base + 0.35 * np.clip(clouds - 0.5, 0, 1))
     img = Image.fromarray((np.clip(base, 0, 1) * 255).astype(np.uint8))
-    _draw_shapes(rng, img, int(rng.integers(3, 10)), _OUTDOOR)
-    return _finish(rng, img, height, width, blur=rng.uniform(0.3, 1.5), grain=0.25)
+    draw_shapes(rng, img, int(rng.integers(3, 10)), _OUTDOOR)
+    return finish(rng, img, height, width, blur=rng.uniform(0.3, 1.5), grain=0.25)
 
 
 _WALLS = np.array([[0.78, 0.74, 0.66], [0.70, 0.72, 0.74], [0.80, 0.78, 0.70], [0.66, 0.70, 0.64],
@@ -113,4 +113,4 @@ def stb_room(height: int, width: int, background: int = 1) -> np.ndarray:
     draw.rectangle([0.0, desk * h, w, h], fill=(120, 105, 95))
     screen = rng.uniform(0.3, 0.45)
     draw.rectangle([screen * w, (desk - 0.22) * h, (screen + 0.18) * w, desk * h], fill=(35, 35, 40))
-    return _finish(rng, img, height, width, blur=1.5, grain=0.15)
+    return finish(rng, img, height, width, blur=1.5, grain=0.15)

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -18,6 +18,8 @@ import numpy as np
 from handdg.data.camera import intrinsics, project
 from handdg.data.stb import BB_BASELINE_MM, CAMERAS as STB_CAMERAS
 from handdg.synth import backgrounds
+from handdg.synth.attributes import Attributes, Described, draw_described, hand_albedo, nearest_colour, nearest_hand_colour
+from handdg.synth.described import described as described_backdrop
 from handdg.synth.hand import POSE_STYLES, elbow
 from handdg.synth.look import drop_shadow, sensor, skin_texture
 from handdg.synth.people import Placed, Subject, person, place, placement, posed_hand, random_orientation
@@ -48,6 +50,7 @@ class View:
     hands: list[Hand]
     part: np.ndarray  # (H, W) int16: 0 background, 1 person, 2..33 RHD hand parts
     depth: np.ndarray  # (H, W) float32 metres, inf where only background
+    attributes: Attributes | None = None  # what the image shows, in Table 2's words
 
 
 def _visible(xyz: np.ndarray, K: np.ndarray, depth: np.ndarray, tolerance: float = 0.02) -> np.ndarray:
@@ -61,10 +64,30 @@ def _visible(xyz: np.ndarray, K: np.ndarray, depth: np.ndarray, tolerance: float
     return vis
 
 
-def _view(layers: Layers, image: np.ndarray, K: np.ndarray, hands: list[Placed]) -> View:
+def _view(layers: Layers, image: np.ndarray, K: np.ndarray, hands: list[Placed], attributes: Attributes) -> View:
     """Bundle a final image with per-hand ground truth (visibility from the depth buffer)."""
     truth = [Hand(h.xyz, h.side, _visible(h.xyz, K, layers.depth)) for h in hands]
-    return View(image=image, K=K, hands=truth, part=layers.part, depth=layers.depth)
+    return View(image=image, K=K, hands=truth, part=layers.part, depth=layers.depth, attributes=attributes)
+
+
+def _dress(rng: np.random.Generator, subject: Subject, look: Described | None) -> Subject:
+    """The subject with bare hands of the described colour (unchanged for a domain's own look)."""
+    return subject if look is None else replace(subject, skin=hand_albedo(rng, look.hand_colour), gloves=None)
+
+
+def _hand_word(subject: Subject) -> str:
+    """The hand colour word of a subject's hands (gloves when gloved)."""
+    return nearest_hand_colour(subject.skin if subject.gloves is None else subject.gloves)
+
+
+def _attributes(subject: Subject, look: Described | None, background: np.ndarray, place: str, sides: list[str],
+                domain_look: str) -> Attributes:
+    """The record of an image: the described words, or the domain look named by the nearest words."""
+    hands = tuple(sorted(set(sides)))
+    if look is not None:
+        return Attributes(look.hand_colour, look.colour, look.place, hands, "broad")
+    colour = nearest_colour(background.reshape(-1, 3).mean(axis=0))
+    return Attributes(_hand_word(subject), colour, place, hands, domain_look, subject.gloves is not None)
 
 
 
@@ -72,22 +95,31 @@ def _view(layers: Layers, image: np.ndarray, K: np.ndarray, hands: list[Placed])
 FREIHAND_VERSIONS = ("gs", "hom", "sample", "auto")
 
 
-def freihand_views(rng: np.random.Generator, subject: Subject) -> tuple[list[np.ndarray], View]:
-    """One FreiHAND sample of `subject`: its four image versions (gs, hom, sample, auto) and the green-screen view."""
+def freihand_views(rng: np.random.Generator, subject: Subject, look: Described | None = None
+                   ) -> tuple[list[np.ndarray], View, list[Attributes]]:
+    """One FreiHAND sample: four image versions (gs, hom, sample, auto), the first one's view, each one's attributes.
+
+    With a described `look` the hand takes its colour and side and the four versions show it
+    over four described backdrops (the first the look's own, the others drawn afresh).
+    """
     size = FREIHAND_SIZE
-    joints, shapes = posed_hand(rng, subject, "right", POSE_STYLES[rng.integers(len(POSE_STYLES))])
+    subject = _dress(rng, subject, look)
+    side = "right" if look is None else look.side
+    joints, shapes = posed_hand(rng, subject, side, POSE_STYLES[rng.integers(len(POSE_STYLES))])
     f = rng.uniform(430.0, 650.0)
     K = intrinsics(f, f, size / 2 + rng.normal(0, 2), size / 2 + rng.normal(0, 2))
     rotation = random_orientation(rng, np.array([0.0, 0.0, 1.0]), -0.3)
-    translation = placement(joints, rotation, False, K, size / 2 + rng.normal(0, 6, 2), rng.uniform(100, 165))
-    hand = place(joints, shapes, "right", rotation, translation, elbow(subject.shape))
+    translation = placement(joints, rotation, side == "left", K, size / 2 + rng.normal(0, 6, 2), rng.uniform(100, 165))
+    hand = place(joints, shapes, side, rotation, translation, elbow(subject.shape))
     light = Light(direction=np.array([rng.uniform(-0.5, 0.5), rng.uniform(-0.7, -0.1), -1.0]),
                   ambient=rng.uniform(0.38, 0.5), diffuse=rng.uniform(0.55, 0.75), specular=0.08)
     layers = skin_texture(rng, render(hand.shapes, K, size, size, light))
+    if look is not None:
+        return _described_versions(rng, layers, _shadow(rng, layers, light), look, subject, K, hand)
     screen = backgrounds.green_screen(rng, size, size)
-    offset = (light.direction[:2] / -light.direction[2] * rng.uniform(6, 14)).round().astype(int)
-    screen *= 1.0 - 0.35 * drop_shadow(layers.alpha, offset, blur=6.0)[..., None]
+    screen *= _shadow(rng, layers, light)
     versions = [layers.over(screen)]
+    attributes = [_attributes(subject, None, screen, "background", [side], "green screen")]
     for name in FREIHAND_VERSIONS[1:]:
         fg, bg = layers.rgb, backgrounds.indoor_clutter(rng, size, size)
         if name == "hom":  # harmonised: the hand takes on the new background's mean colour
@@ -95,16 +127,37 @@ def freihand_views(rng: np.random.Generator, subject: Subject) -> tuple[list[np.
         elif name == "auto":  # automatic recolouring of the hand
             fg = fg * (rng.uniform(0.8, 1.2) * rng.uniform(0.9, 1.1, 3)).astype(np.float32)
         versions.append(fg + (1.0 - layers.alpha[..., None]) * bg)
+        attributes.append(_attributes(subject, None, bg, "room", [side], "indoor"))
     images = [sensor(rng, v, blur=rng.uniform(0.0, 0.5), noise=0.008, gain=np.ones(3)) for v in versions]
-    return images, _view(layers, images[0], K, [hand])
+    return images, _view(layers, images[0], K, [hand], attributes[0]), attributes
+
+
+def _shadow(rng: np.random.Generator, layers: Layers, light: Light) -> np.ndarray:
+    """(H, W, 1) factor darkening a backdrop by the hand's soft shadow, cast away from the light."""
+    offset = (light.direction[:2] / -light.direction[2] * rng.uniform(6, 14)).round().astype(int)
+    return 1.0 - 0.35 * drop_shadow(layers.alpha, offset, blur=6.0)[..., None]
+
+
+def _described_versions(rng: np.random.Generator, layers: Layers, shadow: np.ndarray, look: Described,
+                        subject: Subject, K: np.ndarray, hand: Placed) -> tuple[list[np.ndarray], View, list[Attributes]]:
+    """The four FreiHAND versions of a described look: one hand over four described backdrops."""
+    size = FREIHAND_SIZE
+    images, attributes = [], []
+    for k in range(len(FREIHAND_VERSIONS)):
+        words = look if k == 0 else replace(draw_described(rng), hand_colour=look.hand_colour, side=look.side)
+        backdrop = described_backdrop(rng, words.colour, words.place, size, size) * shadow
+        images.append(sensor(rng, layers.over(backdrop), blur=rng.uniform(0.0, 0.5), noise=0.008, gain=np.ones(3)))
+        attributes.append(_attributes(subject, words, backdrop, words.place, [hand.side], "broad"))
+    return images, _view(layers, images[0], K, [hand], attributes[0]), attributes
 
 
 # ---------------------------------------------------------------- RHD
 
 
-def rhd_view(rng: np.random.Generator, subject: Subject) -> View:
-    """One RHD frame: `subject` with both hands in front of an outdoor scene, hard sunlight."""
+def rhd_view(rng: np.random.Generator, subject: Subject, look: Described | None = None) -> View:
+    """One RHD frame: `subject` with both hands in front of an outdoor scene (or a described look), hard sunlight."""
     size = RHD_SIZE
+    subject = _dress(rng, subject, look)
     f = rng.uniform(260.0, 320.0)
     K = intrinsics(f, f, size / 2, size / 2)
     first = "left" if rng.random() < 0.5 else "right"
@@ -127,9 +180,13 @@ def rhd_view(rng: np.random.Generator, subject: Subject) -> View:
     light = Light(direction=sun, ambient=rng.uniform(0.25, 0.35), diffuse=rng.uniform(0.85, 1.05),
                   specular=0.3, shininess=30.0, color=np.array([1.0, rng.uniform(0.92, 1.0), rng.uniform(0.82, 0.95)]))
     layers = skin_texture(rng, render(scene, K, size, size, light))
-    image = layers.over(backgrounds.outdoor(rng, size, size))
-    image = sensor(rng, image, blur=0.0, noise=0.0, gain=np.full(3, rng.uniform(0.95, 1.1)), gamma=0.9)
-    return _view(layers, image, K, placed)
+    if look is None:
+        backdrop, place_word = backgrounds.outdoor(rng, size, size), "background"
+    else:
+        backdrop, place_word = described_backdrop(rng, look.colour, look.place, size, size), look.place
+    attributes = _attributes(subject, look, backdrop, place_word, [p.side for p in placed], "outdoor")
+    image = sensor(rng, layers.over(backdrop), blur=0.0, noise=0.0, gain=np.full(3, rng.uniform(0.95, 1.1)), gamma=0.9)
+    return _view(layers, image, K, placed, attributes)
 
 
 # ---------------------------------------------------------------- STB
@@ -141,13 +198,17 @@ def _stb_room(background: int) -> np.ndarray:
     return backgrounds.stb_room(*STB_SIZE, background)
 
 
-def stb_views(rng: np.random.Generator, subject: Subject, style: str, background: int = 1) -> dict[str, View]:
+def stb_views(rng: np.random.Generator, subject: Subject, style: str, background: int = 1,
+              look: Described | None = None) -> dict[str, View]:
     """One STB frame seen by the SK colour camera and the BB stereo pair; keys sk, bb_left, bb_right.
 
     The hand is posed in the SK colour camera's frame; BB-left sees it shifted by
     STB_BB_LEFT_FROM_SK and BB-right a further baseline to the left.
     """
     h, w = STB_SIZE
+    subject = _dress(rng, subject, look)
+    room = _stb_room(background) if look is None else described_backdrop(rng, look.colour, look.place, h, w)
+    attributes = _attributes(subject, look, room, "room", ["left"], "lab room")
     joints, shapes = posed_hand(rng, subject, "left", style)
     sk_K = STB_CAMERAS["sk"].K
     rotation = random_orientation(rng, np.array([0.0, 1.0, 0.3]), 0.2)
@@ -167,7 +228,7 @@ def stb_views(rng: np.random.Generator, subject: Subject, style: str, background
         scene = Shapes.concat([hand.shapes, person(subject, chest + shift, [hand])])
         layers = skin_texture(rng, render(scene, K, h, w, light))
         shift_px = int(round(K[0, 0] * shift[0] / 2.5))  # the room is ~2.5 m away: a little parallax
-        image = layers.over(np.roll(_stb_room(background), shift_px, axis=1))
+        image = layers.over(np.roll(room, shift_px, axis=1))
         image = sensor(rng, image, blur=blur, noise=noise, gain=gain, gamma=1.1)
-        views[name] = _view(layers, image, K, [hand])
+        views[name] = _view(layers, image, K, [hand], attributes)
     return views

@@ -37,7 +37,7 @@ def _samples(domain: str, per_domain: int, seed: int, skeleton: bool) -> list[tu
     for i in range(per_domain):
         rng, subject = sample_rng(seed, domain, "test", i), subject_for(seed, domain, "test", i)
         if domain == "freihand":
-            images, view = freihand_views(rng, subject)
+            images, view, _ = freihand_views(rng, subject)
             k = i % len(images)
             pairs = [(f"freihand {FREIHAND_VERSIONS[k]}", images[k], view)]
         elif domain == "rhd":

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from handdg.synth.attributes import draw_described
 from handdg.synth.dataset import run_tasks
 from handdg.synth.sampling import eval_count, sample_rng, subject_for
 from handdg.synth.scenes import freihand_views
@@ -20,23 +21,30 @@ from handdg.synth.scenes import freihand_views
 _JPEG_QUALITY = 92
 
 
-def _train_sample(root: Path, index: int, unique: int, seed: int) -> tuple[list, list]:
-    """Render unique sample `index`: its four versions and its mask; return (xyz m, K)."""
-    images, view = freihand_views(sample_rng(seed, "freihand", "train", index), subject_for(seed, "freihand", "train", index))
-    for k, image in enumerate(images):
-        Image.fromarray(image).save(root / "training" / "rgb" / f"{index + unique * k:08d}.jpg", quality=_JPEG_QUALITY)
+def _train_sample(root: Path, index: int, unique: int, seed: int, look: str) -> tuple[list, list, list]:
+    """Render unique sample `index`: its four versions and its mask; return (xyz m, K, attribute records)."""
+    rng = sample_rng(seed, "freihand", "train", index)
+    described = draw_described(rng) if look == "broad" else None
+    images, view, attributes = freihand_views(rng, subject_for(seed, "freihand", "train", index), described)
+    records = []
+    for k, (image, attrs) in enumerate(zip(images, attributes)):
+        name = f"training/rgb/{index + unique * k:08d}.jpg"
+        Image.fromarray(image).save(root / name, quality=_JPEG_QUALITY)
+        records.append(attrs.record(name))
     mask = np.where(view.part > 0, 255, 0).astype(np.uint8)
     Image.fromarray(mask).convert("RGB").save(root / "training" / "mask" / f"{index:08d}.jpg", quality=_JPEG_QUALITY)
-    return view.hands[0].xyz.tolist(), view.K.tolist()
+    return view.hands[0].xyz.tolist(), view.K.tolist(), records
 
 
-def _eval_sample(root: Path, index: int, seed: int) -> tuple[list, list]:
-    """Render evaluation sample `index` as one of the four versions; return (xyz m, K)."""
+def _eval_sample(root: Path, index: int, seed: int, look: str) -> tuple[list, list, list]:
+    """Render evaluation sample `index` as one of the four versions; return (xyz m, K, attribute records)."""
     rng = sample_rng(seed, "freihand", "test", index)
-    images, view = freihand_views(rng, subject_for(seed, "freihand", "test", index))
-    image = images[rng.integers(len(images))]
-    Image.fromarray(image).save(root / "evaluation" / "rgb" / f"{index:08d}.jpg", quality=_JPEG_QUALITY)
-    return view.hands[0].xyz.tolist(), view.K.tolist()
+    described = draw_described(rng) if look == "broad" else None
+    images, view, attributes = freihand_views(rng, subject_for(seed, "freihand", "test", index), described)
+    k = rng.integers(len(images))
+    name = f"evaluation/rgb/{index:08d}.jpg"
+    Image.fromarray(images[k]).save(root / name, quality=_JPEG_QUALITY)
+    return view.hands[0].xyz.tolist(), view.K.tolist(), [attributes[k].record(name)]
 
 
 def _dump(path: Path, value: object) -> None:
@@ -44,18 +52,19 @@ def _dump(path: Path, value: object) -> None:
     path.write_text(json.dumps(value))
 
 
-def write_freihand(root: Path, split: str, count: int, seed: int, workers: int = 1) -> None:
-    """Write one split under `root`: train = `count` unique samples, test = eval_count(count) samples."""
+def write_freihand(root: Path, split: str, count: int, seed: int, workers: int = 1, look: str = "default") -> list[dict]:
+    """Write one split under `root` (train = `count` unique samples, test = eval_count(count)); return its attribute records."""
     if split == "train":
         for sub in ("training/rgb", "training/mask"):
             (root / sub).mkdir(parents=True)
-        train = run_tasks(_train_sample, [(root, i, count, seed) for i in range(count)], workers, "freihand train")
-        _dump(root / "training_xyz.json", [xyz for xyz, _ in train])
-        _dump(root / "training_K.json", [K for _, K in train])
-        return
+        train = run_tasks(_train_sample, [(root, i, count, seed, look) for i in range(count)], workers, "freihand train")
+        _dump(root / "training_xyz.json", [xyz for xyz, _, _ in train])
+        _dump(root / "training_K.json", [K for _, K, _ in train])
+        return [r for _, _, records in train for r in records]
     (root / "evaluation" / "rgb").mkdir(parents=True)
-    test = run_tasks(_eval_sample, [(root, i, seed) for i in range(eval_count(count))], workers, "freihand eval")
-    xyz = [x for x, _ in test]
+    test = run_tasks(_eval_sample, [(root, i, seed, look) for i in range(eval_count(count))], workers, "freihand eval")
+    xyz = [x for x, _, _ in test]
     _dump(root / "evaluation_xyz.json", xyz)
-    _dump(root / "evaluation_K.json", [K for _, K in test])
+    _dump(root / "evaluation_K.json", [K for _, K, _ in test])
     _dump(root / "evaluation_scale.json", [float(np.linalg.norm(np.subtract(x[9], x[10]))) for x in xyz])
+    return [r for _, _, records in test for r in records]

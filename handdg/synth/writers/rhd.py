@@ -16,6 +16,7 @@ from PIL import Image
 
 from handdg.data.camera import project
 from handdg.data.joints import FH_TO_RHD
+from handdg.synth.attributes import draw_described
 from handdg.synth.dataset import run_tasks
 from handdg.synth.sampling import eval_count, sample_rng, subject_for
 from handdg.synth.scenes import View, rhd_view
@@ -46,23 +47,26 @@ def annotation(view: View) -> dict[str, np.ndarray]:
             "K": view.K.astype(np.float32)}
 
 
-def _sample(root: Path, split: str, index: int, seed: int) -> dict[str, np.ndarray]:
-    """Render and write frame `index` of `split`; return its annotation."""
-    view = rhd_view(sample_rng(seed, "rhd", split, index), subject_for(seed, "rhd", split, index))
+def _sample(root: Path, split: str, index: int, seed: int, look: str) -> tuple[dict[str, np.ndarray], dict]:
+    """Render and write frame `index` of `split`; return its annotation and its attribute record."""
+    rng = sample_rng(seed, "rhd", split, index)
+    described = draw_described(rng) if look == "broad" else None
+    view = rhd_view(rng, subject_for(seed, "rhd", split, index), described)
     folder = root / _FOLDERS[split]
     name = f"{index:05d}.png"
     Image.fromarray(view.image).save(folder / "color" / name, compress_level=1)
     Image.fromarray(view.part.astype(np.uint8), mode="L").save(folder / "mask" / name, compress_level=1)
     Image.fromarray(encode_depth(view.depth)).save(folder / "depth" / name, compress_level=1)
-    return annotation(view)
+    return annotation(view), view.attributes.record(f"{_FOLDERS[split]}/color/{name}")
 
 
-def write_rhd(root: Path, split: str, count: int, seed: int, workers: int = 1) -> None:
-    """Write one split under `root`: train = `count` frames, test = eval_count(count) frames."""
+def write_rhd(root: Path, split: str, count: int, seed: int, workers: int = 1, look: str = "default") -> list[dict]:
+    """Write one split under `root` (train = `count` frames, test = eval_count(count)); return its attribute records."""
     n = count if split == "train" else eval_count(count)
     folder = root / _FOLDERS[split]
     for sub in ("color", "mask", "depth"):
         (folder / sub).mkdir(parents=True)
-    annos = run_tasks(_sample, [(root, split, i, seed) for i in range(n)], workers, f"rhd {split}")
+    results = run_tasks(_sample, [(root, split, i, seed, look) for i in range(n)], workers, f"rhd {split}")
     with open(folder / f"anno_{_FOLDERS[split]}.pickle", "wb") as fh:
-        pickle.dump(dict(enumerate(annos)), fh, protocol=2)
+        pickle.dump(dict(enumerate(anno for anno, _ in results)), fh, protocol=2)
+    return [record for _, record in results]

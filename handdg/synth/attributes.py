@@ -1,0 +1,120 @@
+"""The prompts' world in the renderer: Table 2's words as albedos, and the attributes each sample records.
+
+Every written image gets one record (hand colour word, background word, room or background,
+which hands, the domain look, gloves) in a JSON-lines sidecar the real readers never open.
+The default look keeps each domain's character and names it with the nearest words; the
+"broad" look draws hand colour, background word, room/background and side uniformly, for
+caption training.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from handdg.errors import HanddgError
+from handdg.prompts import BACKGROUNDS, COLOURS, HAND_COLOURS
+
+SIDECAR = "handdg_attributes.jsonl"
+LOOKS = ("default", "broad")
+BACKGROUND_WORDS = tuple(dict.fromkeys(COLOURS))  # the 19 distinct words ("yellow" is printed twice)
+PLACES = BACKGROUNDS
+
+# Albedo of each hand colour word (before light and camera).
+HAND_RGB = {
+    "white": (0.95, 0.94, 0.92), "dark brown": (0.30, 0.17, 0.09), "peach": (1.00, 0.70, 0.52),
+    "brown": (0.60, 0.38, 0.20), "pale yellow": (0.97, 0.92, 0.55), "light beige": (0.86, 0.78, 0.66),
+    "black": (0.07, 0.07, 0.08),
+}
+# Colour of each plain colour word as a backdrop.
+COLOUR_RGB = {
+    "green": (0.18, 0.62, 0.22), "purple": (0.50, 0.20, 0.62), "white": (0.96, 0.96, 0.96),
+    "yellow": (0.96, 0.86, 0.18), "sky blue": (0.53, 0.80, 0.95), "black": (0.04, 0.04, 0.05),
+    "orange": (0.96, 0.52, 0.08), "red": (0.82, 0.08, 0.08), "blue": (0.08, 0.20, 0.82),
+    "gray": (0.50, 0.50, 0.50), "beige": (0.86, 0.78, 0.60), "pink": (0.96, 0.58, 0.74),
+    "brown": (0.45, 0.27, 0.13),
+}
+assert set(HAND_RGB) == set(HAND_COLOURS) and set(COLOUR_RGB) < set(BACKGROUND_WORDS)
+
+
+@dataclass(frozen=True)
+class Attributes:
+    """What one image shows, in Table 2's words plus the domain look it came from."""
+
+    hand_colour: str
+    colour: str
+    place: str  # "room" | "background"
+    hands: tuple[str, ...]  # sides shown, e.g. ("right",) or ("left", "right")
+    look: str  # "green screen", "indoor", "outdoor", "lab room" or "broad"
+    gloves: bool = False
+
+    @property
+    def right(self) -> bool:
+        """Only a right hand is shown (so "right hand" is a true description)."""
+        return self.hands == ("right",)
+
+    def record(self, image: str) -> dict:
+        """The sidecar line of image `image` (a path relative to the dataset root)."""
+        return {"image": image, **asdict(self), "hands": list(self.hands)}
+
+
+@dataclass(frozen=True)
+class Described:
+    """A look to render instead of a domain's own: hand colour, background word, room or background, side."""
+
+    hand_colour: str
+    colour: str
+    place: str
+    side: str
+
+
+def check_look(look: str) -> None:
+    """`look` must be one of LOOKS."""
+    if look not in LOOKS:
+        raise HanddgError(f"unknown look {look!r}; choose one of {', '.join(LOOKS)}")
+
+
+def draw_described(rng: np.random.Generator) -> Described:
+    """A broad look: every hand colour, background word, place and side equally likely."""
+    return Described(hand_colour=HAND_COLOURS[rng.integers(len(HAND_COLOURS))],
+                     colour=BACKGROUND_WORDS[rng.integers(len(BACKGROUND_WORDS))],
+                     place=PLACES[rng.integers(len(PLACES))], side=("right", "left")[rng.integers(2)])
+
+
+def hand_albedo(rng: np.random.Generator, word: str) -> np.ndarray:
+    """The albedo of hand colour `word`, with a little per-subject jitter."""
+    return np.clip(np.array(HAND_RGB[word]) * rng.uniform(0.95, 1.04, 3), 0, 1)
+
+
+def _nearest(rgb: np.ndarray, table: dict[str, tuple]) -> str:
+    """The word of `table` whose colour is nearest to `rgb`."""
+    words = list(table)
+    dist = [np.sum((np.asarray(rgb, float) - np.array(table[w])) ** 2) for w in words]
+    return words[int(np.argmin(dist))]
+
+
+def nearest_hand_colour(rgb: np.ndarray) -> str:
+    """The hand colour word nearest to an albedo (how the default looks are named)."""
+    return _nearest(rgb, HAND_RGB)
+
+
+def nearest_colour(rgb: np.ndarray) -> str:
+    """The plain colour word nearest to a background's mean colour."""
+    return _nearest(rgb, COLOUR_RGB)
+
+
+def write_sidecar(root: Path, records: list[dict]) -> None:
+    """Write the records, one JSON object a line, sorted by image path (deterministic bytes)."""
+    lines = [json.dumps(r, sort_keys=True) for r in sorted(records, key=lambda r: r["image"])]
+    (root / SIDECAR).write_text("\n".join(lines) + "\n")
+
+
+def read_sidecar(root: Path) -> list[dict]:
+    """The records of a synthetic dataset (HanddgError when it has none)."""
+    path = Path(root) / SIDECAR
+    if not path.is_file():
+        raise HanddgError(f"{path} not found: write the images with `handdg synth` (it records their attributes)")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
