@@ -2,8 +2,8 @@
 
 synth (FreiHAND source, STB and RHD targets) -> featurize (real ViT-B-32; pretrained weights
 when cached locally, random weights otherwise, said loudly; the 3,920 prompts are encoded once,
-in the FreiHAND store, and copied into the target stores) -> train a small IE+TE model
-briefly -> eval on the three test sets under both protocols -> one retrieval with its contact
+in the FreiHAND store, and copied into the target stores) -> train a tiny baseline and an IE+TE
+model -> eval both on the three test sets under both protocols -> one retrieval with its contact
 sheet -> figures (similarity, t-SNE, PCK) and the paper's tables.
 
 Every stage calls the same library function as its command. Re-running into the same folder
@@ -37,16 +37,16 @@ QUERY_PROMPT = prompts.PromptParts(head=5, hand_colour=1, hand=0, colour=11, bac
 
 @dataclass(frozen=True)
 class DemoSettings:
-    """Sizes of the demo. The default fits ~10 minutes on a 2-core CPU with ViT-B-32 (~12 img/s)."""
+    """Sizes of the demo: ~10 minutes on a 2-core CPU, most of it training (two runs of `steps`)."""
 
     clip_model: str = "ViT-B-32"
-    clip_weights: str | None = None  # None: 'openai' when cached locally, else 'random'
-    freihand_count: int = 75  # unique samples; 4 image versions each -> 300 training images
+    clip_weights: str | None = None  # None: 'openai' when cached locally, else the built-in handdg-synth
+    freihand_count: int = 400  # unique samples; 4 image versions each -> 1,600 training images
     stb_count: int = 30  # frames per STB test sequence (B1Counting + B1Random) -> 60 test images
     rhd_count: int = 160  # RHD training frames written; its evaluation split (1 in 8) -> 20 test images
-    preset: str = "small"
-    steps: int = 60
-    batch_size: int = 16
+    preset: str = "tiny"
+    steps: int = 700
+    batch_size: int = 32
     ratio: float = 0.6
     tsne_cap: int = 300
     tsne_iterations: int = 1000
@@ -171,42 +171,52 @@ def _featurize(out: Path, settings: DemoSettings, report: DemoReport) -> None:
         report.add(f"feature store ({layout} {split})", store)
 
 
-def _run_dir(out: Path) -> Path:
-    return out / "runs" / "ie+te"
+RUNS = ("baseline", "ie+te")
+"""The demo's two runs: without Branch2 and with mixed image + text features (Table 4's first rows)."""
+
+
+def _run_dir(out: Path, run: str) -> Path:
+    return out / "runs" / run
 
 
 def _train(out: Path, settings: DemoSettings, report: DemoReport) -> None:
-    """Train the demo's IE+TE run; a run killed earlier continues from its last checkpoint, a finished one is kept."""
+    """Train both runs; a run killed earlier continues from its last checkpoint, a finished one is kept."""
     from handdg.train.config import TrainConfig
     from handdg.train.loop import resume, train
     from handdg.train.runs import CONFIG, latest_checkpoint, read_run
 
-    run = _run_dir(out)
-    done = latest_checkpoint(run) if (run / CONFIG).is_file() else None
-    if done is None:
-        shutil.rmtree(run, ignore_errors=True)
-        train(TrainConfig(data=str(_data(out, "freihand")), layout="freihand", split="train",
-                          store=str(_store(out, "freihand")), out=str(run), preset=settings.preset, branch2="ie+te",
-                          ratio=settings.ratio, steps=settings.steps, batch_size=settings.batch_size,
-                          checkpoint_every=max(settings.steps // 2, 1), seed=settings.seed, device="cpu"))
-    elif done < read_run(run)[0].steps:
-        resume(run)
-    report.add("training run (config, metrics.csv, checkpoints)", run)
+    for name in RUNS:
+        run = _run_dir(out, name)
+        done = latest_checkpoint(run) if (run / CONFIG).is_file() else None
+        clip = {"branch2": "none"} if name == "baseline" else {
+            "branch2": "ie+te", "store": str(_store(out, "freihand")), "ratio": settings.ratio}
+        if done is None:
+            shutil.rmtree(run, ignore_errors=True)
+            train(TrainConfig(data=str(_data(out, "freihand")), layout="freihand", split="train", out=str(run),
+                              preset=settings.preset, steps=settings.steps, batch_size=settings.batch_size,
+                              checkpoint_every=max(settings.steps // 2, 1), seed=settings.seed, device="cpu",
+                              **clip))
+        elif done < read_run(run)[0].steps:
+            resume(run)
+        report.add(f"training run {name} (config, metrics.csv, checkpoints, best.safetensors)", run)
 
 
-def _eval_path(out: Path, layout: str) -> Path:
-    return _run_dir(out) / f"eval_{layout}.json"
+def _eval_path(out: Path, run: str, layout: str) -> Path:
+    return _run_dir(out, run) / f"eval_{layout}.json"
 
 
 def _eval(out: Path, settings: DemoSettings, report: DemoReport) -> None:
-    from handdg.train.evaluate import evaluate
+    from handdg.train.evaluate import evaluate, format_table
     from handdg.train.runs import write_json
 
-    checkpoint = _run_dir(out) / "last.safetensors"
-    for layout in DATASETS:
-        result = evaluate(checkpoint, layout, _data(out, layout), split="test", device="cpu")
-        write_json(_eval_path(out, layout), result)
-        report.add(f"eval on {layout} test (both protocols)", _eval_path(out, layout))
+    for name in RUNS:
+        checkpoint = _run_dir(out, name) / "last.safetensors"
+        for layout in DATASETS:
+            result = evaluate(checkpoint, layout, _data(out, layout), split="test", device="cpu",
+                              show_progress=False)
+            write_json(_eval_path(out, name, layout), result)
+            click.echo(f"[{name}] " + format_table(result), err=True)
+            report.add(f"eval of {name} on {layout} test (both protocols)", _eval_path(out, name, layout))
 
 
 def _query_image(out: Path) -> str:
@@ -242,8 +252,9 @@ def _figures(out: Path, settings: DemoSettings, report: DemoReport) -> None:
                           figures / "tsne", cap=settings.tsne_cap, seed=settings.seed,
                           iterations=settings.tsne_iterations)
     report.add("t-SNE figure (Fig. 3)", tsne[0])
-    evals = [_eval_path(out, layout) for layout in DATASETS]
-    pck = pck_report(evals, [f"IE+TE r={settings.ratio:g}"] * len(evals), figures / "pck")
+    evals = [_eval_path(out, name, layout) for name in RUNS for layout in DATASETS]
+    labels = [name if name == "baseline" else f"IE+TE r={settings.ratio:g}" for name in RUNS for _ in DATASETS]
+    pck = pck_report(evals, labels, figures / "pck")
     report.add("PCK curves, both protocols", pck[0])
-    tables = write_tables([_run_dir(out)], out / "tables")
+    tables = write_tables([_run_dir(out, name) for name in RUNS], out / "tables")
     report.add("paper Tables 3-6 (Markdown; CSV beside)", tables[0])

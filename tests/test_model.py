@@ -30,9 +30,13 @@ def test_tiny_forward_shapes_with_and_without_clip(tiny: HandPoseNet) -> None:
 
 
 def test_paper_preset_matches_published_widths() -> None:
-    counts = parameter_counts(HandPoseNet(ModelConfig.from_preset("paper")))
+    counts = parameter_counts(HandPoseNet(ModelConfig.from_preset("paper", norm="none")))
     # notes §a.1: PoseNet ~17.5 M, PosePrior ~1.64 M, ViewPoint ~2.24 M, Branch2 + head ~2.3 M
     assert counts["heatmap_net"] == 17_518_847
+    # BatchNorm (the default) adds a scale and a shift per channel of the 23 hidden convs: 11,264
+    batch = parameter_counts(HandPoseNet(ModelConfig.from_preset("paper")))
+    assert batch["heatmap_net"] - counts["heatmap_net"] == 2 * (2 * 64 + 2 * 128 + 4 * 256 + 512 + 512 + 4 * 256
+                                                                + 128 + 512 + 2 * 6 * 128)
     assert counts["pose_prior"] == 1_637_279
     assert counts["view_point"] == 2_238_403
     assert round((counts["branch2"] + counts["projection"]) / 1e6, 1) == 2.3
@@ -44,14 +48,14 @@ def test_branch2_is_skipped_without_clip_feature(tiny: HandPoseNet) -> None:
     (out.heatmaps.sum() + out.coords.sum() + out.rotation.sum()).backward()
     assert all(p.grad is None for p in tiny.branch2.parameters())
     assert all(p.grad is None for p in tiny.projection.parameters())
-    assert tiny.heatmap_net.trunk[0].weight.grad is not None
+    assert tiny.heatmap_net.trunk[0][0].weight.grad is not None
 
 
 def test_contrastive_gradient_reaches_the_trunk_but_not_the_heatmap_head(tiny: HandPoseNet) -> None:
     tiny.zero_grad(set_to_none=True)
     out = tiny(torch.rand(2, 3, 64, 64), torch.tensor([1, 1]), torch.randn(2, 32))
     (out.e1p - out.e2p).abs().sum().backward()
-    assert tiny.heatmap_net.trunk[0].weight.grad.abs().sum() > 0
+    assert tiny.heatmap_net.trunk[0][0].weight.grad.abs().sum() > 0
     assert tiny.heatmap_net.conv5_2.weight.grad is None
 
 

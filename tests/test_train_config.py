@@ -56,3 +56,15 @@ def test_parse_augment():
     assert parse_augment("sobel, blur") == ("sobel", "blur")
     with pytest.raises(HanddgError, match="augmentation"):
         parse_augment("sobel,normal")
+
+
+def test_learning_rate_schedules_by_hand() -> None:
+    from handdg.train.config import TrainConfig
+
+    cosine = TrainConfig(lr=1e-3, steps=105)
+    # 5 warm-up steps to the peak, then cosine down to 1 % of it at the last step; halfway: 0.505
+    assert cosine.lr_at(1) == pytest.approx(2e-4) and cosine.lr_at(5) == pytest.approx(1e-3)
+    assert cosine.lr_at(55) == pytest.approx(0.505e-3) and cosine.lr_at(105) == pytest.approx(1e-5)
+    step = TrainConfig(lr=1e-3, steps=99, lr_schedule="step")
+    assert [step.lr_at(s) for s in (1, 33, 34, 66, 67, 99)] == pytest.approx([1e-3, 1e-3, 1e-4, 1e-4, 1e-5, 1e-5])
+    assert TrainConfig(lr=1e-4, lr_schedule="constant").lr_at(777) == 1e-4

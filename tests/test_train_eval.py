@@ -46,7 +46,13 @@ def test_eval_reports_both_protocols(checkpoint, tmp_path, layout, make, count):
         assert np.isfinite(block["epe_mean_mm"]) and block["epe_mean_mm"] > 0
         assert len(block["per_joint_mm"]) == 21 and len(block["pck"]["values"]) == 20
         assert ("auc_20_50" in block) == (layout == "stb")
-    assert result["protocols"]["hand3d"]["per_joint_mm"][0] == 0.0  # root-relative: the root is exact
+    k2 = result["keypoints_2d"]
+    assert k2["mean_px"] > 0 and k2["pck"]["thresholds_px"] == [2.0, 5.0, 10.0, 20.0]
+    for name in ("hand3d", "official"):  # the training set's mean pose, scored on the same hands
+        reference = result["constant_pose"][name]
+        assert reference["epe_mean_mm"] > 0
+        assert reference["skill_ratio"] == pytest.approx(result["protocols"][name]["epe_mean_mm"] / reference["epe_mean_mm"])
+    assert "freihand" not in result  # FreiHAND's own figures only on FreiHAND
     assert format_table(result).splitlines()[2].startswith("hand3d")
 
 

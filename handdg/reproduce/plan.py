@@ -8,6 +8,8 @@ the baseline is part of every table's plan, since each row is compared with it s
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -21,7 +23,7 @@ from handdg.train.config import AUGMENT_PRESETS, TrainConfig
 TABLE_NAMES = tuple(t.name.removeprefix("table") for t in TABLES)
 """The TABLE argument: 3, 4a, 4b, 5, 6 (and `all`)."""
 SOURCE_LAYOUT, SOURCE_SPLIT, TEST_SPLIT = "freihand", "train", "test"
-RUNTIME_FIELDS = ("out", "device", "workers")
+RUNTIME_FIELDS = ("out", "device", "workers", "precision", "memory_format")
 """Config fields that may differ between a run directory and its variant (where and how it runs)."""
 FIXED_FIELDS = ("data", "layout", "split", "store", "seed", "branch2", "ratio", "target", "fusion",
                 "lambda_con", "augment", *RUNTIME_FIELDS)
@@ -191,6 +193,7 @@ def check_inputs(settings: Settings) -> None:
 def check_run_dir(run: Run) -> None:
     """HanddgError if `run.dir` holds a run trained with other settings than the plan gives it."""
     from handdg.train.runs import CONFIG
+    from handdg.train.validate import default_validation
 
     path = run.dir / CONFIG
     if not path.is_file():
@@ -199,7 +202,7 @@ def check_run_dir(run: Run) -> None:
         have = TrainConfig.from_dict(json.loads(path.read_text())["config"]).to_dict()
     except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
         raise HanddgError(f"{path} is not a handdg run config; move {run.dir} away or choose another --out") from None
-    want = run.config.to_dict()
+    want = default_validation(dataclasses.replace(run.config)).to_dict()  # as train() records it
     differ = [k for k in want if k not in RUNTIME_FIELDS and have[k] != want[k]]
     if differ:
         shown = ", ".join(f"{k} {have[k]!r} there, {want[k]!r} here" for k in differ[:3])

@@ -96,7 +96,8 @@ def evaluate(checkpoint: str | Path, layout: str, root: str | Path, split: str =
     from handdg.data import open_dataset
 
     check_int("batch_size", batch_size, 1)
-    check_int("workers", workers, 0)
+    if workers is not None:
+        check_int("workers", workers, 0)
     chosen = pick_device(device)
     net, ckpt = load_model(checkpoint, chosen)
     amp = Precision.for_device(precision, chosen)

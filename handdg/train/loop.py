@@ -9,6 +9,7 @@ from a checkpoint continues with exactly the losses an uninterrupted run would h
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import torch
@@ -220,7 +221,7 @@ def _train(config: TrainConfig, resume: bool, ctx: distributed.Context) -> Path:
                 row.update(validate.logged(validator(net)))
                 validate.keep_best(out, step, row, net, config, reference)
                 bar.write(f"step {step}: validation hand3d EPE {row['val_hand3d_mm']:.1f} mm, "
-                          f"2D {row['val_2d_px']:.1f} px")
+                          f"2D {row['val_2d_px']:.1f} px", file=sys.stderr)
             if log is not None and (step % config.log_every == 0 or step == config.steps or len(row) > len(METRIC_FIELDS)):
                 log.log(step, row)
             if step % config.checkpoint_every == 0 or step == config.steps:

@@ -68,6 +68,8 @@ def relocate(config: TrainConfig, out: Path, data: str | None, store: str | None
     """Point a resumed run at its own folder `out` (it may be a copy) and at where its data and store are now."""
     config.out = str(out)
     if data is not None:
+        if config.val_data == config.data:  # the default validation set lives in the training root
+            config.val_data = str(Path(data).resolve())
         config.data = str(Path(data).resolve())
     if store is not None:
         config.store = str(Path(store).resolve())
