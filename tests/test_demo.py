@@ -16,7 +16,7 @@ def test_tiny_demo_makes_everything_it_lists_and_a_rerun_keeps_it(runner, tmp_pa
     assert result.exit_code == 0, result.output
     assert "RANDOM CLIP weights" in result.output
     listed = [Path(line.split()[-1]) for line in result.output.splitlines() if line.startswith("  ") and str(out) in line]
-    assert len(listed) == 16
+    assert len(listed) == 20  # 3 datasets, 3 stores, 2 runs x (run + 3 evals), 6 figures/tables
     for path in listed:
         assert path.exists(), path
         if path.suffix == ".png":

@@ -171,8 +171,7 @@ def _train(config: TrainConfig, resume: bool, ctx: distributed.Context) -> Path:
     out = Path(config.out)
     amp = Precision.for_run(config, ctx.device)
     dataset = open_dataset(config.data, config.layout, config.split)
-    if not resume:
-        validate.default_validation(config)
+    validate.default_validation(config)
     clip = ClipInput.for_run(config, dataset, ctx)
     net, model = _build_model(config, clip.features.dim if clip else DEFAULT_CLIP_DIM, ctx, amp)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr, betas=(0.9, 0.999))
