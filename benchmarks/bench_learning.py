@@ -136,13 +136,13 @@ def main() -> None:
                              f"{s['official']:.1f}", f"{s['constant_hand3d']:.1f}", f"{s['ratio_hand3d']:.2f}",
                              f"{s['px_2d']:.1f}"])
             fh, stb, rhd = scores["freihand"], scores["stb"], scores["rhd"]
-            claims.append(Claim(f"L-{preset}", f"learning, {preset} {mode}: in-domain hand3d EPE / constant-pose EPE "
+            claims.append(Claim(f"L-{preset}-{mode}", f"learning, {preset} {mode}: in-domain hand3d EPE / constant-pose EPE "
                                 f"({minutes[preset]:g} min)", fh["ratio_hand3d"],
                                 f"{fh['hand3d']:.1f} vs {fh['constant_hand3d']:.1f} mm in {steps} steps "
                                 f"({seconds / 60:.1f} min); PA-MPJPE {fh['pa_mpjpe']:.1f} mm; 2D {fh['px_2d']:.1f} px",
                                 target=TARGETS[preset], higher_is_better=False,
                                 limit="CPU steps: a from-scratch CPM needs many thousands of steps"))
-            claims.append(Claim(f"G-{preset}", f"domain gap, {preset} {mode}: target skill ratio (STB / RHD) vs in-domain",
+            claims.append(Claim(f"G-{preset}-{mode}", f"domain gap, {preset} {mode}: target skill ratio (STB / RHD) vs in-domain",
                                 min(stb["ratio_hand3d"], rhd["ratio_hand3d"]) / fh["ratio_hand3d"],
                                 f"STB {stb['ratio_hand3d']:.2f}, RHD {rhd['ratio_hand3d']:.2f}, "
                                 f"FreiHAND {fh['ratio_hand3d']:.2f} (hand3d EPE / constant pose)",

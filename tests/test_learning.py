@@ -59,3 +59,27 @@ def test_the_heatmap_maxima_find_the_joints_and_the_pose_beats_a_constant_pose(o
     assert result["keypoints_2d"]["mean_px"] < 20.0, result["keypoints_2d"]
     hand3d = result["constant_pose"]["hand3d"]
     assert hand3d["skill_ratio"] < 0.8, hand3d
+
+
+@pytest.mark.slow
+def test_validation_is_logged_and_drawn_beside_the_constant_pose(overfit, tmp_path) -> None:
+    from PIL import Image
+
+    from handdg.analysis.curves import curves_report
+
+    config, run = overfit
+    last = read_metrics(run)[-1]
+    # the synthetic root has labelled evaluation images: they are the default validation set
+    assert config.val_data == config.data and config.val_split == "evaluation"
+    assert last["step"] == STEPS and 0 < last["val_hand3d_mm"] < 500 and 0 < last["val_constant_mm"] < 500
+    assert (run / "best.safetensors").is_file()
+    png, pdf = curves_report([run], tmp_path / "curves")
+    assert Image.open(png).size == (1200, 500) and pdf.stat().st_size > 0
+
+
+def test_curves_of_a_folder_that_is_not_a_run_is_one_clear_error(tmp_path) -> None:
+    from handdg.analysis.curves import curves_report
+    from handdg.errors import HanddgError
+
+    with pytest.raises(HanddgError, match="is not a training run"):
+        curves_report([tmp_path], tmp_path / "curves")

@@ -119,6 +119,17 @@ def pck(evals: tuple[Path, ...], labels: tuple[str, ...], protocol: str, out: Pa
     _echo_written(pck_report(list(evals), list(labels), out, protocols))
 
 
+@figures.command("curves")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--label", "labels", multiple=True, help="Legend label per run, in order (default: the run folder's name).")
+@_out_option("curves")
+def curves(runs: tuple[Path, ...], labels: tuple[str, ...], out: Path) -> None:
+    """Loss curves and validation EPE (beside the constant-pose reference) of training runs."""
+    from handdg.analysis.curves import curves_report
+
+    _echo_written(curves_report(list(runs), out, list(labels)))
+
+
 @figures.command("tables")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", default=Path("tables"), show_default=True, type=click.Path(path_type=Path),

@@ -22,7 +22,7 @@ from handdg.train.config import TrainConfig
 from handdg.train.evaluate import DEFAULT_XY_FROM, score
 from handdg.train.model import HandPoseNet
 
-FIELDS = ["val_hand3d_mm", "val_official_mm", "val_2d_px"]
+FIELDS = ["val_hand3d_mm", "val_official_mm", "val_2d_px", "val_constant_mm"]
 BEST_JSON = "best.json"
 
 
@@ -64,9 +64,11 @@ class Validator:
 
 def logged(scores: dict[str, Any]) -> dict[str, float]:
     """The metrics.csv columns of one validation."""
+    constant = (scores.get("constant_pose") or {}).get("hand3d") or {}
     return {"val_hand3d_mm": scores["protocols"]["hand3d"]["epe_mean_mm"],
             "val_official_mm": scores["protocols"]["official"]["epe_mean_mm"],
-            "val_2d_px": scores["keypoints_2d"]["mean_px"]}
+            "val_2d_px": scores["keypoints_2d"]["mean_px"],
+            "val_constant_mm": constant.get("epe_mean_mm", float("nan"))}
 
 
 def keep_best(out: Path, step: int, values: dict[str, float], net: HandPoseNet, config: TrainConfig,
