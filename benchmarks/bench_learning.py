@@ -20,7 +20,7 @@ import shutil
 import time
 from pathlib import Path
 
-from harness import Claim, parse_args, print_table, write_result
+from harness import Claim, StepClock, parse_args, print_table, write_result
 
 TARGETS = {"tiny": 0.4, "small": 0.3}
 MINUTES = {"tiny": 10.0, "small": 30.0}
@@ -70,21 +70,17 @@ def _config(roots: dict[str, Path], store: Path, out: Path, preset: str, mode: s
 
 
 def _steps_for(budget_s: float, roots, store, work: Path, preset: str, mode: str) -> tuple[int, float]:
-    """Steps that fill `budget_s`, from the step time of a short calibration run (start-up excluded)."""
+    """Steps that fill `budget_s`, from the median step time of a short calibration run (start-up excluded)."""
     from handdg.train.loop import train
-    from handdg.train.runs import read_metrics
 
     out = work / "calibration"
     shutil.rmtree(out, ignore_errors=True)
     config = _config(roots, store, out, preset, mode, CALIBRATION_STEPS)
-    config.log_every, config.val_data = 1, None
-    config.val_layout = config.val_split = None
-    start = time.perf_counter()
-    train(config)
-    total = time.perf_counter() - start
-    steps_logged = len(read_metrics(out))
-    per_step = total / max(steps_logged, 1)
+    config.val_every, config.val_limit = CALIBRATION_STEPS, 1  # one validation of one sample, at the end
+    with StepClock() as clock:
+        train(config)
     shutil.rmtree(out, ignore_errors=True)
+    per_step = clock.step_seconds()
     return max(int(budget_s / per_step), 1), per_step
 
 
