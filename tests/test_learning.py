@@ -83,3 +83,12 @@ def test_curves_of_a_folder_that_is_not_a_run_is_one_clear_error(tmp_path) -> No
 
     with pytest.raises(HanddgError, match="is not a training run"):
         curves_report([tmp_path], tmp_path / "curves")
+
+
+def test_curves_title_names_the_shared_clip_or_several(tmp_path) -> None:
+    from handdg.analysis.curves import _context
+
+    base, clip = {"dataset": {"name": "freihand"}}, {"model": "handdg-synth", "weights": "builtin"}
+    assert _context([base, base]).model == "none"
+    assert _context([{**base, "clip": clip}] * 2).model == "handdg-synth"
+    assert _context([{**base, "clip": clip}, base]).model == "several"

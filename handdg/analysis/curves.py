@@ -30,9 +30,13 @@ def load_run(run: Path) -> tuple[list[dict[str, float]], dict]:
     return rows, json.loads((run / CONFIG).read_text())
 
 
-def _context(payloads: Sequence[dict], runs: Sequence[Path]) -> FigureContext:
+def _context(payloads: Sequence[dict]) -> FigureContext:
+    """The runs' CLIP when they share one ("several" otherwise; none for baselines) and their datasets."""
     clips = {json.dumps(p.get("clip")) for p in payloads}
-    clip = payloads[0].get("clip") or {} if len(clips) == 1 else {"model": "several", "weights": "several"}
+    if len(clips) > 1:
+        clip = {"model": "several", "weights": "several"}
+    else:
+        clip = payloads[0].get("clip") or {}
     return FigureContext(str(clip.get("model", "none")), str(clip.get("weights", "none (baseline)")),
                          " + ".join(sorted({str(p.get("dataset", {}).get("name", "?")) for p in payloads})))
 
@@ -42,7 +46,7 @@ def curves_report(runs: Sequence[Path], out: Path, labels: Sequence[str] = ()) -
     if labels and len(labels) != len(runs):
         raise HanddgError(f"{len(labels)} --label for {len(runs)} runs; give one label per run or none")
     loaded = [load_run(Path(r)) for r in runs]
-    fig = new_figure("Training curves", _context([p for _, p in loaded], runs), (12.0, 5.0))
+    fig = new_figure("Training curves", _context([p for _, p in loaded]), (12.0, 5.0))
     top = body_top(fig)
     loss_ax = fig.add_axes((0.06, 0.1, 0.4, top - 0.16))
     val_ax = fig.add_axes((0.56, 0.1, 0.4, top - 0.16))

@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from handdg.data.joints import MIDDLE_MCP, MIDDLE_PIP
 from handdg.train import metrics
-from handdg.train.targets import with_root
+from handdg.train.targets import bone_length, with_root
 
 REFERENCE_LIMIT = 1000
 """Training samples (evenly spaced) the mean pose is taken over."""
@@ -34,9 +33,8 @@ def mean_pose(dataset, root: str, limit: int = REFERENCE_LIMIT) -> dict[str, Any
         if sample.side == "left":
             xyz[:, 0] = -xyz[:, 0]
         rel = xyz - xyz[:1]
-        bone = np.linalg.norm(xyz[MIDDLE_PIP] - xyz[MIDDLE_MCP])
         mm.append(rel)
-        normed.append(rel / bone)
+        normed.append(rel / float(bone_length(xyz)))
     if not mm:
         return {"normed": None, "mm": None, "count": 0}
     return {"normed": np.mean(normed, axis=0).tolist(), "mm": np.mean(mm, axis=0).tolist(), "count": len(mm)}
@@ -46,7 +44,7 @@ def constant_pose_scores(reference: dict[str, Any], gt_mm: np.ndarray, visible: 
                          stb_subset: bool) -> dict[str, dict]:
     """Both protocols' blocks for predicting `reference`'s mean pose on every test hand (GT in the crop frame)."""
     gt = np.asarray(gt_mm, dtype=np.float64)
-    bone = np.linalg.norm(gt[:, MIDDLE_PIP] - gt[:, MIDDLE_MCP], axis=-1)
+    bone = bone_length(gt).numpy()
     relative = np.asarray(reference["normed"])[None] * bone[:, None, None]
     camera = np.asarray(reference["mm"])[None] + gt[:, :1]
     return {"hand3d": metrics.hand3d(relative, gt, visible, stb_subset=stb_subset),
