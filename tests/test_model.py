@@ -9,7 +9,7 @@ import torch
 
 from handdg.errors import HanddgError
 from handdg.train.model import (Branch2, HandPoseNet, ModelConfig, SameConv2d, flip_right_hand,
-                                parameter_counts, rodrigues, side_onehot)
+                                parameter_counts, rodrigues, rotation_6d, side_onehot)
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +40,9 @@ def test_paper_preset_matches_published_widths() -> None:
     assert counts["pose_prior"] == 1_637_279
     assert counts["view_point"] == 2_238_403
     assert round((counts["branch2"] + counts["projection"]) / 1e6, 1) == 2.3
+    # the 6-D rotation widens ViewPoint's last layer from 128->3 to 128->6
+    six = parameter_counts(HandPoseNet(ModelConfig.from_preset("paper", norm="none", rotation="6d")))
+    assert six["view_point"] - counts["view_point"] == 3 * (128 + 1)
 
 
 def test_branch2_is_skipped_without_clip_feature(tiny: HandPoseNet) -> None:
@@ -75,6 +78,25 @@ def test_rodrigues_gives_proper_rotations() -> None:
     eye = torch.eye(3, dtype=torch.float64).expand(16, 3, 3)
     assert torch.allclose(rot @ rot.transpose(1, 2), eye, atol=1e-6)  # eps=1e-8 inside the norm
     assert torch.allclose(torch.linalg.det(rot), torch.ones(16, dtype=torch.float64), atol=1e-6)
+
+
+def test_rotation_6d_is_identity_at_zero_and_recovers_any_rotation() -> None:
+    assert torch.allclose(rotation_6d(torch.zeros(1, 6)), torch.eye(3)[None])
+    # a 180° turn about z: axis-angle's discontinuity, but just two rows for the 6-D form
+    half_turn = torch.tensor([[-1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, 1.0]])
+    six = torch.cat([half_turn[0] - torch.tensor([1.0, 0.0, 0.0]), half_turn[1] - torch.tensor([0.0, 1.0, 0.0])])
+    assert torch.allclose(rotation_6d(six[None])[0], half_turn, atol=1e-6)
+    rot = rotation_6d(torch.randn(16, 6, dtype=torch.float64))
+    eye = torch.eye(3, dtype=torch.float64).expand(16, 3, 3)
+    assert torch.allclose(rot @ rot.transpose(1, 2), eye, atol=1e-12)
+    assert torch.allclose(torch.linalg.det(rot), torch.ones(16, dtype=torch.float64))
+
+
+def test_rotation_output_picks_the_viewpoint_head() -> None:
+    assert HandPoseNet(ModelConfig.from_preset("tiny", rotation="6d")).view_point.out.out_features == 6
+    assert HandPoseNet(ModelConfig.from_preset("tiny")).view_point.out.out_features == 3
+    with pytest.raises(HanddgError, match="axis-angle"):
+        ModelConfig.from_preset("tiny", rotation="quaternion")
 
 
 def test_same_conv_stride2_pads_zero_before_one_after() -> None:

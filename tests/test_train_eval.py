@@ -127,3 +127,13 @@ def test_a_perfect_prediction_scores_zero_under_both_protocols(tmp_path, monkeyp
     for name in ("hand3d", "official"):
         assert result["protocols"][name]["epe_mean_mm"] == pytest.approx(0.0, abs=1e-3)
         assert result["protocols"][name]["pck"]["values"][1:] == [1.0] * 19  # every joint within 2.6 mm
+
+
+def test_a_6d_rotation_run_records_it_and_evaluates(tmp_path):
+    torch.set_num_threads(1)
+    data = tiny_freihand(tmp_path / "fh")
+    run = loop.train(tiny_config(data, tmp_path / "run", steps=2, checkpoint_every=2, rotation="6d"))
+    assert json.loads((run / "config.json").read_text())["config"]["rotation"] == "6d"
+    result = evaluate(run / "last.safetensors", "freihand", data, split="evaluation", device="cpu", workers=0,
+                      show_progress=False)
+    assert result["run_config"]["rotation"] == "6d" and np.isfinite(result["protocols"]["hand3d"]["epe_mean_mm"])

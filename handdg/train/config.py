@@ -53,7 +53,8 @@ class TrainConfig:
     heat_stages: see handdg.train.losses. pose_gradient "joint" lets L_pose train the heatmap net
     too (the paper's end-to-end Eq. 1); "lifting" stops it at the heatmaps (hand3d trains the nets
     apart). norm "batch" adds BatchNorm to the heatmap net's hidden convs; "none" is the official
-    network layer for layer. lr is the peak of the schedule: "cosine" = 5 % linear warm-up then cosine to 1 %,
+    network layer for layer. rotation is ViewPoint's output: "6d" (continuous) or "axis-angle" (H3D).
+    lr is the peak of the schedule: "cosine" = 5 % linear warm-up then cosine to 1 %,
     "step" = ×0.1 at 1/3 and 2/3 of the steps (hand3d's PoseNet), "constant" = the paper's fixed lr.
     Validation (`val_*`) scores the model every val_every steps and keeps the best as best.safetensors.
     crop_scale multiplies the tight box around the 2D joints to give the crop side. root is what
@@ -67,6 +68,7 @@ class TrainConfig:
     out: str = "run"
     preset: str = "small"
     norm: str = "batch"
+    rotation: str = "axis-angle"
     branch2: str = "ie+te"
     ratio: float | None = None
     target: str | None = None
@@ -147,6 +149,7 @@ class TrainConfig:
         _choice("layout", self.layout, LAYOUTS)
         _choice("preset", self.preset, PRESETS)
         _choice("norm", self.norm, ("batch", "none"))
+        _choice("rotation", self.rotation, ("6d", "axis-angle"))
         _choice("branch2", self.branch2, BRANCH2_MODES)
         _choice("fusion", self.fusion, ("concat", "sum"))
         _choice("contrastive", self.contrastive, ("paper", "hinge"))

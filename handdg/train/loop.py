@@ -41,7 +41,7 @@ DEFAULT_CLIP_DIM = 512
 def model_config(config: TrainConfig, clip_dim: int) -> ModelConfig:
     """The network a training config asks for."""
     return ModelConfig.from_preset(config.preset, clip_dim=clip_dim, fusion=config.fusion, target=config.pose_target,
-                                   norm=config.norm)
+                                   norm=config.norm, rotation=config.rotation)
 
 
 crop_spec = CropSpec.for_run

@@ -27,6 +27,7 @@ LEAK = 0.01  # leaky ReLU slope of H3D / the official code (PyTorch's default)
 Target = Literal["canonical", "2.5d"]
 Fusion = Literal["concat", "sum"]
 Norm = Literal["batch", "none"]
+Rotation = Literal["6d", "axis-angle"]
 
 PRESETS: dict[str, dict[str, int]] = {
     "paper": {"input_size": 256, "width_divisor": 1},
@@ -46,6 +47,9 @@ class ModelConfig:
     `norm` "batch" puts a BatchNorm after every hidden conv of the heatmap net (the 3 score
     layers stay linear); "none" is the official network layer for layer, which from scratch
     needs far more steps to localise joints (README, "Training recipe").
+    `rotation` is what ViewPoint outputs: "axis-angle" (H3D, 3 numbers through Rodrigues) or "6d"
+    (two vectors made orthonormal, Zhou et al. CVPR 2019), continuous over all rotations where
+    axis-angle jumps at 180°, near which most views of a freely turning hand lie (README, "Training recipe").
     """
 
     input_size: int = 256
@@ -55,6 +59,7 @@ class ModelConfig:
     target: Target = "canonical"
     rotation_eps: float = 1e-8
     norm: Norm = "batch"
+    rotation: Rotation = "axis-angle"
 
     def __post_init__(self) -> None:
         if self.input_size < 32 or self.input_size % 8:
@@ -70,6 +75,8 @@ class ModelConfig:
             raise HanddgError(f"unknown 3D target {self.target!r}: use 'canonical' or '2.5d'")
         if self.norm not in ("batch", "none"):
             raise HanddgError(f"unknown heatmap-net normalisation {self.norm!r}: use 'batch' or 'none'")
+        if self.rotation not in ("6d", "axis-angle"):
+            raise HanddgError(f"unknown ViewPoint rotation output {self.rotation!r}: use '6d' or 'axis-angle'")
 
     @classmethod
     def from_preset(cls, name: str, **overrides: object) -> "ModelConfig":
@@ -239,11 +246,13 @@ class PosePrior(_LiftingNet):
 
 
 class ViewPoint(_LiftingNet):
-    """Heatmaps -> axis-angle (ux, uy, uz); the three official 128->1 heads are one 128->3 layer."""
+    """Heatmaps -> axis-angle (ux, uy, uz), the three official 128->1 heads as one 128->3 layer;
+    or -> a 6-D rotation (two 3-vectors) when `cfg.rotation` is "6d"."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         w = cfg.width
-        super().__init__(cfg, [w(64), w(64), w(128), w(128), w(256), w(256)], [w(256), w(128)], 3)
+        out = 6 if cfg.rotation == "6d" else 3
+        super().__init__(cfg, [w(64), w(64), w(128), w(128), w(256), w(256)], [w(256), w(128)], out)
 
 
 def rodrigues(axis_angle: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -261,6 +270,18 @@ def rodrigues(axis_angle: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
         [uz * ux * t - uy * s, uz * uy * t + ux * s, c + uz * uz * t],
     ]
     return torch.stack([torch.stack(r, dim=1) for r in rows], dim=1)
+
+
+def rotation_6d(six: torch.Tensor) -> torch.Tensor:
+    """(B,6) -> (B,3,3) rotation for row vectors: rows = Gram-Schmidt of (a1 + x̂, a2 + ŷ) and their cross product.
+
+    The offsets make a zero output the identity, so a freshly initialised ViewPoint starts there.
+    """
+    a1 = six[:, :3] + six.new_tensor([1.0, 0.0, 0.0])
+    a2 = six[:, 3:] + six.new_tensor([0.0, 1.0, 0.0])
+    b1 = F.normalize(a1, dim=1)
+    b2 = F.normalize(a2 - (b1 * a2).sum(dim=1, keepdim=True) * b1, dim=1)
+    return torch.stack([b1, b2, torch.linalg.cross(b1, b2, dim=1)], dim=1)
 
 
 def flip_right_hand(coords: torch.Tensor, is_right: torch.Tensor) -> torch.Tensor:
@@ -349,7 +370,11 @@ class HandPoseNet(nn.Module):
         lifted = heatmaps.detach() if lift_detached else heatmaps
         onehot = side_onehot(hand_side, heatmaps.dtype)
         coords = self.pose_prior(lifted, onehot).view(-1, NUM_JOINTS, 3)
-        rotation = rodrigues(self.view_point(lifted, onehot), self.config.rotation_eps)
+        view = self.view_point(lifted, onehot)
+        if self.config.rotation == "6d":
+            rotation = rotation_6d(view)
+        else:
+            rotation = rodrigues(view, self.config.rotation_eps)
         if self.config.target == "2.5d":
             coords = flip_right_hand(coords, hand_side) @ rotation
             rotation = None
