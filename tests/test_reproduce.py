@@ -248,3 +248,40 @@ def test_a_failing_run_is_recorded_with_its_last_line_and_retried_without_retrai
     assert again.exit_code == 0, again.output
     assert "training" not in again.output and "evaluating on rhd" in again.output and "evaluating on stb" not in again.output
     assert not (out / "runs" / "baseline" / "seed0" / "failed.json").exists()
+
+
+def test_variants_runs_only_those_and_the_baseline_and_other_rows_read_not_run(inputs, tmp_path, runner):
+    out = tmp_path / "some"
+    listed = runner.invoke(main, _args("4a", inputs, out, "--variants", "ie", "--list", seeds=1))
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.strip().splitlines()
+    assert len(lines) == 2 and all("--variants ie --run-index" in line for line in lines)
+    dry = runner.invoke(main, _args("4a", inputs, out, "--variants", "ie,ie", "--dry-run", seeds=1))
+    assert "2 runs: 0 done" in dry.output and "baseline/seed0" in dry.output and "ie/seed0" in dry.output
+    for index, line in enumerate(lines):  # each listed command rebuilds the same two-run plan
+        result = runner.invoke(main, shlex.split(line)[3:])
+        assert result.exit_code == 0, result.output
+    assert sorted(p.parent.name for p in (out / "runs").glob("*/seed0")) == ["baseline", "ie"]
+    collected = runner.invoke(main, _args("4a", inputs, out, "--variants", "ie", "--collect", seeds=1))
+    assert collected.exit_code == 0, collected.output
+    rows = {(r["method"], r["setting"], r["dataset"], r["protocol"]): r
+            for r in _csv(out / "tables" / "table4a.csv")}
+    for dataset in ("stb", "rhd"):
+        ie = rows["IE", "", dataset, "official"]
+        assert ie["runs"] == "1" and float(ie["mean_epe_mm"]) == pytest.approx(_epe(out, "ie/seed0", dataset), abs=1e-4)
+        assert float(ie["diff_vs_baseline_mm"]) == pytest.approx(
+            _epe(out, "ie/seed0", dataset) - _epe(out, "baseline/seed0", dataset), abs=2e-4)
+        assert all(rows["IE+TE", r, dataset, "hand3d"]["runs"] == "0" for r in ("0.9", "0.8", "0.6", "0.4"))
+    markdown = (out / "tables" / "table4a.md").read_text()
+    assert "only the variants baseline, ie (--variants" in markdown.splitlines()[0]
+    assert markdown.count("| IE+TE | 0.9 | not run |") == 2  # one block per protocol
+    assert "| Baseline |  | not run" not in markdown and "| IE |  | not run" not in markdown
+
+
+def test_unknown_or_unneeded_variant_is_one_line_and_exit_2(inputs, tmp_path, runner):
+    out = tmp_path / "bad-variants"
+    unknown = _error_line(runner.invoke(main, _args("4a", inputs, out, "--variants", "baseline,ie-te-r0.7")))
+    assert "--variants ie-te-r0.7: no such variant; choose from baseline, ie, ie-te-r0.9" in unknown
+    unneeded = _error_line(runner.invoke(main, _args("4a", inputs, out, "--variants", "te-sum", "--list")))
+    assert "--variants te-sum: fills no row" in unneeded and "ie-te-r0.4" in unneeded
+    assert not out.exists()

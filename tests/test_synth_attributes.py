@@ -72,3 +72,29 @@ def test_cli_look_option_and_bad_look(tmp_path, runner):
         make_dataset(tmp_path / "x", "rhd", 1, seed=0, look="vivid")
     with pytest.raises(HanddgError, match="handdg synth"):
         read_sidecar(tmp_path)
+
+
+def test_restricted_source_and_unseen_targets_never_share_a_hand_colour_or_background_word(tmp_path, runner):
+    from PIL import Image
+
+    from handdg.synth.attributes import RESTRICTED_HAND_COLOURS, UNSEEN_COLOURS, UNSEEN_HAND_COLOURS
+
+    assert set(RESTRICTED_HAND_COLOURS) | set(UNSEEN_HAND_COLOURS) == set(HAND_COLOURS)
+    assert set(UNSEEN_COLOURS) == set(BACKGROUND_WORDS) - {"green"}
+    ok = runner.invoke(main, ["synth", str(tmp_path / "fh"), "--layout", "freihand", "--count", "6", "--look",
+                              "restricted"])
+    assert ok.exit_code == 0, ok.output
+    source = read_sidecar(tmp_path / "fh")
+    assert len(source) == 24 + 1 and {r["look"] for r in source} == {"restricted"}
+    assert {r["hand_colour"] for r in source} == {"peach", "light beige"}
+    assert {(r["colour"], r["place"], tuple(r["hands"]), r["gloves"]) for r in source} == {
+        ("green", "background", ("right",), False)}
+    for name in ("training/rgb/00000000.jpg", "training/rgb/00000019.jpg"):  # all four versions are green screens
+        corner = np.asarray(Image.open(tmp_path / "fh" / name), np.float32)[:12, :12] / 255.0
+        assert nearest_colour(corner.reshape(-1, 3).mean(0)) == "green"
+    assert json.loads((tmp_path / "fh" / "handdg_synth.json").read_text())["look"] == "restricted"
+    for layout, count in (("rhd", 12), ("stb", 1)):
+        targets = read_sidecar(make_dataset(tmp_path / layout, layout, count, seed=4, look="unseen"))
+        assert {r["look"] for r in targets} == {"unseen"}
+        assert all(r["hand_colour"] not in RESTRICTED_HAND_COLOURS and r["colour"] != "green" for r in targets)
+    assert len({r["colour"] for r in read_sidecar(tmp_path / "rhd")}) >= 6

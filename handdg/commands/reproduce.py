@@ -52,21 +52,24 @@ def _train_options(preset: str, steps: int | None, batch_size: int | None, sets:
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--workers", default=0, show_default=True, type=int, help="Data-loading worker processes.")
 @click.option("--eval-batch-size", default=32, show_default=True, type=int, help="Images per eval forward pass.")
+@click.option("--variants", default=None, metavar="NAME,...",
+              help="Run only these variants (and the baseline, always), e.g. baseline,ie,ie-te-r0.9,ie-te-r0.6; "
+                   "the other rows read 'not run'. Names: the run folders (baseline, ie, ie-te-r0.9, te-sum...).")
 @click.option("--list", "list_runs", is_flag=True, help="Print one shell command per run (for any launcher).")
 @click.option("--run-index", type=int, default=None, help="Train and evaluate exactly run I of --list (0-based).")
 @click.option("--collect", is_flag=True, help="Only build the tables from the runs finished so far.")
 @click.option("--dry-run", is_flag=True, help="Show each run's state and what would be done; run nothing.")
 def reproduce(table: str, data: Path, store: Path, stb: Path, rhd: Path, out: Path, seeds: int, preset: str,
               steps: int | None, batch_size: int | None, sets: tuple[str, ...], stb_camera: str, device: str,
-              workers: int, eval_batch_size: int, list_runs: bool, run_index: int | None, collect: bool,
-              dry_run: bool) -> None:
+              workers: int, eval_batch_size: int, variants: str | None, list_runs: bool, run_index: int | None,
+              collect: bool, dry_run: bool) -> None:
     """Reproduce the paper's Table 3, 4a, 4b, 5, 6 or all: train every variant × seed, evaluate on STB
     and RHD, write the tables (mean ± std over seeds, paired difference from the baseline).
 
     Re-running the same command resumes: finished runs are kept, killed ones continue.
     """
     from handdg.reproduce import execute, state
-    from handdg.reproduce.plan import Settings, check_inputs, check_run_dir, make_plan
+    from handdg.reproduce.plan import Settings, check_inputs, check_run_dir, make_plan, parse_variants
     from handdg.reproduce.summary import write_tables
 
     modes = [name for name, on in (("--list", list_runs), ("--run-index", run_index is not None),
@@ -74,7 +77,7 @@ def reproduce(table: str, data: Path, store: Path, stb: Path, rhd: Path, out: Pa
     if len(modes) > 1:
         raise HanddgError(f"{' and '.join(modes)} cannot be combined: give one of them")
     settings = Settings(data, store, stb, rhd, out, seeds, _train_options(preset, steps, batch_size, sets),
-                        stb_camera, device, workers, eval_batch_size)
+                        stb_camera, device, workers, eval_batch_size, parse_variants(variants))
     plan = make_plan(table, settings)
     check_inputs(settings)
     for run in plan.runs:

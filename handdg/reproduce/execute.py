@@ -153,6 +153,8 @@ def command_args(plan: Plan) -> list[str]:
     for name in ("stb_camera", "device", "workers", "eval_batch_size"):
         if getattr(s, name) != getattr(defaults, name):
             args += ["--" + name.replace("_", "-"), str(getattr(s, name))]
+    if s.variants:
+        args += ["--variants", ",".join(s.variants)]
     return args
 
 

@@ -87,9 +87,26 @@ def fills(variant: Variant, table: Table) -> bool:
     return any(row.match is not None and row.match(knobs, d) for row in table.rows for d in DATASETS)
 
 
-def variants_for(tables: tuple[Table, ...]) -> list[Variant]:
-    """The variants the tables need, the baseline first, in VARIANTS order."""
-    return [v for v in VARIANTS if v is BASELINE or any(fills(v, t) for t in tables)]
+def variants_for(tables: tuple[Table, ...], only: tuple[str, ...] = ()) -> list[Variant]:
+    """The variants the tables need, the baseline first, in VARIANTS order; `only` (names) keeps just
+    those and the baseline. HanddgError for a name that is no variant or fills none of the tables."""
+    needed = [v for v in VARIANTS if v is BASELINE or any(fills(v, t) for t in tables)]
+    if not only:
+        return needed
+    names = [v.name for v in VARIANTS]
+    for name in only:
+        if name not in names:
+            raise HanddgError(f"--variants {name}: no such variant; choose from {', '.join(names)}")
+        if name not in [v.name for v in needed]:
+            raise HanddgError(f"--variants {name}: fills no row of the table(s) asked for; "
+                              f"they need {', '.join(v.name for v in needed)}")
+    return [v for v in needed if v is BASELINE or v.name in only]
+
+
+def parse_variants(text: str | None) -> tuple[str, ...]:
+    """`--variants a,b,...` -> the names, stripped, without repeats (empty = every variant)."""
+    names = [n.strip() for n in (text or "").split(",")]
+    return tuple(dict.fromkeys(n for n in names if n))
 
 
 @dataclass
@@ -107,6 +124,8 @@ class Settings:
     device: str = "auto"
     workers: int = 0
     eval_batch_size: int = 32
+    variants: tuple[str, ...] = ()
+    """Run only these variants (and the baseline); empty = every variant the tables need."""
 
     def __post_init__(self) -> None:
         for name in ("data", "store", "stb", "rhd", "out"):
@@ -147,6 +166,11 @@ class Plan:
     settings: Settings
     runs: tuple[Run, ...]
 
+    @property
+    def variants(self) -> list[str]:
+        """The names of the variants the plan runs, in run order."""
+        return list(dict.fromkeys(run.variant.name for run in self.runs))
+
     def run(self, index: int) -> Run:
         """Run number `index` (0-based, as a Slurm array index); HanddgError when out of range."""
         if not 0 <= index < len(self.runs):
@@ -166,7 +190,7 @@ def run_config(variant: Variant, seed: int, settings: Settings, folder: Path) ->
 def make_plan(table: str, settings: Settings) -> Plan:
     """The runs of `table` (3, 4a, 4b, 5, 6 or all) under `settings`; touches no file."""
     tables = select_tables(table)
-    chosen = variants_for(tables)
+    chosen = variants_for(tables, settings.variants)
     runs = []
     for seed in range(settings.seeds):
         for variant in chosen:

@@ -20,7 +20,7 @@ from scipy import stats
 from handdg.analysis.pck import EvalResult, load_eval
 from handdg.analysis.tables import DATASETS, Match, Table, result_variant, variant, write_text_atomic
 from handdg.reproduce import state
-from handdg.reproduce.plan import BASELINE, Plan
+from handdg.reproduce.plan import BASELINE, VARIANTS, Plan, Variant
 
 PROTOCOLS = ("official", "hand3d")
 LEVEL = 0.95
@@ -97,12 +97,15 @@ class Line:
     paper: float | None
     difference: Difference | None
     is_baseline: bool
+    planned: bool = True  # False: no variant of the plan fills it (left out by --variants)
 
 
-def table_lines(table: Table, results: list[EvalResult], out: Path) -> list[Line]:
-    """Every line of one table, both protocols, both test sets."""
+def table_lines(table: Table, results: list[EvalResult], out: Path, variants: list[Variant] | None = None
+                ) -> list[Line]:
+    """Every line of one table, both protocols, both test sets; rows no variant of `variants` fills are unplanned."""
     lines = []
     baseline_knobs = BASELINE.knobs()
+    knobs = None if variants is None else [v.knobs() for v in variants]
     for protocol in PROTOCOLS:
         reference = {d: cell(variant("none"), results, d, protocol, out) for d in DATASETS}
         for row in table.rows:
@@ -110,8 +113,9 @@ def table_lines(table: Table, results: list[EvalResult], out: Path) -> list[Line
                 measured = cell(row.match, results, dataset, protocol, out)
                 is_baseline = row.match is not None and row.match(baseline_knobs, dataset)
                 difference = None if is_baseline else paired_difference(measured, reference[dataset])
+                planned = row.match is None or knobs is None or any(row.match(k, dataset) for k in knobs)
                 lines.append(Line(row.method, row.setting, dataset, protocol, measured, row.paper[dataset],
-                                  difference, is_baseline))
+                                  difference, is_baseline, planned))
     return lines
 
 
@@ -154,7 +158,8 @@ def markdown(table: Table, lines: list[Line]) -> str:
             group = chosen[start:start + len(DATASETS)]
             cells = [group[0].method] + ([group[0].setting] if table.setting_header else [])
             for line in group:
-                cells += [format_cell(line.cell), _num(line.paper), format_difference(line)]
+                cells += [format_cell(line.cell) if line.planned else "not run", _num(line.paper),
+                          format_difference(line)]
             rows.append("| " + " | ".join(cells) + " |")
         blocks.append("\n".join([f"### {table.title} — protocol `{protocol}`", "", *rows, ""]))
     note = ("EPE in mm: mean ± sample std over seeds (n = finished runs). Δ = the row minus the Baseline, "
@@ -193,8 +198,10 @@ def csv_text(table: Table, lines: list[Line]) -> str:
 
 def _preamble(plan: Plan, finished: int) -> str:
     config = plan.runs[0].config
+    only = (f"only the variants {', '.join(plan.variants)} (--variants; other rows read 'not run'); "
+            if plan.settings.variants else "")
     return (f"Made by `handdg reproduce {plan.table}`: {finished} of {len(plan.runs)} runs finished; "
-            f"{plan.settings.seeds} seeds per variant, preset {config.preset}, {config.steps} steps of "
+            f"{only}{plan.settings.seeds} seeds per variant, preset {config.preset}, {config.steps} steps of "
             f"{config.batch_size}; training options given: "
             + (", ".join(f"{k} {v}" for k, v in plan.settings.train.items()) + ".\n"))
 
@@ -206,9 +213,10 @@ def write_tables(plan: Plan) -> list[Path]:
     results = finished_results(plan)
     finished = sum(all(state.eval_current(r, d, plan.settings.stb_camera) for d in DATASETS) for r in plan.runs)
     preamble = _preamble(plan, finished)
+    chosen = [v for v in VARIANTS if v.name in plan.variants]
     written, sections = [], []
     for table in plan.tables:
-        lines = table_lines(table, results, plan.settings.out)
+        lines = table_lines(table, results, plan.settings.out, chosen)
         text = markdown(table, lines)
         sections.append(text)
         written.append(write_text_atomic(out / f"{table.name}.md", preamble + "\n" + text))

@@ -4,7 +4,10 @@ Every written image gets one record (hand colour word, background word, room or 
 which hands, the domain look, gloves) in a JSON-lines sidecar the real readers never open.
 The default look keeps each domain's character and names it with the nearest words; the
 "broad" look draws hand colour, background word, room/background and side uniformly, for
-caption training.
+caption training. The closed-world experiment splits Table 2's world in two: "restricted" shows
+only right hands in RESTRICTED_HAND_COLOURS over a plain green background (a green-screen
+source), "unseen" only the hand colours and background words the restricted look never shows
+(its targets: looks the prompts describe but the source never shows).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from handdg.errors import HanddgError
 from handdg.prompts import BACKGROUNDS, COLOURS, HAND_COLOURS
 
 SIDECAR = "handdg_attributes.jsonl"
-LOOKS = ("default", "broad")
+LOOKS = ("default", "broad", "restricted", "unseen")
 BACKGROUND_WORDS = tuple(dict.fromkeys(COLOURS))  # the 19 distinct words ("yellow" is printed twice)
 PLACES = BACKGROUNDS
 
@@ -38,6 +41,10 @@ COLOUR_RGB = {
     "brown": (0.45, 0.27, 0.13),
 }
 assert set(HAND_RGB) == set(HAND_COLOURS) and set(COLOUR_RGB) < set(BACKGROUND_WORDS)
+RESTRICTED_HAND_COLOURS = ("peach", "light beige")
+RESTRICTED_COLOUR = "green"
+UNSEEN_HAND_COLOURS = tuple(w for w in HAND_COLOURS if w not in RESTRICTED_HAND_COLOURS)
+UNSEEN_COLOURS = tuple(w for w in BACKGROUND_WORDS if w != RESTRICTED_COLOUR)
 
 
 @dataclass(frozen=True)
@@ -48,7 +55,7 @@ class Attributes:
     colour: str
     place: str  # "room" | "background"
     hands: tuple[str, ...]  # sides shown, e.g. ("right",) or ("left", "right")
-    look: str  # "green screen", "indoor", "outdoor", "lab room" or "broad"
+    look: str  # "green screen", "indoor", "outdoor", "lab room", or the described look's name (broad...)
     gloves: bool = False
 
     @property
@@ -69,6 +76,7 @@ class Described:
     colour: str
     place: str
     side: str
+    look: str = "broad"  # which LOOKS value drew it (recorded in the sidecar)
 
 
 def check_look(look: str) -> None:
@@ -82,6 +90,32 @@ def draw_described(rng: np.random.Generator) -> Described:
     return Described(hand_colour=HAND_COLOURS[rng.integers(len(HAND_COLOURS))],
                      colour=BACKGROUND_WORDS[rng.integers(len(BACKGROUND_WORDS))],
                      place=PLACES[rng.integers(len(PLACES))], side=("right", "left")[rng.integers(2)])
+
+
+def draw_restricted(rng: np.random.Generator) -> Described:
+    """The restricted look: a right hand of one of RESTRICTED_HAND_COLOURS over a plain green background."""
+    return Described(hand_colour=RESTRICTED_HAND_COLOURS[rng.integers(len(RESTRICTED_HAND_COLOURS))],
+                     colour=RESTRICTED_COLOUR, place="background", side="right", look="restricted")
+
+
+def draw_unseen(rng: np.random.Generator) -> Described:
+    """A look the restricted one never shows: any other hand colour and background word, room or background, side."""
+    return Described(hand_colour=UNSEEN_HAND_COLOURS[rng.integers(len(UNSEEN_HAND_COLOURS))],
+                     colour=UNSEEN_COLOURS[rng.integers(len(UNSEEN_COLOURS))],
+                     place=PLACES[rng.integers(len(PLACES))], side=("right", "left")[rng.integers(2)], look="unseen")
+
+
+_DRAWS = {"broad": draw_described, "restricted": draw_restricted, "unseen": draw_unseen}
+
+
+def draw_look(rng: np.random.Generator, look: str) -> Described:
+    """A fresh draw of described look `look` (broad, restricted or unseen)."""
+    return _DRAWS[look](rng)
+
+
+def described_for(rng: np.random.Generator, look: str) -> Described | None:
+    """What a sample of look `look` shows: None for a domain's own (default) look, else a draw (no draw for default)."""
+    return None if look == "default" else draw_look(rng, look)
 
 
 def hand_albedo(rng: np.random.Generator, word: str) -> np.ndarray:

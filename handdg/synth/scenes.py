@@ -18,7 +18,7 @@ import numpy as np
 from handdg.data.camera import intrinsics, project
 from handdg.data.stb import BB_BASELINE_MM, CAMERAS as STB_CAMERAS
 from handdg.synth import backgrounds
-from handdg.synth.attributes import Attributes, Described, draw_described, hand_albedo, nearest_colour, nearest_hand_colour
+from handdg.synth.attributes import Attributes, Described, draw_look, hand_albedo, nearest_colour, nearest_hand_colour
 from handdg.synth.described import described as described_backdrop
 from handdg.synth.hand import POSE_STYLES, elbow
 from handdg.synth.look import drop_shadow, sensor, skin_texture
@@ -85,7 +85,7 @@ def _attributes(subject: Subject, look: Described | None, background: np.ndarray
     """The record of an image: the described words, or the domain look named by the nearest words."""
     hands = tuple(sorted(set(sides)))
     if look is not None:
-        return Attributes(look.hand_colour, look.colour, look.place, hands, "broad")
+        return Attributes(look.hand_colour, look.colour, look.place, hands, look.look)
     colour = nearest_colour(background.reshape(-1, 3).mean(axis=0))
     return Attributes(_hand_word(subject), colour, place, hands, domain_look, subject.gloves is not None)
 
@@ -144,10 +144,10 @@ def _described_versions(rng: np.random.Generator, layers: Layers, shadow: np.nda
     size = FREIHAND_SIZE
     images, attributes = [], []
     for k in range(len(FREIHAND_VERSIONS)):
-        words = look if k == 0 else replace(draw_described(rng), hand_colour=look.hand_colour, side=look.side)
+        words = look if k == 0 else replace(draw_look(rng, look.look), hand_colour=look.hand_colour, side=look.side)
         backdrop = described_backdrop(rng, words.colour, words.place, size, size) * shadow
         images.append(sensor(rng, layers.over(backdrop), blur=rng.uniform(0.0, 0.5), noise=0.008, gain=np.ones(3)))
-        attributes.append(_attributes(subject, words, backdrop, words.place, [hand.side], "broad"))
+        attributes.append(_attributes(subject, words, backdrop, words.place, [hand.side], look.look))
     return images, _view(layers, images[0], K, [hand], attributes[0]), attributes
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from handdg.synth.attributes import draw_described
+from handdg.synth.attributes import described_for
 from handdg.synth.dataset import run_tasks
 from handdg.synth.sampling import eval_count, sample_rng, subject_for
 from handdg.synth.scenes import freihand_views
@@ -24,7 +24,7 @@ _JPEG_QUALITY = 92
 def _train_sample(root: Path, index: int, unique: int, seed: int, look: str) -> tuple[list, list, list]:
     """Render unique sample `index`: its four versions and its mask; return (xyz m, K, attribute records)."""
     rng = sample_rng(seed, "freihand", "train", index)
-    described = draw_described(rng) if look == "broad" else None
+    described = described_for(rng, look)
     images, view, attributes = freihand_views(rng, subject_for(seed, "freihand", "train", index), described)
     records = []
     for k, (image, attrs) in enumerate(zip(images, attributes)):
@@ -39,7 +39,7 @@ def _train_sample(root: Path, index: int, unique: int, seed: int, look: str) -> 
 def _eval_sample(root: Path, index: int, seed: int, look: str) -> tuple[list, list, list]:
     """Render evaluation sample `index` as one of the four versions; return (xyz m, K, attribute records)."""
     rng = sample_rng(seed, "freihand", "test", index)
-    described = draw_described(rng) if look == "broad" else None
+    described = described_for(rng, look)
     images, view, attributes = freihand_views(rng, subject_for(seed, "freihand", "test", index), described)
     k = rng.integers(len(images))
     name = f"evaluation/rgb/{index:08d}.jpg"

@@ -16,7 +16,7 @@ from PIL import Image
 
 from handdg.data.camera import project
 from handdg.data.joints import FH_TO_RHD
-from handdg.synth.attributes import draw_described
+from handdg.synth.attributes import described_for
 from handdg.synth.dataset import run_tasks
 from handdg.synth.sampling import eval_count, sample_rng, subject_for
 from handdg.synth.scenes import View, rhd_view
@@ -50,7 +50,7 @@ def annotation(view: View) -> dict[str, np.ndarray]:
 def _sample(root: Path, split: str, index: int, seed: int, look: str) -> tuple[dict[str, np.ndarray], dict]:
     """Render and write frame `index` of `split`; return its annotation and its attribute record."""
     rng = sample_rng(seed, "rhd", split, index)
-    described = draw_described(rng) if look == "broad" else None
+    described = described_for(rng, look)
     view = rhd_view(rng, subject_for(seed, "rhd", split, index), described)
     folder = root / _FOLDERS[split]
     name = f"{index:05d}.png"

@@ -19,7 +19,7 @@ from scipy.spatial.transform import Rotation
 
 from handdg.data.joints import FH_TO_STB, wrist_to_palm
 from handdg.data.stb import SK_DEPTH_TO_COLOR_ROTVEC, SK_DEPTH_TO_COLOR_T_MM, TEST_SEQUENCES, TRAIN_SEQUENCES
-from handdg.synth.attributes import draw_described
+from handdg.synth.attributes import described_for
 from handdg.synth.dataset import run_tasks
 from handdg.synth.sampling import sample_rng, subject_for
 from handdg.synth.scenes import stb_views
@@ -53,7 +53,7 @@ def _frame(root: Path, split: str, sequence: str, frame: int, seed: int, look: s
     names = TRAIN_SEQUENCES if split == "train" else TEST_SEQUENCES
     rng = sample_rng(seed, "stb", split, names.index(sequence) * 1_000_000 + frame)
     style = "count" if sequence.endswith("Counting") else "random"
-    described = draw_described(rng) if look == "broad" else None
+    described = described_for(rng, look)
     views = stb_views(rng, subject_for(seed, "stb", split, 0), style, background=int(sequence[1]), look=described)
     records = []
     for camera, prefix in _FILES.items():
