@@ -360,6 +360,14 @@ class HandPoseNet(nn.Module):
         for score in self.heatmap_net.score_layers():
             nn.init.zeros_(score.weight)
 
+    def lift(self, heatmaps: torch.Tensor, hand_side: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """H3D's lifting: (B,21,h,w) maps and (B,) right-hand flags -> canonical coords (B,21,3), rotation (B,3,3)."""
+        onehot = side_onehot(hand_side, heatmaps.dtype)
+        coords = self.pose_prior(heatmaps, onehot).view(-1, NUM_JOINTS, 3)
+        view = self.view_point(heatmaps, onehot)
+        rotation = rotation_6d(view) if self.config.rotation == "6d" else rodrigues(view, self.config.rotation_eps)
+        return coords, rotation
+
     def forward(self, images: torch.Tensor, hand_side: torch.Tensor,
                 clip_feature: torch.Tensor | None = None, lift_detached: bool = False) -> ModelOutput:
         """images (B,3,S,S) RGB in [0,1]; hand_side (B,) with 1 = right hand, 0 = left;
@@ -367,14 +375,7 @@ class HandPoseNet(nn.Module):
         lift_detached stops L_pose's gradient at the heatmaps (hand3d trains the two nets apart)."""
         pool3, stages = self.heatmap_net(images)
         heatmaps = stages[-1]
-        lifted = heatmaps.detach() if lift_detached else heatmaps
-        onehot = side_onehot(hand_side, heatmaps.dtype)
-        coords = self.pose_prior(lifted, onehot).view(-1, NUM_JOINTS, 3)
-        view = self.view_point(lifted, onehot)
-        if self.config.rotation == "6d":
-            rotation = rotation_6d(view)
-        else:
-            rotation = rodrigues(view, self.config.rotation_eps)
+        coords, rotation = self.lift(heatmaps.detach() if lift_detached else heatmaps, hand_side)
         if self.config.target == "2.5d":
             coords = flip_right_hand(coords, hand_side) @ rotation
             rotation = None

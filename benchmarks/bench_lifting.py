@@ -1,0 +1,163 @@
+"""Where a hand3d-style network's 3D error comes from: the heatmaps, or the lifting from them?
+
+Two measurements on synthetic FreiHAND (1,000 unique poses, seed 0, as bench_learning.py):
+
+1. **Lifting ceiling.** PosePrior + ViewPoint alone, trained on *ground-truth* heatmaps at a
+   preset's map size (input / 8; σ scaled from the 2 px at 32² the training loss uses), for each
+   ViewPoint rotation form (`axis-angle`, H3D's; `6d`, continuous). Scored on the evaluation split
+   as `handdg eval`'s hand3d protocol does (root-relative, scaled by the GT bone): the EPE a
+   network whose heatmaps were perfect would reach, and the rotation error in degrees.
+2. **A trained run's error, taken apart** (`--run DIR`, e.g. a bench_learning run): its EPE as
+   is, with the GT rotation in place of the predicted one (what the pose shape costs) and with the
+   GT canonical pose in place of the predicted one (what the rotation costs), the rotation error,
+   and the 2D error of the heatmap maxima in crop pixels.
+
+Claims (report): lifting-ceiling EPE / constant-pose EPE per map size and rotation form.
+
+Usage: python benchmarks/bench_lifting.py [--quick] [--sizes 64,128] [--rotations axis-angle,6d]
+       [--steps 1500] [--run DIR ...] [--work DIR]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from harness import Claim, parse_args, print_table, write_result
+
+SIGMA_AT_32 = 2.0
+BATCH = 32
+
+
+def _extra(ap) -> None:
+    ap.add_argument("--sizes", default="64,128", help="network input sizes (maps are input / 8)")
+    ap.add_argument("--rotations", default="axis-angle,6d", help="ViewPoint rotation forms")
+    ap.add_argument("--steps", type=int, default=1500, help="optimiser steps of the lifting nets")
+    ap.add_argument("--run", type=Path, action="append", default=[], help="trained run folder(s) to take apart")
+    ap.add_argument("--work", type=Path, default=Path("/tmp/handdg-bench-learning"), help="where the dataset lives")
+
+
+def _gt_map_spec(size: int):
+    """Crops of `size` px with GT maps at the network's own map size (size / 8), σ scaled from 2 px at 32²."""
+    from handdg.train.batches import CropSpec
+
+    maps = size // 8
+    return CropSpec(input_size=size, heatmap_size=maps, heatmap_sigma=SIGMA_AT_32 * maps / 32, crop_scale=2.0)
+
+
+def _crops(root: Path, split: str, spec) -> dict[str, torch.Tensor]:
+    """Every un-augmented crop of a split as one batch (images, GT maps, 2D and 3D joints, hand side)."""
+    from torch.utils.data import default_collate
+
+    from handdg.data import open_dataset
+    from handdg.train.batches import HandCrops
+
+    crops = HandCrops(open_dataset(root, "freihand", split), spec)
+    return default_collate([crops[i] for i in range(len(crops))])
+
+
+def _errors(coords: torch.Tensor, rotation: torch.Tensor, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+    """hand3d EPE (mm) of canonical coords + rotation, and the mean rotation error (degrees)."""
+    from handdg.train.targets import bone_length, canonical_target, canonical_to_relative
+
+    gt = batch["xyz_mm"].double()
+    target = canonical_target(gt, batch["hand_side"])
+    relative = canonical_to_relative(coords.double(), rotation.double(), batch["hand_side"])
+    relative = relative * bone_length(gt)[:, None, None]
+    relative_rotation = rotation.double().transpose(1, 2) @ target.rotation
+    cosine = ((relative_rotation.diagonal(dim1=1, dim2=2).sum(-1) - 1) / 2).clamp(-1, 1)
+    return {"epe_mm": float((relative - (gt - gt[:, :1])).norm(dim=-1).mean()),
+            "rotation_deg": float(torch.rad2deg(torch.acos(cosine)).mean())}
+
+
+def lifting_ceiling(root: Path, size: int, rotation: str, steps: int, seed: int = 0) -> dict[str, float]:
+    """Train PosePrior + ViewPoint on GT maps of the training split; errors on both splits."""
+    from handdg.train.model import HandPoseNet, ModelConfig
+    from handdg.train.targets import canonical_target
+
+    torch.manual_seed(seed)
+    train, val = _crops(root, "training", _gt_map_spec(size)), _crops(root, "evaluation", _gt_map_spec(size))
+    net = HandPoseNet(ModelConfig(input_size=size, width_divisor=8, rotation=rotation))
+    lifting = torch.nn.ModuleList([net.pose_prior, net.view_point])
+    optimiser = torch.optim.Adam(lifting.parameters(), 1e-3)
+    target = canonical_target(train["xyz_mm"], train["hand_side"])
+    coords, rotations = target.coords.float(), target.rotation.float()
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        pick = torch.randint(0, len(coords), (BATCH,), generator=generator)
+        out = net.lift(train["heatmaps"][pick], train["hand_side"][pick])
+        loss = torch.nn.functional.mse_loss(out[0], coords[pick]) + torch.nn.functional.mse_loss(out[1], rotations[pick])
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    with torch.no_grad():
+        scored = {name: _errors(*net.lift(batch["heatmaps"], batch["hand_side"]), batch)
+                  for name, batch in (("train", train), ("val", val))}
+    return {"train_epe_mm": scored["train"]["epe_mm"], "val_epe_mm": scored["val"]["epe_mm"],
+            "val_rotation_deg": scored["val"]["rotation_deg"], "count": len(val["xyz_mm"])}
+
+
+def take_apart(run: Path, root: Path) -> dict[str, float]:
+    """A trained run's val EPE as is, with the GT rotation, with the GT canonical pose; rotation and 2D error."""
+    from handdg.train.batches import CropSpec
+    from handdg.train.evaluate import load_model
+    from handdg.train.targets import canonical_target, heatmap_uv
+
+    net, ckpt = load_model(run / "last.safetensors", torch.device("cpu"))
+    batch = _crops(root, "evaluation", CropSpec.for_run(ckpt.config, net.config))
+    with torch.no_grad():
+        out = net(batch["image"], batch["hand_side"])
+    target = canonical_target(batch["xyz_mm"], batch["hand_side"])
+    full = _errors(out.coords, out.rotation, batch)
+    uv = heatmap_uv(out.heatmaps, net.config.input_size)
+    return {"epe_mm": full["epe_mm"], "rotation_deg": full["rotation_deg"],
+            "epe_gt_rotation_mm": _errors(out.coords, target.rotation, batch)["epe_mm"],
+            "epe_gt_canonical_mm": _errors(target.coords, out.rotation, batch)["epe_mm"],
+            "px_2d_crop": float((uv - batch["uv"].double()).norm(dim=-1).mean()),
+            "input_size": net.config.input_size}
+
+
+def main() -> None:
+    """Measure the lifting ceiling per map size and rotation form, take apart the given runs, write the JSON."""
+    args = parse_args(__doc__.splitlines()[0], _extra)
+    from handdg.data import open_dataset
+    from handdg.synth import make_dataset
+    from handdg.train.reference import constant_pose_scores, mean_pose
+
+    count = 12 if args.quick else 1000
+    root = args.work / ("quick" if args.quick else "full") / f"freihand-{count}"
+    if not root.is_dir():
+        make_dataset(root, "freihand", count, seed=0, workers=2)
+    steps = 5 if args.quick else args.steps
+    val = _crops(root, "evaluation", _gt_map_spec(64))
+    reference = mean_pose(open_dataset(root, "freihand", "training"), "wrist")
+    constant = constant_pose_scores(reference, val["xyz_mm"].double().numpy(), None, False)["hand3d"]["epe_mean_mm"]
+    rows, claims, details = [], [], {"steps": steps, "constant_hand3d_mm": constant, "ceiling": {}, "runs": {}}
+    for size in [int(s) for s in args.sizes.split(",") if s]:
+        for rotation in [r for r in args.rotations.split(",") if r]:
+            found = lifting_ceiling(root, size, rotation, steps)
+            details["ceiling"][f"{size}/{rotation}"] = found
+            rows.append([f"{size // 8}²", rotation, found["train_epe_mm"], found["val_epe_mm"],
+                         found["val_epe_mm"] / constant, found["val_rotation_deg"]])
+            claims.append(Claim("L", f"lifting from GT {size // 8}² maps, {rotation}: val hand3d EPE / constant pose",
+                                found["val_epe_mm"] / constant,
+                                f"{found['val_epe_mm']:.1f} vs {constant:.1f} mm, rotation error "
+                                f"{found['val_rotation_deg']:.0f}° ({steps} steps of {BATCH})"))
+    print_table(f"lifting nets on ground-truth maps (constant pose {constant:.1f} mm)",
+                ["maps", "rotation", "train EPE", "val EPE", "ratio", "rotation err °"], rows)
+    parts = []
+    for run in args.run:
+        found = take_apart(run, root)
+        details["runs"][str(run)] = found
+        parts.append([run.name, found["epe_mm"], found["epe_gt_rotation_mm"], found["epe_gt_canonical_mm"],
+                      found["rotation_deg"], found["px_2d_crop"]])
+    if parts:
+        print_table("trained runs taken apart (val, hand3d mm)",
+                    ["run", "EPE", "with GT rotation", "with GT canonical", "rotation err °", "2D crop px"], parts)
+    write_result("lifting", args, claims, details)
+
+
+if __name__ == "__main__":
+    main()
