@@ -14,7 +14,7 @@ Claims: IE+TE (r 0.9 and r 0.6) beats the baseline on STB and on RHD, judged by 
 of the 95 % t-interval of the seed-paired hand3d EPE difference (met when it is below 0 mm).
 IE alone is reported beside them. Whichever way it comes out is the result.
 
-Usage: python benchmarks/bench_closed_world.py [--quick] [--seeds 3] [--steps 800] [--batch-size 16]
+Usage: python benchmarks/bench_closed_world.py [--quick] [--seeds 3] [--steps 600] [--batch-size 32]
        [--source 500] [--targets 100] [--target-look unseen] [--work DIR]
 """
 
@@ -38,8 +38,8 @@ QUICK = {"seeds": 2, "steps": 2, "batch_size": 4, "source": 8, "targets": 4}
 
 def _extra(ap) -> None:
     ap.add_argument("--seeds", type=int, default=3, help="runs per variant (seeds 0..N-1)")
-    ap.add_argument("--steps", type=int, default=800, help="training steps per run")
-    ap.add_argument("--batch-size", type=int, default=16, help="samples per training step")
+    ap.add_argument("--steps", type=int, default=600, help="training steps per run")
+    ap.add_argument("--batch-size", type=int, default=32, help="samples per training step")
     ap.add_argument("--source", type=int, default=500, help="unique source poses (4 green-screen images each)")
     ap.add_argument("--targets", type=int, default=100, help="test images per target (STB SK frames, RHD frames)")
     ap.add_argument("--target-look", default="unseen", help="look of the STB/RHD targets (unseen, broad, default)")

@@ -34,12 +34,17 @@ def _name(script: Path) -> str:
     return script.stem.removeprefix("bench_")
 
 
+LONG = ("learning", "lifting", "closed_world")
+"""Benchmarks of learning quality, not speed: each trains for minutes to an hour; run them by name."""
+
+
 def scripts(only: str | None) -> list[Path]:
-    """The bench_*.py scripts to run, issue order first; `only` filters by name without `bench_`."""
+    """The bench_*.py scripts to run, issue order first; `only` filters by name without `bench_`
+    (the learning-quality benchmarks, which train for 5-60 minutes each, run only when named)."""
     rank = {name: i for i, name in enumerate(ISSUE_ORDER)}
     found = sorted(HERE.glob("bench_*.py"), key=lambda p: (rank.get(_name(p), len(rank)), p.name))
     if only is None:
-        return found
+        return [p for p in found if _name(p) not in LONG]
     wanted = {name.strip() for name in only.split(",") if name.strip()}
     unknown = wanted - {_name(p) for p in found}
     if unknown:

@@ -74,3 +74,9 @@ def test_quick_run_writes_machine_info_and_claims(tmp_path):
     assert speed_up["id"] == "6" and speed_up["unit"] == "×" and speed_up["met"] is None
     size = claims["store size on disk per 100k images"]["value"]
     assert 0 < size <= 100_000 * 512 * 2 / 2**20 * 1.05, "float16 features should take at most their raw size"
+
+
+def test_learning_benchmarks_run_only_when_named():
+    everything = {run_all._name(p) for p in run_all.scripts(None)}
+    assert "retrieval" in everything and not everything & set(run_all.LONG)
+    assert [run_all._name(p) for p in run_all.scripts("lifting,retrieval")] == ["retrieval", "lifting"]
