@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -24,9 +25,18 @@ class _Group(click.Group):
             where = f" (see `{exc.ctx.command_path} -h`)" if exc.ctx is not None else ""
             click.echo(f"Error: {exc.format_message()}{where}", err=True)
             ctx.exit(2)
+        except BrokenPipeError:
+            _quiet_stdout()  # the reader went away (`handdg prompts | head`): stop without a word
+            ctx.exit(1)
         except OSError as exc:
             click.echo(f"Error: {describe_os_error(exc)}", err=True)
             ctx.exit(2)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail on the closed pipe too."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

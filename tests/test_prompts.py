@@ -47,3 +47,14 @@ def test_version_and_help(runner):
     assert runner.invoke(main, ["--version"]).output.strip() == "handdg, version 0.1.0"
     result = runner.invoke(main, ["--help"])
     assert result.exit_code == 0 and "prompts" in result.output
+
+
+def test_listing_into_a_closed_pipe_stops_without_an_error(subprocess_env):
+    """`handdg prompts | head -1`: the reader leaves after one line; handdg must not print an error."""
+    import subprocess
+    import sys
+
+    shell = f"{sys.executable} -m handdg prompts | head -1"
+    done = subprocess.run(["bash", "-c", shell], env=subprocess_env, capture_output=True, text=True, timeout=120)
+    assert done.stdout == "0\ta cropped image of white hand with mountain room\n"
+    assert done.stderr == ""
