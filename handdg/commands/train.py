@@ -12,7 +12,7 @@ import click
 from handdg.commands.types import COUNT, NON_NEGATIVE, POSITIVE, RATIO, WORKERS
 from handdg.errors import HanddgError
 from handdg.train.config import (AUGMENT_PRESETS, AUGMENTATIONS, BRANCH2_MODES, MEMORY_FORMATS, PRECISIONS, PRESETS,
-                                 TrainConfig, parse_augment)
+                                 ROTATIONS, TrainConfig, parse_augment)
 
 LAYOUT = click.Choice(["freihand", "rhd", "stb"])
 WORKERS_HELP = "Data-loading worker processes (default: usable CPU cores - 1; 0 loads in this process)."
@@ -29,7 +29,7 @@ TRAIN_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ("preset", {"type": click.Choice(PRESETS), "help": "Network size: paper (256 px, published widths), small, tiny."}),
     ("norm", {"type": click.Choice(["batch", "none"]),
               "help": "batch: BatchNorm after the heatmap net's hidden convs; none: the official network layer for layer."}),
-    ("rotation", {"type": click.Choice(["6d", "axis-angle"]),
+    ("rotation", {"type": click.Choice(ROTATIONS),
                   "help": "ViewPoint's rotation output: axis-angle (H3D, the official net) or 6d (continuous, Zhou et al. 2019)."}),
     ("branch2", {"type": click.Choice(BRANCH2_MODES),
                  "help": "none = baseline; ie = CLIP image only (r=1); te = text only (r=0); ie+te = mixed."}),

@@ -32,6 +32,8 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
 """Resolved for the device when a run starts (handdg.train.precision); config.json keeps the result."""
 LR_SCHEDULES = ("cosine", "step", "constant")
+ROTATIONS = ("axis-angle", "6d")
+"""ViewPoint's output: H3D's axis-angle, or the continuous 6-D form (handdg.train.model.rotation_6d)."""
 RECIPE = 2
 """Version of what a config's fields mean. 1 = before the learning fix (per-pixel mean L_heat, last
 stage only, σ 1, constant lr, Eq. 4 as printed, no BatchNorm); a run of another recipe cannot be resumed."""
@@ -149,7 +151,7 @@ class TrainConfig:
         _choice("layout", self.layout, LAYOUTS)
         _choice("preset", self.preset, PRESETS)
         _choice("norm", self.norm, ("batch", "none"))
-        _choice("rotation", self.rotation, ("6d", "axis-angle"))
+        _choice("rotation", self.rotation, ROTATIONS)
         _choice("branch2", self.branch2, BRANCH2_MODES)
         _choice("fusion", self.fusion, ("concat", "sum"))
         _choice("contrastive", self.contrastive, ("paper", "hinge"))
