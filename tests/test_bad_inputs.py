@@ -232,6 +232,18 @@ def test_resume_refuses_a_checkpoint_of_another_network(finished_run, tmp_path, 
                    "saved by another network", "tiny preset")
 
 
+def test_resume_refuses_a_run_of_an_older_training_recipe(finished_run, tmp_path, runner):
+    import json
+
+    run = tmp_path / "recipe2"
+    shutil.copytree(finished_run, run)
+    config = json.loads((run / "config.json").read_text())
+    config["config"]["recipe"] = 2  # the tiny preset's lifting nets were narrowed then
+    (run / "config.json").write_text(json.dumps(config))
+    one_line_error(runner.invoke(main, ["train", "--out", str(run), "--resume", "--steps", "6"]),
+                   "training recipe 2", "another --out")
+
+
 def test_eval_refuses_a_checkpoint_whose_tensors_do_not_fit_its_network(finished_run, freihand, tmp_path, runner):
     from safetensors import safe_open
     from safetensors.torch import save_file

@@ -43,6 +43,14 @@ def test_pose_loss_adds_rotation_mse_for_canonical_models() -> None:
     assert pose_loss(flat, coords).item() == 4.0
 
 
+def test_pose_loss_adds_the_lifting_of_the_ground_truth_maps_when_present() -> None:
+    coords = torch.zeros(1, 21, 3)
+    out = ModelOutput(heatmaps=torch.zeros(1, 21, 2, 2), coords=coords + 1, rotation=torch.eye(3)[None],
+                      gt_coords=coords + 3, gt_rotation=torch.zeros(1, 3, 3))
+    # predicted maps: 1 + 1/3 as above; GT maps: coords error 3 -> 9, rotation exact -> 0
+    assert pose_loss(out, coords, torch.zeros(1, 3, 3)).item() == pytest.approx(1 + 1 / 3 + 9)
+
+
 def test_negative_is_the_farthest_gt_heatmap_from_the_anchor_prediction() -> None:
     # one joint, 1x2 maps; anchor i's prediction against every GT map j
     pred = torch.tensor([[0.0, 0.0], [3.0, 4.0], [1.0, 0.0]]).view(3, 1, 1, 2).expand(3, 21, 1, 2)

@@ -45,6 +45,35 @@ def test_paper_preset_matches_published_widths() -> None:
     assert six["view_point"] - counts["view_point"] == 3 * (128 + 1)
 
 
+def test_cpu_presets_narrow_the_heatmap_net_but_keep_the_published_lifting_widths() -> None:
+    paper, tiny = (HandPoseNet(ModelConfig.from_preset(name)) for name in ("paper", "tiny"))
+    for part in ("pose_prior", "view_point"):
+        widths = [[conv.out_channels for conv in getattr(net, part).convs] for net in (paper, tiny)]
+        assert widths[0] == widths[1]
+    assert [fc.out_features for fc in tiny.view_point.fcs] == [256, 128]
+    assert tiny.heatmap_net.conv5_1[0].out_channels == 512 // 8
+    # 8² maps end at 1² after three stride-2 convs: 128 channels + the hand side feed PosePrior's first FC
+    assert tiny.pose_prior.fcs[0].in_features == 128 + 2
+
+
+def test_a_checkpoint_config_from_before_the_lifting_width_builds_its_narrow_lifting_nets() -> None:
+    old = {k: v for k, v in ModelConfig.from_preset("tiny").to_dict().items() if k != "lifting_divisor"}
+    net = HandPoseNet(ModelConfig.from_dict(old))
+    assert [conv.out_channels for conv in net.pose_prior.convs] == [4, 4, 8, 8, 16, 16]
+
+
+def test_ground_truth_maps_are_lifted_beside_the_predicted_ones(tiny: HandPoseNet) -> None:
+    images, side = torch.rand(2, 3, 64, 64), torch.tensor([0, 1])
+    maps = torch.rand(2, 21, 8, 8)
+    out = tiny(images, side, gt_heatmaps=maps)
+    coords, rotation = tiny.lift(maps, side)
+    assert torch.allclose(out.gt_coords, coords) and torch.allclose(out.gt_rotation, rotation)
+    assert not torch.allclose(out.coords, coords)
+    # GT maps at another size are resampled to the net's 8² first
+    assert tiny(images, side, gt_heatmaps=torch.rand(2, 21, 32, 32)).gt_coords.shape == (2, 21, 3)
+    assert tiny(images, side).gt_coords is None
+
+
 def test_branch2_is_skipped_without_clip_feature(tiny: HandPoseNet) -> None:
     tiny.zero_grad(set_to_none=True)
     out = tiny(torch.rand(2, 3, 64, 64), torch.tensor([1, 1]))
@@ -148,7 +177,7 @@ def test_25d_target_returns_rotated_coords_and_no_rotation() -> None:
     assert torch.allclose(b.coords, flip_right_hand(a.coords, side) @ a.rotation, atol=1e-6)
 
 
-@pytest.mark.parametrize("kwargs", [{"input_size": 60}, {"width_divisor": 3}, {"fusion": "add"},
+@pytest.mark.parametrize("kwargs", [{"input_size": 60}, {"width_divisor": 3}, {"lifting_divisor": 0}, {"fusion": "add"},
                                     {"target": "xyz"}])
 def test_bad_config_is_a_user_error(kwargs: dict) -> None:
     with pytest.raises(HanddgError):

@@ -49,6 +49,8 @@ TRAIN_OPTIONS: list[tuple[str, dict[str, Any]]] = [
                      "help": "Supervise every CPM stage (hand3d) or only the last."}),
     ("pose_gradient", {"type": click.Choice(["joint", "lifting"]),
                        "help": "joint: L_pose also trains the heatmap net (end-to-end); lifting: only the lifting nets."}),
+    ("gt_lifting", {"flag": "--gt-lifting/--no-gt-lifting",
+                    "help": "Also train PosePrior/ViewPoint on the ground-truth maps each step (hand3d's lifting training)."}),
     ("pose_target", {"type": click.Choice(["canonical", "2.5d"]),
                      "help": "3D target: hand3d canonical pose + rotation, or the released code's 2.5-D."}),
     ("root", {"type": click.Choice(["wrist", "palm"]), "help": "What joint 0 is to the network."}),

@@ -34,9 +34,10 @@ MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
 LR_SCHEDULES = ("cosine", "step", "constant")
 ROTATIONS = ("axis-angle", "6d")
 """ViewPoint's output: H3D's axis-angle, or the continuous 6-D form (handdg.train.model.rotation_6d)."""
-RECIPE = 2
+RECIPE = 3
 """Version of what a config's fields mean. 1 = before the learning fix (per-pixel mean L_heat, last
-stage only, σ 1, constant lr, Eq. 4 as printed, no BatchNorm); a run of another recipe cannot be resumed."""
+stage only, σ 1, constant lr, Eq. 4 as printed, no BatchNorm); 2 = the CPU presets narrowed the
+lifting nets too; 3 = they keep the published lifting widths. A run of another recipe cannot be resumed."""
 WARMUP_FRACTION = 0.05
 
 
@@ -83,6 +84,7 @@ class TrainConfig:
     heat_reduction: str = "sum"
     heat_stages: str = "all"
     pose_gradient: str = "joint"
+    gt_lifting: bool = False
     pose_target: str = "canonical"
     root: str = "wrist"
     heatmap_size: int = 32

@@ -143,7 +143,7 @@ def resume(out: Path, steps: int | None = None, workers: int | None = None, devi
     """
     config, _ = runs.read_run(Path(out))
     if config.recipe != RECIPE:
-        raise HanddgError(f"{out} was trained with training recipe {config.recipe} (handdg before the learning fix); "
+        raise HanddgError(f"{out} was trained with training recipe {config.recipe} (an older handdg); "
                           f"its settings mean something else under recipe {RECIPE}: start a new run in another --out")
     runs.relocate(config, Path(out), data, store)
     if steps is not None:
@@ -203,7 +203,8 @@ def _train(config: TrainConfig, resume: bool, ctx: distributed.Context) -> Path:
             batch = amp.batch_to_device(batch)
             with amp.autocast():
                 output = model(batch["image"], batch["hand_side"], clip(batch, step, ctx.rank) if clip else None,
-                               lift_detached=config.pose_gradient == "lifting")
+                               lift_detached=config.pose_gradient == "lifting",
+                               gt_heatmaps=batch["heatmaps"] if config.gt_lifting else None)
                 coords, rotation = pose_targets(batch, config.pose_target, net.config.input_size)
                 terms = total_loss(output, batch["heatmaps"], coords, rotation, losses)
             values = _logged_values(terms, ctx)

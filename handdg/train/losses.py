@@ -96,12 +96,21 @@ def supervised_heatmap_loss(output: ModelOutput, target: torch.Tensor, config: L
 
 
 def pose_loss(output: ModelOutput, coords: torch.Tensor, rotation: torch.Tensor | None = None) -> torch.Tensor:
-    """MSE of the 3D coordinates, plus MSE of the rotation matrix when the model predicts one (H3D)."""
-    loss = F.mse_loss(output.coords, coords)
-    if output.rotation is not None:
+    """MSE of the 3D coordinates, plus MSE of the rotation matrix when the model predicts one (H3D);
+    plus the same for the lifting of the ground-truth maps when the output carries it."""
+    loss = _pose_mse(output.coords, output.rotation, coords, rotation)
+    if output.gt_coords is not None:
+        loss = loss + _pose_mse(output.gt_coords, output.gt_rotation, coords, rotation)
+    return loss
+
+
+def _pose_mse(pred_coords: torch.Tensor, pred_rotation: torch.Tensor | None, coords: torch.Tensor,
+              rotation: torch.Tensor | None) -> torch.Tensor:
+    loss = F.mse_loss(pred_coords, coords)
+    if pred_rotation is not None:
         if rotation is None:
             raise ValueError("a canonical-target model needs the rotation target")
-        loss = loss + F.mse_loss(output.rotation, rotation)
+        loss = loss + F.mse_loss(pred_rotation, rotation)
     return loss
 
 

@@ -30,10 +30,12 @@ Norm = Literal["batch", "none"]
 Rotation = Literal["6d", "axis-angle"]
 
 PRESETS: dict[str, dict[str, int]] = {
-    "paper": {"input_size": 256, "width_divisor": 1},
-    "small": {"input_size": 128, "width_divisor": 4},
-    "tiny": {"input_size": 64, "width_divisor": 8},
+    "paper": {"input_size": 256, "width_divisor": 1, "lifting_divisor": 1},
+    "small": {"input_size": 128, "width_divisor": 4, "lifting_divisor": 1},
+    "tiny": {"input_size": 64, "width_divisor": 8, "lifting_divisor": 1},
 }
+"""The CPU presets narrow the heatmap net only: the lifting nets keep the published widths, which
+cost little at 8²-16² maps and which the lifting needs (README, "Training recipe")."""
 
 
 @dataclass(frozen=True)
@@ -60,13 +62,16 @@ class ModelConfig:
     rotation_eps: float = 1e-8
     norm: Norm = "batch"
     rotation: Rotation = "axis-angle"
+    lifting_divisor: int = 1
 
     def __post_init__(self) -> None:
         if self.input_size < 32 or self.input_size % 8:
             raise HanddgError(f"model input size {self.input_size} is not a multiple of 8 of at least 32: "
                               "choose e.g. 64, 128 or 256")
-        if self.width_divisor < 1 or 64 % self.width_divisor:
-            raise HanddgError(f"model width divisor {self.width_divisor} does not divide 64: use 1, 2, 4, 8, 16 or 32")
+        for name in ("width_divisor", "lifting_divisor"):
+            divisor = getattr(self, name)
+            if divisor < 1 or 64 % divisor:
+                raise HanddgError(f"model {name.replace('_', ' ')} {divisor} does not divide 64: use 1, 2, 4, 8, 16 or 32")
         if self.clip_dim < 1:
             raise HanddgError(f"CLIP feature size {self.clip_dim} must be positive: use the store's embed_dim")
         if self.fusion not in ("concat", "sum"):
@@ -92,15 +97,20 @@ class ModelConfig:
         if unknown:
             raise HanddgError(f"unknown model field(s) {', '.join(unknown)} in the checkpoint's config "
                               "(written by another handdg version?)")
-        return cls(**{"norm": "none", **data})  # checkpoints older than `norm` are the official network
+        # checkpoints older than `norm` are the official network; older than `lifting_divisor`, narrowed throughout
+        return cls(**{"norm": "none", "lifting_divisor": data.get("width_divisor", 1), **data})
 
     def to_dict(self) -> dict:
         """Plain JSON-able dict of the fields."""
         return asdict(self)
 
     def width(self, channels: int) -> int:
-        """A published layer width scaled by this config's divisor."""
+        """A published layer width of the heatmap net and Branch2 scaled by this config's divisor."""
         return channels // self.width_divisor
+
+    def lifting_width(self, channels: int) -> int:
+        """A published layer width of PosePrior / ViewPoint scaled by the lifting divisor."""
+        return channels // self.lifting_divisor
 
     @property
     def heatmap_size(self) -> int:
@@ -117,6 +127,7 @@ class ModelOutput:
     rotation: (B,3,3) row-vector rotation (xyz = coords @ rotation) for "canonical", else None.
     e1p, e2p: (B, proj_dim) projected Branch2 embeddings, None when no CLIP feature was given.
     stages: every CPM stage's maps, first to last (the last is `heatmaps`), for intermediate supervision.
+    gt_coords, gt_rotation: the lifting nets' output from the ground-truth maps, when those were passed.
     """
 
     heatmaps: torch.Tensor
@@ -125,6 +136,8 @@ class ModelOutput:
     e1p: torch.Tensor | None = None
     e2p: torch.Tensor | None = None
     stages: tuple[torch.Tensor, ...] = ()
+    gt_coords: torch.Tensor | None = None
+    gt_rotation: torch.Tensor | None = None
 
 
 def _conv(c_in: int, c_out: int, k: int) -> nn.Conv2d:
@@ -240,7 +253,7 @@ class PosePrior(_LiftingNet):
     """Heatmaps -> 21x3 coordinates (H3D's canonical-pose stream)."""
 
     def __init__(self, cfg: ModelConfig) -> None:
-        w = cfg.width
+        w = cfg.lifting_width
         super().__init__(cfg, [w(32), w(32), w(64), w(64), w(128), w(128)], [w(512), w(512)],
                          NUM_JOINTS * 3)
 
@@ -250,7 +263,7 @@ class ViewPoint(_LiftingNet):
     or -> a 6-D rotation (two 3-vectors) when `cfg.rotation` is "6d"."""
 
     def __init__(self, cfg: ModelConfig) -> None:
-        w = cfg.width
+        w = cfg.lifting_width
         out = 6 if cfg.rotation == "6d" else 3
         super().__init__(cfg, [w(64), w(64), w(128), w(128), w(256), w(256)], [w(256), w(128)], out)
 
@@ -368,23 +381,35 @@ class HandPoseNet(nn.Module):
         rotation = rotation_6d(view) if self.config.rotation == "6d" else rodrigues(view, self.config.rotation_eps)
         return coords, rotation
 
+    def _pose(self, heatmaps: torch.Tensor, hand_side: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Lift maps to the configured target: (canonical coords, rotation) or (2.5-D coords, None)."""
+        coords, rotation = self.lift(heatmaps, hand_side)
+        if self.config.target == "2.5d":
+            return flip_right_hand(coords, hand_side) @ rotation, None
+        return coords, rotation
+
     def forward(self, images: torch.Tensor, hand_side: torch.Tensor,
-                clip_feature: torch.Tensor | None = None, lift_detached: bool = False) -> ModelOutput:
+                clip_feature: torch.Tensor | None = None, lift_detached: bool = False,
+                gt_heatmaps: torch.Tensor | None = None) -> ModelOutput:
         """images (B,3,S,S) RGB in [0,1]; hand_side (B,) with 1 = right hand, 0 = left;
         clip_feature (B, clip_dim) or None (then Branch2 is skipped, as at test time);
-        lift_detached stops L_pose's gradient at the heatmaps (hand3d trains the two nets apart)."""
+        lift_detached stops L_pose's gradient at the heatmaps (hand3d trains the two nets apart);
+        gt_heatmaps (B,21,H,W), when given, are resampled to the net's map size and lifted too
+        (hand3d trains the lifting nets on ground-truth maps)."""
         pool3, stages = self.heatmap_net(images)
         heatmaps = stages[-1]
-        coords, rotation = self.lift(heatmaps.detach() if lift_detached else heatmaps, hand_side)
-        if self.config.target == "2.5d":
-            coords = flip_right_hand(coords, hand_side) @ rotation
-            rotation = None
+        coords, rotation = self._pose(heatmaps.detach() if lift_detached else heatmaps, hand_side)
+        gt_coords = gt_rotation = None
+        if gt_heatmaps is not None:
+            gt_maps = F.interpolate(gt_heatmaps.to(heatmaps.dtype), size=heatmaps.shape[-2:], mode="bilinear",
+                                    align_corners=False)
+            gt_coords, gt_rotation = self._pose(gt_maps, hand_side)
         e1p = e2p = None
         if clip_feature is not None:
             e1, e2 = self.branch2(pool3, clip_feature)
             e1p, e2p = self.projection(torch.cat([e1, e2], dim=0)).chunk(2, dim=0)
         return ModelOutput(heatmaps=heatmaps, coords=coords, rotation=rotation, e1p=e1p, e2p=e2p,
-                           stages=tuple(stages))
+                           stages=tuple(stages), gt_coords=gt_coords, gt_rotation=gt_rotation)
 
 
 def parameter_counts(model: HandPoseNet) -> dict[str, int]:
