@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from handdg.train.model import ModelOutput, rodrigues
+from handdg.train.hand_frame import rodrigues
+from handdg.train.model import ModelOutput
 from handdg.train.targets import (PINKY_MCP, bone_length, canonical_target, canonical_to_relative, decode,
                                   heatmap_target, heatmap_uv, uvd_target, uvd_to_camera, with_root)
 

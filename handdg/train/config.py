@@ -33,7 +33,7 @@ MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
 """Resolved for the device when a run starts (handdg.train.precision); config.json keeps the result."""
 LR_SCHEDULES = ("cosine", "step", "constant")
 ROTATIONS = ("axis-angle", "6d")
-"""ViewPoint's output: H3D's axis-angle, or the continuous 6-D form (handdg.train.model.rotation_6d)."""
+"""ViewPoint's output: H3D's axis-angle, or the continuous 6-D form (handdg.train.hand_frame.rotation_6d)."""
 RECIPE = 3
 """Version of what a config's fields mean. 1 = before the learning fix (per-pixel mean L_heat, last
 stage only, σ 1, constant lr, Eq. 4 as printed, no BatchNorm); 2 = the CPU presets narrowed the

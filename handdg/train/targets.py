@@ -27,7 +27,8 @@ import torch.nn.functional as F
 
 from handdg.data.joints import MIDDLE_MCP, MIDDLE_PIP, palm_to_wrist
 from handdg.data.transforms import gaussian_heatmaps
-from handdg.train.model import ModelOutput, flip_right_hand
+from handdg.train.hand_frame import flip_right_hand
+from handdg.train.model import ModelOutput
 
 Root = Literal["wrist", "palm"]
 PINKY_MCP = 17  # handdg (FreiHAND) order; hand3d's ROT_NODE_ID 20 in RHD order
