@@ -42,9 +42,11 @@ def _extra(ap) -> None:
 def _gt_map_spec(size: int):
     """Crops of `size` px with GT maps at the network's own map size (size / 8), σ scaled from 2 px at 32²."""
     from handdg.train.batches import CropSpec
+    from handdg.train.config import TrainConfig
 
     maps = size // 8
-    return CropSpec(input_size=size, heatmap_size=maps, heatmap_sigma=SIGMA_AT_32 * maps / 32, crop_scale=2.0)
+    return CropSpec(input_size=size, heatmap_size=maps, heatmap_sigma=SIGMA_AT_32 * maps / 32,
+                    crop_scale=TrainConfig().crop_scale)
 
 
 def _crops(root: Path, split: str, spec) -> dict[str, torch.Tensor]:
@@ -79,7 +81,7 @@ def lifting_ceiling(root: Path, size: int, rotation: str, steps: int, seed: int 
 
     torch.manual_seed(seed)
     train, val = _crops(root, "training", _gt_map_spec(size)), _crops(root, "evaluation", _gt_map_spec(size))
-    net = HandPoseNet(ModelConfig(input_size=size, width_divisor=8, rotation=rotation))
+    net = HandPoseNet(ModelConfig.from_preset("tiny", input_size=size, rotation=rotation))  # the presets' lifting widths
     lifting = torch.nn.ModuleList([net.pose_prior, net.view_point])
     optimiser = torch.optim.Adam(lifting.parameters(), 1e-3)
     target = canonical_target(train["xyz_mm"], train["hand_side"])

@@ -84,12 +84,12 @@ class TrainConfig:
     heat_reduction: str = "sum"
     heat_stages: str = "all"
     pose_gradient: str = "joint"
-    gt_lifting: bool = False
+    gt_lifting: bool = True
     pose_target: str = "canonical"
     root: str = "wrist"
     heatmap_size: int = 32
     heatmap_sigma: float = 2.0
-    crop_scale: float = 2.0
+    crop_scale: float = 1.5
     batch_size: int = 32
     steps: int = 1000
     lr: float = 1e-3
