@@ -70,3 +70,12 @@ def test_batch_larger_than_the_data_is_a_clear_error(data, tmp_path):
     with pytest.raises(HanddgError, match="fewer than batch size 64"):
         loop.train(tiny_config(data, tmp_path / "run", batch_size=64))
     assert not (tmp_path / "run").exists()
+
+
+def test_gt_lifting_adds_the_lifting_of_the_ground_truth_maps_to_the_pose_loss(data, tmp_path):
+    # same seed, same first batch: the heat loss is equal, the pose loss gains the GT maps' positive MSE
+    with_gt, without = (_losses(loop.train(tiny_config(data, tmp_path / name, steps=1, gt_lifting=flag)))[0]
+                        for name, flag in (("gt", True), ("plain", False)))
+    assert with_gt[2] == pytest.approx(without[2])
+    assert with_gt[3] > without[3] > 0
+    assert json.loads((tmp_path / "gt" / "config.json").read_text())["config"]["gt_lifting"] is True
