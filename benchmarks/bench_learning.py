@@ -25,7 +25,8 @@ from harness import Claim, StepClock, parse_args, print_table, write_result
 TARGETS = {"tiny": 0.4, "small": 0.3}
 MINUTES = {"tiny": 10.0, "small": 30.0}
 BATCH = 32
-CALIBRATION_STEPS = 15
+CALIBRATION_STEPS = 40
+WARM_UP_STEPS = 5
 
 
 def _extra(ap) -> None:
@@ -70,7 +71,10 @@ def _config(roots: dict[str, Path], store: Path, out: Path, preset: str, mode: s
 
 
 def _steps_for(budget_s: float, roots, store, work: Path, preset: str, mode: str) -> tuple[int, float]:
-    """Steps that fill `budget_s`, from the median step time of a short calibration run (start-up excluded)."""
+    """Steps that fill `budget_s`, from the mean step time of a short calibration run after its warm-up.
+
+    The mean, not the median: the data worker stalls the loop now and then, and a median of 15 steps
+    (before 2026-12-01) left those stalls out and overran a 10-minute budget by a third."""
     from handdg.train.loop import train
 
     out = work / "calibration"
@@ -80,7 +84,8 @@ def _steps_for(budget_s: float, roots, store, work: Path, preset: str, mode: str
     with StepClock() as clock:
         train(config)
     shutil.rmtree(out, ignore_errors=True)
-    per_step = clock.step_seconds()
+    gaps = [b - a for a, b in zip(clock.stamps, clock.stamps[1:])][WARM_UP_STEPS:]
+    per_step = sum(gaps) / len(gaps)
     return max(int(budget_s / per_step), 1), per_step
 
 

@@ -52,10 +52,12 @@ class DemoSettings:
     tsne_iterations: int = 1000
     seed: int = 0
     featurize_workers: int = 1  # image decoding processes beside the CLIP forward
+    synth_workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # rendering processes (same bytes for any count)
 
 
 TINY = DemoSettings(clip_model="handdg-tiny", clip_weights="random", freihand_count=6, stb_count=4, rhd_count=16,
-                    preset="tiny", steps=2, batch_size=4, tsne_cap=12, tsne_iterations=250, featurize_workers=0)
+                    preset="tiny", steps=2, batch_size=4, tsne_cap=12, tsne_iterations=250, featurize_workers=0,
+                    synth_workers=1)
 """Seconds instead of minutes: a tiny CLIP and network, for tests and a quick look."""
 
 
@@ -155,7 +157,7 @@ def _synth(out: Path, settings: DemoSettings, report: DemoReport) -> None:
     for layout, count in counts.items():
         folder = _data(out, layout)
         if not folder.is_dir():
-            make_dataset(folder, layout, count, settings.seed)
+            make_dataset(folder, layout, count, settings.seed, workers=settings.synth_workers)
         report.add(f"synthetic {layout} dataset", folder)
 
 
