@@ -84,8 +84,7 @@ def _steps_for(budget_s: float, roots, store, work: Path, preset: str, mode: str
     with StepClock() as clock:
         train(config)
     shutil.rmtree(out, ignore_errors=True)
-    gaps = [b - a for a, b in zip(clock.stamps, clock.stamps[1:])][WARM_UP_STEPS:]
-    per_step = sum(gaps) / len(gaps)
+    per_step = clock.mean_step_seconds(WARM_UP_STEPS)
     return max(int(budget_s / per_step), 1), per_step
 
 

@@ -240,6 +240,13 @@ class StepClock:
         """Median seconds between consecutive steps (the first step, with its warm-up, only starts the clock)."""
         return median_interval(self.stamps)
 
+    def mean_step_seconds(self, warm_up: int) -> float:
+        """Mean seconds per step after the first `warm_up` steps: stalls count, unlike in the median."""
+        gaps = [b - a for a, b in zip(self.stamps, self.stamps[1:])][warm_up:]
+        if not gaps:
+            raise RuntimeError(f"a mean step time after {warm_up} warm-up steps needs more steps, got {len(self.stamps)}")
+        return sum(gaps) / len(gaps)
+
 
 def median_interval(stamps: list[float]) -> float:
     """Median gap between consecutive timestamps."""

@@ -25,6 +25,7 @@ import click
 
 from handdg import prompts
 from handdg.errors import HanddgError
+from handdg.loading import usable_cores
 
 RANDOM_BANNER = ("!" * 78 + "\n"
                  "!!  {why}: the demo uses RANDOM CLIP weights.\n"
@@ -52,7 +53,7 @@ class DemoSettings:
     tsne_iterations: int = 1000
     seed: int = 0
     featurize_workers: int = 1  # image decoding processes beside the CLIP forward
-    synth_workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # rendering processes (same bytes for any count)
+    synth_workers: int = field(default_factory=usable_cores)  # rendering processes (same bytes for any count)
 
 
 TINY = DemoSettings(clip_model="handdg-tiny", clip_weights="random", freihand_count=6, stb_count=4, rhd_count=16,

@@ -6,7 +6,8 @@ ViewPoint an axis-angle rotation from those heatmaps (H3D's lifting); Branch2 ta
 after pool3 and, given a CLIP feature, produces the two contrastive embeddings e1', e2'
 through one shared projection head. The official model's dead modules (§a.5) are left out.
 
-Every width is divided by `ModelConfig.width_divisor`, so the CPU presets run the same code.
+The heatmap net's and Branch2's widths are divided by `ModelConfig.width_divisor` and the lifting
+nets' by `lifting_divisor`, so the CPU presets run the same code.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class ModelConfig:
     `rotation` is what ViewPoint outputs: "axis-angle" (H3D, 3 numbers through Rodrigues) or "6d"
     (two vectors made orthonormal, Zhou et al. CVPR 2019), continuous over all rotations where
     axis-angle jumps at 180°, near which most views of a freely turning hand lie (README, "Training recipe").
+    `lifting_divisor` narrows PosePrior / ViewPoint apart from `width_divisor` (1 in every preset).
     """
 
     input_size: int = 256
