@@ -67,8 +67,11 @@ def test_ground_truth_maps_are_lifted_beside_the_predicted_ones(tiny: HandPoseNe
     maps = torch.rand(2, 21, 8, 8)
     out = tiny(images, side, gt_heatmaps=maps)
     coords, rotation = tiny.lift(maps, side)
-    assert torch.allclose(out.gt_coords, coords) and torch.allclose(out.gt_rotation, rotation)
+    assert torch.allclose(out.gt_coords, coords, atol=1e-6) and torch.allclose(out.gt_rotation, rotation, atol=1e-6)
     assert not torch.allclose(out.coords, coords)
+    # lifted in one batch with the GT maps, the predicted maps give what lifting them alone gives
+    pred_coords, pred_rotation = tiny.lift(out.heatmaps, side)
+    assert torch.allclose(out.coords, pred_coords, atol=1e-6) and torch.allclose(out.rotation, pred_rotation, atol=1e-6)
     # GT maps at another size are resampled to the net's 8² first
     assert tiny(images, side, gt_heatmaps=torch.rand(2, 21, 32, 32)).gt_coords.shape == (2, 21, 3)
     assert tiny(images, side).gt_coords is None

@@ -350,6 +350,18 @@ class HandPoseNet(nn.Module):
             return flip_right_hand(coords, hand_side) @ rotation, None
         return coords, rotation
 
+    def _lift_both(self, maps: torch.Tensor, gt_heatmaps: torch.Tensor | None, hand_side: torch.Tensor) -> tuple:
+        """Lift the predicted maps and, when given, the GT maps (resampled to the net's map size) in one
+        batch: the lifting nets have no batch statistics, so this equals two calls at about 3/4 the time."""
+        if gt_heatmaps is None:
+            return *self._pose(maps, hand_side), None, None
+        gt_maps = F.interpolate(gt_heatmaps.to(maps.dtype), size=maps.shape[-2:], mode="bilinear", align_corners=False)
+        coords, rotation = self._pose(torch.cat([maps, gt_maps]), torch.cat([hand_side, hand_side]))
+        n = len(maps)
+        if rotation is None:
+            return coords[:n], None, coords[n:], None
+        return coords[:n], rotation[:n], coords[n:], rotation[n:]
+
     def forward(self, images: torch.Tensor, hand_side: torch.Tensor,
                 clip_feature: torch.Tensor | None = None, lift_detached: bool = False,
                 gt_heatmaps: torch.Tensor | None = None) -> ModelOutput:
@@ -360,12 +372,8 @@ class HandPoseNet(nn.Module):
         (hand3d trains the lifting nets on ground-truth maps)."""
         pool3, stages = self.heatmap_net(images)
         heatmaps = stages[-1]
-        coords, rotation = self._pose(heatmaps.detach() if lift_detached else heatmaps, hand_side)
-        gt_coords = gt_rotation = None
-        if gt_heatmaps is not None:
-            gt_maps = F.interpolate(gt_heatmaps.to(heatmaps.dtype), size=heatmaps.shape[-2:], mode="bilinear",
-                                    align_corners=False)
-            gt_coords, gt_rotation = self._pose(gt_maps, hand_side)
+        coords, rotation, gt_coords, gt_rotation = self._lift_both(
+            heatmaps.detach() if lift_detached else heatmaps, gt_heatmaps, hand_side)
         e1p = e2p = None
         if clip_feature is not None:
             e1, e2 = self.branch2(pool3, clip_feature)
