@@ -92,7 +92,7 @@ class TrainConfig:
     crop_scale: float = 1.5
     batch_size: int = 32
     steps: int = 1000
-    lr: float = 1e-3
+    lr: float = 3e-3
     lr_schedule: str = "cosine"
     seed: int = 0
     augment: tuple[str, ...] = field(default_factory=lambda: AUGMENT_PRESETS["official"])
