@@ -352,7 +352,7 @@ class HandPoseNet(nn.Module):
 
     def _lift_both(self, maps: torch.Tensor, gt_heatmaps: torch.Tensor | None, hand_side: torch.Tensor) -> tuple:
         """Lift the predicted maps and, when given, the GT maps (resampled to the net's map size) in one
-        batch: the lifting nets have no batch statistics, so this equals two calls at about 3/4 the time."""
+        batch: the lifting nets have no batch statistics, so this equals two calls (~10 % less tiny step time)."""
         if gt_heatmaps is None:
             return *self._pose(maps, hand_side), None, None
         gt_maps = F.interpolate(gt_heatmaps.to(maps.dtype), size=maps.shape[-2:], mode="bilinear", align_corners=False)
