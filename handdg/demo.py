@@ -46,7 +46,7 @@ class DemoSettings:
     stb_count: int = 30  # frames per STB test sequence (B1Counting + B1Random) -> 60 test images
     rhd_count: int = 160  # RHD training frames written; its evaluation split (1 in 8) -> 20 test images
     preset: str = "tiny"
-    steps: int = 700
+    steps: int = 1000
     batch_size: int = 32
     ratio: float = 0.6
     tsne_cap: int = 300

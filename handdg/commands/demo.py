@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from handdg.commands.types import COUNT
+from handdg.demo import TINY, DemoSettings, run_demo
 
 
 @click.command("demo")
@@ -16,12 +17,10 @@ from handdg.commands.types import COUNT
 @click.option("--clip-weights", default=None,
               help="CLIP weights: a tag, a local .pt/.safetensors file, builtin or random[:SEED] "
                    "(default: openai when cached locally, else builtin: handdg's synthetic CLIP, handdg-synth).")
-@click.option("--steps", type=COUNT, default=None, help="Training steps of each of the two runs (default 700).")
+@click.option("--steps", type=COUNT, default=None, help=f"Training steps of each of the two runs (default {DemoSettings.steps}).")
 @click.option("--tiny", is_flag=True, hidden=True, help="Tiny CLIP and network: seconds, for tests.")
 def demo(out: Path, clip_weights: str | None, steps: int | None, tiny: bool) -> None:
     """Run synth -> featurize -> train -> eval -> retrieve -> figures on synthetic hands (~10 min on 2 CPU cores)."""
-    from handdg.demo import TINY, DemoSettings, run_demo
-
     settings = TINY if tiny else DemoSettings()
     if clip_weights is not None:
         settings = replace(settings, clip_weights=clip_weights)
