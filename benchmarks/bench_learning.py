@@ -11,7 +11,7 @@ Claims: in-domain hand3d EPE / constant-pose EPE <= 0.4 for tiny within 10 minut
 for small within 30; the target domains score worse than in-domain (the gap is visible).
 
 Usage: python benchmarks/bench_learning.py [--quick] [--presets tiny,small] [--modes baseline,ie+te]
-       [--minutes tiny=10,small=30] [--work DIR]
+       [--minutes tiny=10,small=30] [--rotation axis-angle|6d] [--work DIR]
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ def _extra(ap) -> None:
     ap.add_argument("--modes", default="baseline,ie+te", help="baseline and/or ie+te")
     ap.add_argument("--minutes", default="", help="wall-clock budget per run, e.g. tiny=10,small=30")
     ap.add_argument("--work", type=Path, default=Path("/tmp/handdg-bench-learning"), help="datasets, stores, runs")
+    ap.add_argument("--rotation", default=None, help="ViewPoint rotation form of every run (default: handdg train's)")
 
 
 def _datasets(work: Path, quick: bool) -> dict[str, Path]:
@@ -64,16 +65,20 @@ def _store(work: Path, freihand: Path, quick: bool) -> Path:
     return store
 
 
-def _config(roots: dict[str, Path], store: Path, out: Path, preset: str, mode: str, steps: int):
+def _config(roots: dict[str, Path], store: Path, out: Path, preset: str, mode: str, steps: int,
+            rotation: str | None = None):
     from handdg.train.config import TrainConfig
 
-    clip = {} if mode == "baseline" else {"store": str(store), "ratio": 0.6}
+    extra = {} if mode == "baseline" else {"store": str(store), "ratio": 0.6}
+    if rotation is not None:
+        extra["rotation"] = rotation
     return TrainConfig(data=str(roots["freihand"]), out=str(out), preset=preset, branch2="none" if mode == "baseline"
                        else "ie+te", batch_size=BATCH, steps=steps, checkpoint_every=max(steps, 1), workers=1,
-                       device="cpu", val_every=max(steps // 4, 1), **clip)
+                       device="cpu", val_every=max(steps // 4, 1), **extra)
 
 
-def _steps_for(budget_s: float, roots, store, work: Path, preset: str, mode: str) -> tuple[int, float]:
+def _steps_for(budget_s: float, roots, store, work: Path, preset: str, mode: str,
+               rotation: str | None) -> tuple[int, float]:
     """Steps that fill BUDGET_FILL of `budget_s`, from the mean step time of a short calibration run.
 
     The mean, not the median: the data worker stalls the loop now and then, and a median of 15 steps
@@ -82,7 +87,7 @@ def _steps_for(budget_s: float, roots, store, work: Path, preset: str, mode: str
 
     out = work / "calibration"
     shutil.rmtree(out, ignore_errors=True)
-    config = _config(roots, store, out, preset, mode, CALIBRATION_STEPS)
+    config = _config(roots, store, out, preset, mode, CALIBRATION_STEPS, rotation)
     config.val_every, config.val_limit = CALIBRATION_STEPS, 1  # one validation of one sample, at the end
     with StepClock() as clock:
         train(config)
@@ -120,16 +125,16 @@ def main() -> None:
     roots = _datasets(work, args.quick)
     modes = [m for m in args.modes.split(",") if m]
     store = _store(work, roots["freihand"], args.quick) if "ie+te" in modes else None
-    details, claims, rows = {"batch_size": BATCH, "minutes": minutes, "runs": {}}, [], []
+    details, claims, rows = {"batch_size": BATCH, "minutes": minutes, "rotation": args.rotation, "runs": {}}, [], []
     from handdg.train.loop import train
 
     for preset in [p for p in args.presets.split(",") if p]:
         for mode in modes:
-            steps, per_step = _steps_for(minutes[preset] * 60, roots, store, work, preset, mode)
+            steps, per_step = _steps_for(minutes[preset] * 60, roots, store, work, preset, mode, args.rotation)
             run = work / f"{preset}-{mode}"
             shutil.rmtree(run, ignore_errors=True)
             start = time.perf_counter()
-            train(_config(roots, store, run, preset, mode, steps))
+            train(_config(roots, store, run, preset, mode, steps, args.rotation))
             seconds = time.perf_counter() - start
             scores = _scores(run, roots)
             details["runs"][f"{preset}/{mode}"] = {"steps": steps, "step_s": per_step, "train_s": seconds,

@@ -10,7 +10,9 @@ Two measurements on synthetic FreiHAND (1,000 unique poses, seed 0, as bench_lea
 2. **A trained run's error, taken apart** (`--run DIR`, e.g. a bench_learning run): its EPE as
    is, with the GT rotation in place of the predicted one (what the pose shape costs) and with the
    GT canonical pose in place of the predicted one (what the rotation costs), the rotation error,
-   and the 2D error of the heatmap maxima in crop pixels.
+   the 2D error of the heatmap maxima in crop pixels, its own lifting nets' EPE and rotation
+   error on the GT maps (what its heatmaps cost), and the mean length of ViewPoint's raw output
+   (the 6-D form's grew without bound before recipe 4).
 
 Claims (report): lifting-ceiling EPE / constant-pose EPE per map size and rotation form.
 
@@ -102,21 +104,27 @@ def lifting_ceiling(root: Path, size: int, rotation: str, steps: int, seed: int 
 
 
 def take_apart(run: Path, root: Path) -> dict[str, float]:
-    """A trained run's val EPE as is, with the GT rotation, with the GT canonical pose; rotation and 2D error."""
+    """A trained run's val EPE as is, with the GT rotation, with the GT canonical pose, and of its own lifting
+    nets on the GT maps (resampled to its map size, as `--gt-lifting` trains them); rotation and 2D error."""
     from handdg.train.batches import CropSpec
     from handdg.train.evaluate import load_model
+    from handdg.train.hand_frame import side_onehot
     from handdg.train.targets import canonical_target, heatmap_uv
 
     net, ckpt = load_model(run / "last.safetensors", torch.device("cpu"))
     batch = _crops(root, "evaluation", CropSpec.for_run(ckpt.config, net.config))
     with torch.no_grad():
-        out = net(batch["image"], batch["hand_side"])
+        out = net(batch["image"], batch["hand_side"], gt_heatmaps=batch["heatmaps"])
+        view = net.view_point(out.heatmaps, side_onehot(batch["hand_side"], out.heatmaps.dtype))
     target = canonical_target(batch["xyz_mm"], batch["hand_side"])
     full = _errors(out.coords, out.rotation, batch)
+    on_gt_maps = _errors(out.gt_coords, out.gt_rotation, batch)
     uv = heatmap_uv(out.heatmaps, net.config.input_size)
     return {"epe_mm": full["epe_mm"], "rotation_deg": full["rotation_deg"],
             "epe_gt_rotation_mm": _errors(out.coords, target.rotation, batch)["epe_mm"],
             "epe_gt_canonical_mm": _errors(target.coords, out.rotation, batch)["epe_mm"],
+            "epe_gt_maps_mm": on_gt_maps["epe_mm"], "rotation_gt_maps_deg": on_gt_maps["rotation_deg"],
+            "viewpoint_norm": float(view.norm(dim=1).mean()), "rotation": net.config.rotation,
             "px_2d_crop": float((uv - batch["uv"].double()).norm(dim=-1).mean()),
             "input_size": net.config.input_size}
 
@@ -154,10 +162,12 @@ def main() -> None:
         found = take_apart(run, root)
         details["runs"][str(run)] = found
         parts.append([run.name, found["epe_mm"], found["epe_gt_rotation_mm"], found["epe_gt_canonical_mm"],
-                      found["rotation_deg"], found["px_2d_crop"]])
+                      found["rotation_deg"], found["px_2d_crop"], found["epe_gt_maps_mm"], found["rotation_gt_maps_deg"],
+                      found["viewpoint_norm"]])
     if parts:
         print_table("trained runs taken apart (val, hand3d mm)",
-                    ["run", "EPE", "with GT rotation", "with GT canonical", "rotation err °", "2D crop px"], parts)
+                    ["run", "EPE", "with GT rotation", "with GT canonical", "rotation err °", "2D crop px",
+                     "lifting GT maps", "its rotation err °", "ViewPoint out norm"], parts)
     write_result("lifting", args, claims, details)
 
 

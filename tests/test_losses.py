@@ -51,6 +51,18 @@ def test_pose_loss_adds_the_lifting_of_the_ground_truth_maps_when_present() -> N
     assert pose_loss(out, coords, torch.zeros(1, 3, 3)).item() == pytest.approx(1 + 1 / 3 + 9)
 
 
+def test_pose_loss_pins_the_6d_vectors_to_the_first_two_rows_of_r() -> None:
+    coords, rotation = torch.zeros(1, 21, 3), torch.eye(3)[None]
+    rows = torch.tensor([[1.0, 0.0, 0.0, 0.0, 1.0, 0.0]])
+    exact = ModelOutput(heatmaps=torch.zeros(1, 21, 2, 2), coords=coords, rotation=rotation, rotation_rows=rows)
+    assert pose_loss(exact, coords, rotation).item() == 0.0
+    # 100x longer vectors give the same R after Gram-Schmidt, so only their own MSE sees them:
+    # errors 99 at 2 of 6 entries -> 99² · 2 / 6 = 3267
+    long = ModelOutput(heatmaps=exact.heatmaps, coords=coords, rotation=rotation, rotation_rows=100 * rows,
+                       gt_coords=coords, gt_rotation=rotation, gt_rotation_rows=rows)
+    assert pose_loss(long, coords, rotation).item() == pytest.approx(3267.0)
+
+
 def test_negative_is_the_farthest_gt_heatmap_from_the_anchor_prediction() -> None:
     # one joint, 1x2 maps; anchor i's prediction against every GT map j
     pred = torch.tensor([[0.0, 0.0], [3.0, 4.0], [1.0, 0.0]]).view(3, 1, 1, 2).expand(3, 21, 1, 2)

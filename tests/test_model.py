@@ -124,6 +124,19 @@ def test_rotation_6d_is_identity_at_zero_and_recovers_any_rotation() -> None:
     assert torch.allclose(torch.linalg.det(rot), torch.ones(16, dtype=torch.float64))
 
 
+def test_a_6d_model_outputs_the_vectors_its_rotation_comes_from() -> None:
+    torch.manual_seed(0)
+    net = HandPoseNet(ModelConfig.from_preset("tiny", rotation="6d")).eval()
+    images, side = torch.rand(2, 3, 64, 64), torch.tensor([0, 1])
+    out = net(images, side, gt_heatmaps=torch.rand(2, 21, 32, 32))
+    offsets = torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 0.0])
+    for rows, rotation in ((out.rotation_rows, out.rotation), (out.gt_rotation_rows, out.gt_rotation)):
+        assert rows.shape == (2, 6)
+        assert torch.allclose(rotation_6d(rows - offsets), rotation, atol=1e-6)
+    axis_angle = HandPoseNet(ModelConfig.from_preset("tiny")).eval()(images, side, gt_heatmaps=torch.rand(2, 21, 32, 32))
+    assert axis_angle.rotation_rows is None and axis_angle.gt_rotation_rows is None
+
+
 def test_rotation_output_picks_the_viewpoint_head() -> None:
     assert HandPoseNet(ModelConfig.from_preset("tiny", rotation="6d")).view_point.out.out_features == 6
     assert HandPoseNet(ModelConfig.from_preset("tiny")).view_point.out.out_features == 3

@@ -34,10 +34,11 @@ MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
 LR_SCHEDULES = ("cosine", "step", "constant")
 ROTATIONS = ("axis-angle", "6d")
 """ViewPoint's output: H3D's axis-angle, or the continuous 6-D form (handdg.train.hand_frame.rotation_6d)."""
-RECIPE = 3
+RECIPE = 4
 """Version of what a config's fields mean. 1 = before the learning fix (per-pixel mean L_heat, last
 stage only, σ 1, constant lr, Eq. 4 as printed, no BatchNorm); 2 = the CPU presets narrowed the
-lifting nets too; 3 = they keep the published lifting widths. A run of another recipe cannot be resumed."""
+lifting nets too; 3 = they keep the published lifting widths; 4 = `rotation="6d"` also pulls its two
+vectors onto R's first rows (axis-angle runs train as under 3). A run of another recipe cannot be resumed."""
 WARMUP_FRACTION = 0.05
 
 

@@ -24,13 +24,17 @@ def rodrigues(axis_angle: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     return torch.stack([torch.stack(r, dim=1) for r in rows], dim=1)
 
 
-def rotation_6d(six: torch.Tensor) -> torch.Tensor:
-    """(B,6) -> (B,3,3) rotation for row vectors: rows = Gram-Schmidt of (a1 + x̂, a2 + ŷ) and their cross product.
+def rows_6d(six: torch.Tensor) -> torch.Tensor:
+    """(B,6) ViewPoint output -> (B,6) the two vectors (a1 + x̂, a2 + ŷ) that Gram-Schmidt turns into R's first rows.
 
     The offsets make a zero output the identity, so a freshly initialised ViewPoint starts there.
     """
-    a1 = six[:, :3] + six.new_tensor([1.0, 0.0, 0.0])
-    a2 = six[:, 3:] + six.new_tensor([0.0, 1.0, 0.0])
+    return six + six.new_tensor([1.0, 0.0, 0.0, 0.0, 1.0, 0.0])
+
+
+def rotation_6d(six: torch.Tensor) -> torch.Tensor:
+    """(B,6) -> (B,3,3) rotation for row vectors: rows = Gram-Schmidt of `rows_6d(six)` and their cross product."""
+    a1, a2 = rows_6d(six).split(3, dim=1)
     b1 = F.normalize(a1, dim=1)
     b2 = F.normalize(a2 - (b1 * a2).sum(dim=1, keepdim=True) * b1, dim=1)
     return torch.stack([b1, b2, torch.linalg.cross(b1, b2, dim=1)], dim=1)

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from handdg.errors import HanddgError
-from handdg.train.hand_frame import flip_right_hand, rodrigues, rotation_6d, side_onehot
+from handdg.train.hand_frame import flip_right_hand, rodrigues, rotation_6d, rows_6d, side_onehot
 
 NUM_JOINTS = 21
 LEAK = 0.01  # leaky ReLU slope of H3D / the official code (PyTorch's default)
@@ -131,6 +131,8 @@ class ModelOutput:
     e1p, e2p: (B, proj_dim) projected Branch2 embeddings, None when no CLIP feature was given.
     stages: every CPM stage's maps, first to last (the last is `heatmaps`), for intermediate supervision.
     gt_coords, gt_rotation: the lifting nets' output from the ground-truth maps, when those were passed.
+    rotation_rows, gt_rotation_rows: (B,6) the 6-D form's two vectors before Gram-Schmidt (None for
+    axis-angle); the loss pulls them onto R's first two rows, which keeps their norm from growing.
     """
 
     heatmaps: torch.Tensor
@@ -141,6 +143,8 @@ class ModelOutput:
     stages: tuple[torch.Tensor, ...] = ()
     gt_coords: torch.Tensor | None = None
     gt_rotation: torch.Tensor | None = None
+    rotation_rows: torch.Tensor | None = None
+    gt_rotation_rows: torch.Tensor | None = None
 
 
 def _conv(c_in: int, c_out: int, k: int) -> nn.Conv2d:
@@ -337,30 +341,35 @@ class HandPoseNet(nn.Module):
 
     def lift(self, heatmaps: torch.Tensor, hand_side: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """H3D's lifting: (B,21,h,w) maps and (B,) right-hand flags -> canonical coords (B,21,3), rotation (B,3,3)."""
+        coords, rotation, _ = self._lift(heatmaps, hand_side)
+        return coords, rotation
+
+    def _lift(self, heatmaps: torch.Tensor, hand_side: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """`lift`, plus the 6-D form's two vectors before Gram-Schmidt (None for axis-angle)."""
         onehot = side_onehot(hand_side, heatmaps.dtype)
         coords = self.pose_prior(heatmaps, onehot).view(-1, NUM_JOINTS, 3)
         view = self.view_point(heatmaps, onehot)
-        rotation = rotation_6d(view) if self.config.rotation == "6d" else rodrigues(view, self.config.rotation_eps)
-        return coords, rotation
+        if self.config.rotation == "6d":
+            return coords, rotation_6d(view), rows_6d(view)
+        return coords, rodrigues(view, self.config.rotation_eps), None
 
-    def _pose(self, heatmaps: torch.Tensor, hand_side: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Lift maps to the configured target: (canonical coords, rotation) or (2.5-D coords, None)."""
-        coords, rotation = self.lift(heatmaps, hand_side)
+    def _pose(self, heatmaps: torch.Tensor, hand_side: torch.Tensor) -> tuple:
+        """Lift maps to the configured target: (canonical coords, rotation, 6-D rows) or (2.5-D coords, None, None)."""
+        coords, rotation, rows = self._lift(heatmaps, hand_side)
         if self.config.target == "2.5d":
-            return flip_right_hand(coords, hand_side) @ rotation, None
-        return coords, rotation
+            return flip_right_hand(coords, hand_side) @ rotation, None, None
+        return coords, rotation, rows
 
     def _lift_both(self, maps: torch.Tensor, gt_heatmaps: torch.Tensor | None, hand_side: torch.Tensor) -> tuple:
         """Lift the predicted maps and, when given, the GT maps (resampled to the net's map size) in one
-        batch: the lifting nets have no batch statistics, so this equals two calls (~10 % less tiny step time)."""
+        batch: the lifting nets have no batch statistics, so this equals two calls (~10 % less tiny step time).
+        Returns (coords, rotation, rows) of the predicted maps, then of the GT maps (Nones when not given)."""
         if gt_heatmaps is None:
-            return *self._pose(maps, hand_side), None, None
+            return *self._pose(maps, hand_side), None, None, None
         gt_maps = F.interpolate(gt_heatmaps.to(maps.dtype), size=maps.shape[-2:], mode="bilinear", align_corners=False)
-        coords, rotation = self._pose(torch.cat([maps, gt_maps]), torch.cat([hand_side, hand_side]))
+        both = self._pose(torch.cat([maps, gt_maps]), torch.cat([hand_side, hand_side]))
         n = len(maps)
-        if rotation is None:
-            return coords[:n], None, coords[n:], None
-        return coords[:n], rotation[:n], coords[n:], rotation[n:]
+        return (*(t if t is None else t[:n] for t in both), *(t if t is None else t[n:] for t in both))
 
     def forward(self, images: torch.Tensor, hand_side: torch.Tensor,
                 clip_feature: torch.Tensor | None = None, lift_detached: bool = False,
@@ -372,14 +381,15 @@ class HandPoseNet(nn.Module):
         (hand3d trains the lifting nets on ground-truth maps)."""
         pool3, stages = self.heatmap_net(images)
         heatmaps = stages[-1]
-        coords, rotation, gt_coords, gt_rotation = self._lift_both(
+        coords, rotation, rows, gt_coords, gt_rotation, gt_rows = self._lift_both(
             heatmaps.detach() if lift_detached else heatmaps, gt_heatmaps, hand_side)
         e1p = e2p = None
         if clip_feature is not None:
             e1, e2 = self.branch2(pool3, clip_feature)
             e1p, e2p = self.projection(torch.cat([e1, e2], dim=0)).chunk(2, dim=0)
         return ModelOutput(heatmaps=heatmaps, coords=coords, rotation=rotation, e1p=e1p, e2p=e2p,
-                           stages=tuple(stages), gt_coords=gt_coords, gt_rotation=gt_rotation)
+                           stages=tuple(stages), gt_coords=gt_coords, gt_rotation=gt_rotation,
+                           rotation_rows=rows, gt_rotation_rows=gt_rows)
 
 
 def parameter_counts(model: HandPoseNet) -> dict[str, int]:
