@@ -37,7 +37,8 @@ def _extra(ap) -> None:
     ap.add_argument("--modes", default="baseline,ie+te", help="baseline and/or ie+te")
     ap.add_argument("--minutes", default="", help="wall-clock budget per run, e.g. tiny=10,small=30")
     ap.add_argument("--work", type=Path, default=Path("/tmp/handdg-bench-learning"), help="datasets, stores, runs")
-    ap.add_argument("--rotation", default=None, help="ViewPoint rotation form of every run (default: handdg train's)")
+    ap.add_argument("--rotation", default=None, choices=("axis-angle", "6d"),
+                    help="ViewPoint rotation form of every run (default: handdg train's); the runs' folders get it as a suffix")
 
 
 def _datasets(work: Path, quick: bool) -> dict[str, Path]:
@@ -131,7 +132,7 @@ def main() -> None:
     for preset in [p for p in args.presets.split(",") if p]:
         for mode in modes:
             steps, per_step = _steps_for(minutes[preset] * 60, roots, store, work, preset, mode, args.rotation)
-            run = work / f"{preset}-{mode}"
+            run = work / (f"{preset}-{mode}" + (f"-{args.rotation}" if args.rotation else ""))
             shutil.rmtree(run, ignore_errors=True)
             start = time.perf_counter()
             train(_config(roots, store, run, preset, mode, steps, args.rotation))
