@@ -72,7 +72,7 @@ class TrainConfig:
     out: str = "run"
     preset: str = "small"
     norm: str = "batch"
-    rotation: str = "axis-angle"
+    rotation: str = "6d"
     branch2: str = "ie+te"
     ratio: float | None = None
     target: str | None = None
