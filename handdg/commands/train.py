@@ -30,7 +30,7 @@ TRAIN_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ("norm", {"type": click.Choice(["batch", "none"]),
               "help": "batch: BatchNorm after the heatmap net's hidden convs; none: the official network layer for layer."}),
     ("rotation", {"type": click.Choice(ROTATIONS),
-                  "help": "ViewPoint's rotation output: axis-angle (H3D, the official net) or 6d (continuous, Zhou et al. 2019)."}),
+                  "help": "ViewPoint's rotation output: 6d (continuous, Zhou et al. 2019) or axis-angle (H3D, the official net)."}),
     ("branch2", {"type": click.Choice(BRANCH2_MODES),
                  "help": "none = baseline; ie = CLIP image only (r=1); te = text only (r=0); ie+te = mixed."}),
     ("ratio", {"type": RATIO, "help": "Image weight r of f = r·n(f_CI) + (1-r)·n(f_CT) (ie+te)."}),
