@@ -11,7 +11,7 @@ Claims: in-domain hand3d EPE / constant-pose EPE <= 0.4 for tiny within 10 minut
 for small within 30; the target domains score worse than in-domain (the gap is visible).
 
 Usage: python benchmarks/bench_learning.py [--quick] [--presets tiny,small] [--modes baseline,ie+te]
-       [--minutes tiny=10,small=30] [--rotation axis-angle|6d] [--work DIR]
+       [--minutes tiny=10,small=30] [--rotation axis-angle|6d] [--seed N] [--work DIR]
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ def _extra(ap) -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/handdg-bench-learning"), help="datasets, stores, runs")
     ap.add_argument("--rotation", default=None, choices=("axis-angle", "6d"),
                     help="ViewPoint rotation form of every run (default: handdg train's); the runs' folders get it as a suffix")
+    ap.add_argument("--seed", type=int, default=None,
+                    help="training seed of every run (default: handdg train's; the data stay seed 0); folders get seedN")
 
 
 def _datasets(work: Path, quick: bool) -> dict[str, Path]:
@@ -66,20 +68,30 @@ def _store(work: Path, freihand: Path, quick: bool) -> Path:
     return store
 
 
+def _variant(args) -> dict:
+    """The TrainConfig fields set on the command line (--rotation, --seed); the defaults are handdg train's."""
+    return {k: v for k, v in (("rotation", args.rotation), ("seed", args.seed)) if v is not None}
+
+
+def _run_name(preset: str, mode: str, variant: dict) -> str:
+    """A run's folder: preset-mode, then each variant value (seed N as seedN), so variants never overwrite."""
+    parts = [preset, mode] + [f"seed{v}" if k == "seed" else str(v) for k, v in variant.items()]
+    return "-".join(parts)
+
+
 def _config(roots: dict[str, Path], store: Path, out: Path, preset: str, mode: str, steps: int,
-            rotation: str | None = None):
+            variant: dict | None = None):
     from handdg.train.config import TrainConfig
 
     extra = {} if mode == "baseline" else {"store": str(store), "ratio": 0.6}
-    if rotation is not None:
-        extra["rotation"] = rotation
+    extra.update(variant or {})
     return TrainConfig(data=str(roots["freihand"]), out=str(out), preset=preset, branch2="none" if mode == "baseline"
                        else "ie+te", batch_size=BATCH, steps=steps, checkpoint_every=max(steps, 1), workers=1,
                        device="cpu", val_every=max(steps // 4, 1), **extra)
 
 
 def _steps_for(budget_s: float, roots, store, work: Path, preset: str, mode: str,
-               rotation: str | None) -> tuple[int, float]:
+               variant: dict) -> tuple[int, float]:
     """Steps that fill BUDGET_FILL of `budget_s`, from the mean step time of a short calibration run.
 
     The mean, not the median: the data worker stalls the loop now and then, and a median of 15 steps
@@ -88,7 +100,7 @@ def _steps_for(budget_s: float, roots, store, work: Path, preset: str, mode: str
 
     out = work / "calibration"
     shutil.rmtree(out, ignore_errors=True)
-    config = _config(roots, store, out, preset, mode, CALIBRATION_STEPS, rotation)
+    config = _config(roots, store, out, preset, mode, CALIBRATION_STEPS, variant)
     config.val_every, config.val_limit = CALIBRATION_STEPS, 1  # one validation of one sample, at the end
     with StepClock() as clock:
         train(config)
@@ -126,16 +138,17 @@ def main() -> None:
     roots = _datasets(work, args.quick)
     modes = [m for m in args.modes.split(",") if m]
     store = _store(work, roots["freihand"], args.quick) if "ie+te" in modes else None
-    details, claims, rows = {"batch_size": BATCH, "minutes": minutes, "rotation": args.rotation, "runs": {}}, [], []
+    variant = _variant(args)
+    details, claims, rows = {"batch_size": BATCH, "minutes": minutes, **variant, "runs": {}}, [], []
     from handdg.train.loop import train
 
     for preset in [p for p in args.presets.split(",") if p]:
         for mode in modes:
-            steps, per_step = _steps_for(minutes[preset] * 60, roots, store, work, preset, mode, args.rotation)
-            run = work / (f"{preset}-{mode}" + (f"-{args.rotation}" if args.rotation else ""))
+            steps, per_step = _steps_for(minutes[preset] * 60, roots, store, work, preset, mode, variant)
+            run = work / _run_name(preset, mode, variant)
             shutil.rmtree(run, ignore_errors=True)
             start = time.perf_counter()
-            train(_config(roots, store, run, preset, mode, steps, args.rotation))
+            train(_config(roots, store, run, preset, mode, steps, variant))
             seconds = time.perf_counter() - start
             scores = _scores(run, roots)
             details["runs"][f"{preset}/{mode}"] = {"steps": steps, "step_s": per_step, "train_s": seconds,
