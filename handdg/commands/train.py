@@ -82,6 +82,10 @@ TRAIN_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ("val_split", {"help": "Split of --val-data (default: evaluation for FreiHAND, else test)."}),
     ("val_every", {"type": int, "help": "Steps between validations (default: --checkpoint-every)."}),
     ("val_limit", {"type": int, "help": "Validate on at most this many evenly spaced samples (0 = all)."}),
+    ("init", {"type": click.Path(path_type=str),
+              "help": "Start from this checkpoint's weights with a fresh optimiser (fine-tuning; e.g. an "
+                      "`handdg import-official` model with --preset paper --norm none --rotation axis-angle "
+                      "--pose-target 2.5d)."}),
 ]
 RESUMABLE = {"steps", "workers", "device", "data", "store"}
 """Options that may change when a run is resumed (handdg.train.loop.resume's keywords); the rest
@@ -122,7 +126,7 @@ def train(ctx: click.Context, out: Path, resume: bool, **options: Any) -> None:
         resume_run(out, **{name: options[name] for name in RESUMABLE & given})
     else:
         options["augment"] = parse_augment(options["augment"])
-        for name in ("data", "store"):
+        for name in ("data", "store", "init"):
             options[name] = str(Path(options[name]).resolve()) if options[name] else options[name]
         run_training(TrainConfig(out=str(out), **options))
     if os.environ.get("RANK", "0") == "0":
@@ -144,15 +148,24 @@ def train(ctx: click.Context, out: Path, resume: bool, **options: Any) -> None:
 @click.option("--workers", default=None, type=WORKERS, help=WORKERS_HELP)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True, help=PRECISION_HELP)
+@click.option("--boxes", type=click.Path(path_type=Path), default=None,
+              help="Hand boxes instead of crops around the GT joints: the official Rhp_bbox.npy / STB_bbox.npy "
+                   "(one [x, y, w, h] row per test sample, in the mirrored image), or JSON "
+                   '{"IMAGE": [{"bbox": [x, y, w, h]}]} keyed by sample id or image file name.')
+@click.option("--decode", "decode_as", type=click.Choice(["official", "handdg"]), default=None,
+              help="2.5-D models: decode as the official test code (STB depth ±65 mm, RHD back-projection before "
+                   "the root shift, its box cut, RHD without its 3 skipped files) or as handdg "
+                   "(default: official for an `import-official` model, handdg otherwise).")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write the result JSON here.")
 def eval_cmd(checkpoint: Path, layout: str, root: Path, split: str, camera: str, xy_from: str | None,
-             batch_size: int, workers: int | None, device: str, precision: str, out: Path | None) -> None:
+             batch_size: int, workers: int | None, device: str, precision: str, boxes: Path | None,
+             decode_as: str | None, out: Path | None) -> None:
     """Score a checkpoint on STB, RHD or FreiHAND under both protocols (hand3d and official)."""
     from handdg.train.evaluate import evaluate, format_table
     from handdg.train.runs import write_json
 
     result = evaluate(checkpoint, layout, root, split, camera, batch_size, xy_from, device, workers,
-                      precision=precision)
+                      precision=precision, boxes=boxes, decode_as=decode_as)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         write_json(out, result)
@@ -160,6 +173,6 @@ def eval_cmd(checkpoint: Path, layout: str, root: Path, split: str, camera: str,
     if out is not None:
         click.echo(f"written: {out}")
     planned = result.get("run_config", {}).get("steps")
-    if planned is not None and result["step"] < planned:
+    if planned is not None and result["step"] < planned and not result.get("source"):
         click.echo(f"note: {checkpoint} is step {result['step']} of a run planned for {planned} steps: the run stopped "
                    "early (continue it with `handdg train --out RUN --resume`)", err=True)

@@ -87,3 +87,25 @@ class HandDataset(Sequence[Sample]):
         digest = hashlib.sha256(f"{self.name}|{self.split}|".encode())
         digest.update("\n".join(self.ids).encode())
         return digest.hexdigest()[:16]
+
+
+class Selection(HandDataset):
+    """Some samples of a dataset, in the given order (e.g. the official RHD test set, which skips three files)."""
+
+    def __init__(self, dataset: HandDataset, indices: Sequence[int]) -> None:
+        self.base = dataset
+        self.indices = [dataset.position(i) for i in indices]
+        self.name, self.root, self.split, self.camera = dataset.name, dataset.root, dataset.split, dataset.camera
+        self.annotation_files = dataset.annotation_files
+        self.ids = [dataset.ids[i] for i in self.indices]
+
+    def __getitem__(self, index: int) -> Sample:  # type: ignore[override]
+        return self.base[self.indices[self.position(index)]]
+
+    def image_path(self, index: int) -> Path:
+        """The base dataset's image of the selected sample."""
+        return self.base.image_path(self.indices[self.position(index)])
+
+    def annotation(self, index: int) -> Sample:
+        """The base dataset's annotation of the selected sample."""
+        return self.base.annotation(self.indices[self.position(index)])

@@ -20,6 +20,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from handdg.data.base import HandDataset, Sample
+from handdg.data.boxes import HandBox, box_affine
 from handdg.data.camera import project
 from handdg.data.transforms import crop_affine, hand_box, mirror
 from handdg.data.values import refuse_bad_samples
@@ -33,14 +34,16 @@ from handdg.train.seeds import AUGMENT, keyed_generator, keyed_seed
 
 @dataclass(frozen=True)
 class CropSpec:
-    """How to cut inputs: crop side in pixels, heatmap side and σ (heatmap pixels), box scale, and
-    which point joint 0 is ("wrist" or "palm", converted from the dataset's own root)."""
+    """How to cut inputs: crop side in pixels, heatmap side and σ (heatmap pixels), box scale, which
+    point joint 0 is ("wrist" or "palm", converted from the dataset's own root), and how a given hand
+    box is cut (handdg.data.boxes.box_affine: "handdg" or the official code's "official")."""
 
     input_size: int
     heatmap_size: int
     heatmap_sigma: float
     crop_scale: float
     root: str = "wrist"
+    box_convention: str = "handdg"
 
     @classmethod
     def for_run(cls, config: TrainConfig, model: ModelConfig) -> "CropSpec":
@@ -58,13 +61,16 @@ def _warp(image: np.ndarray, M: np.ndarray, out_size: int) -> np.ndarray:
     return np.asarray(warped)
 
 
-def crop_sample(sample: Sample, spec: CropSpec, geometry: augment.Geometry = augment.Geometry()) -> dict:
-    """Mirror a left hand, rotate the view by geometry.angle, crop around the hand: numpy fields.
+def crop_sample(sample: Sample, spec: CropSpec, geometry: augment.Geometry = augment.Geometry(),
+                box: HandBox | None = None) -> dict:
+    """Mirror a left hand, rotate the view by geometry.angle, crop around the hand (or `box`): numpy fields.
 
     One resampling: the image maps by A·H, H = K·R·K⁻¹ the optical-axis rotation and A the crop
     similarity, and the crop camera is A·K with the joints rotated by R.
     """
     mirrored = sample.side == "left"
+    if box is not None:
+        box = box.in_frame("mirrored", sample.image.shape[1], sample.side)
     if mirrored:
         sample = mirror(sample)
     K = np.asarray(sample.K, dtype=np.float64)
@@ -74,8 +80,11 @@ def crop_sample(sample: Sample, spec: CropSpec, geometry: augment.Geometry = aug
     R = augment.optical_axis_rotation(geometry.angle)
     H = K @ R @ np.linalg.inv(K)
     uv = uv @ H[:2, :2].T + H[:2, 2]
-    center, side = hand_box(uv, scale=spec.crop_scale)
-    A = crop_affine(center, side * geometry.scale, spec.input_size)
+    if box is None:
+        center, side = hand_box(uv, scale=spec.crop_scale)
+        A = crop_affine(center, side * geometry.scale, spec.input_size)
+    else:
+        A = box_affine(box, spec.input_size, spec.box_convention)
     return {
         "image": _warp(sample.image, A @ H, spec.input_size),
         "uv": uv @ A[:2, :2].T + A[:2, 2],
@@ -108,16 +117,21 @@ class HandCrops(Dataset):
     Keys are (dataset index, seed) pairs for training, so a sample's augmentation depends on its
     seed only (not on worker count or order); plain integer indices give un-augmented crops.
     `keep_clean` adds "clean": the geometric crop before photometric augmentation, which the
-    online CLIP mode encodes (the official code fed CLIP that crop).
+    online CLIP mode encodes (the official code fed CLIP that crop). `boxes`, one per sample, replace
+    the crop around the ground-truth joints (evaluation with the official test boxes).
     """
 
     def __init__(self, dataset: HandDataset, spec: CropSpec, augmentations: Sequence[str] = (),
-                 keep_clean: bool = False) -> None:
+                 keep_clean: bool = False, boxes: Sequence[HandBox] | None = None) -> None:
         refuse_bad_samples(dataset)
+        if boxes is not None and len(boxes) != len(dataset):
+            raise HanddgError(f"{len(boxes)} boxes for {len(dataset)} samples of {dataset.name} {dataset.split}: "
+                              "give one box per test sample, in dataset order")
         self.dataset = dataset
         self.spec = spec
         self.augmentations = tuple(augmentations)
         self.keep_clean = keep_clean
+        self.boxes = boxes
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -132,7 +146,8 @@ class HandCrops(Dataset):
         geometry = augment.Geometry()
         if gen is not None and "geometric" in self.augmentations:
             geometry = augment.draw_geometry(gen)
-        tensors = to_tensors(crop_sample(sample, self.spec, geometry), self.spec)
+        box = self.boxes[index] if self.boxes is not None else None
+        tensors = to_tensors(crop_sample(sample, self.spec, geometry, box), self.spec)
         if self.keep_clean:
             tensors["clean"] = tensors["image"]
         if gen is not None:

@@ -61,6 +61,7 @@ class TrainConfig:
     lr is the peak of the schedule: "cosine" = 5 % linear warm-up then cosine to 1 %,
     "step" = ×0.1 at 1/3 and 2/3 of the steps (hand3d's PoseNet), "constant" = the paper's fixed lr.
     Validation (`val_*`) scores the model every val_every steps and keeps the best as best.safetensors.
+    init names a checkpoint whose weights the run starts from (fine-tuning; the optimiser starts fresh).
     crop_scale multiplies the tight box around the 2D joints to give the crop side. root is what
     joint 0 means to the network (wrist: FreiHAND's own; palm: hand3d's), converted on read.
     """
@@ -112,6 +113,7 @@ class TrainConfig:
     val_split: str | None = None
     val_every: int | None = None
     val_limit: int = 500
+    init: str | None = None
     recipe: int = RECIPE
 
     def lr_at(self, step: int) -> float:

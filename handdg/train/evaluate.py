@@ -10,14 +10,16 @@ No CLIP is needed: Branch2 only shapes training.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from handdg.errors import HanddgError
 from handdg.loading import default_workers, loader_options
 from handdg.options import check_int
 from handdg.train import metrics, runs
@@ -26,10 +28,14 @@ from handdg.train.distributed import pick_device
 from handdg.train.model import HandPoseNet, ModelConfig
 from handdg.train.precision import Precision
 from handdg.train.reference import constant_pose_scores
-from handdg.train.targets import decode, heatmap_uv
+from handdg.train.targets import Decoded, decode, decode_official, heatmap_uv
 
 DEFAULT_XY_FROM = {"stb": "heatmap", "rhd": "regression", "freihand": "regression"}
 """Where a 2.5-D model's x, y come from in the official protocol, as the official code read them."""
+PAPER_TABLE3_MM = {"stb": 34.9, "rhd": 46.8}
+"""The paper's Table 3 ("Ours", FreiHAND -> target), measured with the official protocol."""
+DECODES = ("official", "handdg")
+Decoder = Callable[[Any, dict], Decoded]
 
 
 def load_model(checkpoint: str | Path, device: torch.device) -> tuple[HandPoseNet, runs.Checkpoint]:
@@ -40,7 +46,16 @@ def load_model(checkpoint: str | Path, device: torch.device) -> tuple[HandPoseNe
     return net.to(device).eval(), ckpt
 
 
-def _predict(net: HandPoseNet, loader: DataLoader, amp: Precision, xy_from: str, show: bool) -> dict[str, np.ndarray]:
+def decoder(kind: str, layout: str, xy_from: str, size: int) -> Decoder:
+    """(model output, batch) -> Decoded, as handdg decodes (`handdg.train.targets.decode`) or as the official
+    test code did (`decode_official`)."""
+    if kind == "official":
+        return lambda out, batch: decode_official(out, batch["xyz_mm"].double(), batch["K"].double(), size, layout, xy_from)
+    return lambda out, batch: decode(out, batch["hand_side"], batch["xyz_mm"].double(), batch["K"].double(), size,
+                                     xy_from)
+
+
+def _predict(net: HandPoseNet, loader: DataLoader, amp: Precision, decoded_by: Decoder, show: bool) -> dict[str, np.ndarray]:
     """Decoded predictions and ground truth of every test sample (crop camera frame, mm; 2D in original pixels)."""
     collected: dict[str, list[np.ndarray]] = {"relative": [], "camera": [], "gt": [], "visible": [],
                                               "uv": [], "gt_uv": []}
@@ -53,7 +68,7 @@ def _predict(net: HandPoseNet, loader: DataLoader, amp: Precision, xy_from: str,
             output.heatmaps, output.coords = output.heatmaps.float().cpu(), output.coords.float().cpu()
             if output.rotation is not None:
                 output.rotation = output.rotation.float().cpu()
-            decoded = decode(output, batch["hand_side"], batch["xyz_mm"].double(), batch["K"].double(), size, xy_from)
+            decoded = decoded_by(output, batch)
             zoom = batch["zoom"].double()[:, None, None]
             collected["relative"].append(decoded.relative_mm.numpy())
             collected["camera"].append(decoded.camera_mm.numpy())
@@ -66,12 +81,13 @@ def _predict(net: HandPoseNet, loader: DataLoader, amp: Precision, xy_from: str,
 
 def score(net: HandPoseNet, crops: Dataset, layout: str, device: torch.device, xy_from: str,
           reference: dict | None, batch_size: int = 32, workers: int | None = 0, show_progress: bool = False,
-          precision: str = "fp32") -> dict[str, Any]:
+          precision: str = "fp32", decode_as: str = "handdg") -> dict[str, Any]:
     """Every metric of `net` on un-augmented crops: both protocols, 2D error, the constant-pose
     reference with the skill ratio, and FreiHAND's own figures on FreiHAND data."""
     loader = DataLoader(crops, batch_size=batch_size, shuffle=False,
                         **loader_options(default_workers() if workers is None else workers, device))
-    found = _predict(net, loader, Precision.for_device(precision, device), xy_from, show_progress)
+    decoded_by = decoder(decode_as, layout, xy_from, net.config.input_size)
+    found = _predict(net, loader, Precision.for_device(precision, device), decoded_by, show_progress)
     stb = layout == "stb"
     protocols = {"hand3d": metrics.hand3d(found["relative"], found["gt"], found["visible"], stb_subset=stb),
                  "official": metrics.official(found["camera"], found["gt"], stb_subset=stb)}
@@ -91,22 +107,44 @@ def score(net: HandPoseNet, crops: Dataset, layout: str, device: torch.device, x
 
 def evaluate(checkpoint: str | Path, layout: str, root: str | Path, split: str = "test", camera: str = "sk",
              batch_size: int = 32, xy_from: str | None = None, device: str = "auto", workers: int | None = None,
-             show_progress: bool = True, precision: str = "auto") -> dict[str, Any]:
-    """Score `checkpoint` on a test set; returns the eval JSON (see contracts: dataset, count, protocols...)."""
+             show_progress: bool = True, precision: str = "auto", boxes: str | Path | None = None,
+             decode_as: str | None = None) -> dict[str, Any]:
+    """Score `checkpoint` on a test set; returns the eval JSON (see contracts: dataset, count, protocols...).
+
+    `boxes` (official .npy or JSON, handdg.data.boxes) replace the crops around the ground-truth joints;
+    `decode_as` "official" decodes 2.5-D output as the official test code (its depth ranges, its
+    order of back-projection, its box cut, RHD without the files it skips); the default is
+    "official" for an imported official checkpoint and "handdg" otherwise.
+    """
     from handdg.data import open_dataset
+    from handdg.data.base import Selection
+    from handdg.data.boxes import OFFICIAL_RHD_SKIPPED, sample_boxes
 
     check_int("batch_size", batch_size, 1)
     if workers is not None:
         check_int("workers", workers, 0)
     chosen = pick_device(device)
     net, ckpt = load_model(checkpoint, chosen)
+    imported = bool(ckpt.source and ckpt.source.get("kind") == "official")
+    decode_as = decode_as or ("official" if imported else "handdg")
+    if decode_as not in DECODES:
+        raise HanddgError(f"unknown decoding {decode_as!r}: use official or handdg")
+    if decode_as == "official" and net.config.target != "2.5d":
+        raise HanddgError(f"--decode official reads 2.5-D output, and {checkpoint} predicts the canonical pose: "
+                          "use --decode handdg")
     amp = Precision.for_device(precision, chosen)
     amp.prepare(net)
     dataset = open_dataset(root, layout, split, camera)
+    skipped: list[str] = []
+    if decode_as == "official" and layout == "rhd":
+        skipped = [i for i in dataset.ids if i in OFFICIAL_RHD_SKIPPED]
+        dataset = Selection(dataset, [n for n, i in enumerate(dataset.ids) if i not in OFFICIAL_RHD_SKIPPED])
     spec = CropSpec.for_run(ckpt.config, net.config)
+    spec = replace(spec, box_convention="official" if decode_as == "official" else "handdg")
+    crop_boxes = sample_boxes(boxes, dataset) if boxes is not None else None
     xy_from = xy_from or DEFAULT_XY_FROM[layout]
-    scores = score(net, HandCrops(dataset, spec), layout, chosen, xy_from, ckpt.reference, batch_size, workers,
-                   show_progress, precision=amp.name)
+    scores = score(net, HandCrops(dataset, spec, boxes=crop_boxes), layout, chosen, xy_from, ckpt.reference,
+                   batch_size, workers, show_progress, precision=amp.name, decode_as=decode_as)
     return {
         "dataset": layout,
         "split": dataset.split,
@@ -116,6 +154,11 @@ def evaluate(checkpoint: str | Path, layout: str, root: str | Path, split: str =
         "step": ckpt.step,
         "root": spec.root,
         "xy_from": xy_from if ckpt.config.pose_target == "2.5d" else "regression",
+        "decode": decode_as,
+        "boxes": str(boxes) if boxes is not None else None,
+        "skipped": skipped,
+        "source": ckpt.source,
+        "paper_table3_mm": PAPER_TABLE3_MM.get(layout),
         "run_config": ckpt.config.to_dict(),
         "precision": amp.name,
         **scores,
@@ -143,6 +186,12 @@ def format_table(result: dict[str, Any]) -> str:
         fh = result["freihand"]
         lines.append(f"FreiHAND: EPE {fh['unaligned']['epe_mean_mm']:.2f} mm (AUC {fh['unaligned']['auc_0_50']:.3f}), "
                      f"PA-MPJPE {fh['aligned']['epe_mean_mm']:.2f} mm (AUC {fh['aligned']['auc_0_50']:.3f})")
+    if result.get("paper_table3_mm") is not None:
+        official = result["protocols"]["official"]["epe_mean_mm"]
+        lines.append(f"paper Table 3 (official protocol): {result['paper_table3_mm']:.1f} mm; measured here: "
+                     f"{official:.1f} mm ({result.get('decode', 'handdg')} decoding"
+                     f"{', boxes ' + result['boxes'] if result.get('boxes') else ', crops from the GT joints'})")
     if not constant:
-        lines.append("constant-pose reference: not recorded in this checkpoint (trained by an older handdg)")
+        why = "an imported model" if result.get("source") else "trained by an older handdg"
+        lines.append(f"constant-pose reference: not recorded in this checkpoint ({why})")
     return "\n".join(lines)

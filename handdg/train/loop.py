@@ -20,7 +20,7 @@ from tqdm import tqdm
 from handdg import prompts
 from handdg.errors import HanddgError
 from handdg.loading import loader_options
-from handdg.train import distributed, runs, validate
+from handdg.train import distributed, init, runs, validate
 from handdg.train.batches import CropSpec, HandCrops, StepBatches
 from handdg.train.config import TrainConfig
 from handdg.train.features import ClipFeatures
@@ -38,10 +38,11 @@ DEFAULT_CLIP_DIM = 512
 """Branch2's CLIP input size when a run has no CLIP (baseline: Branch2 is built but frozen, unused)."""
 
 
-def model_config(config: TrainConfig, clip_dim: int) -> ModelConfig:
-    """The network a training config asks for."""
-    return ModelConfig.from_preset(config.preset, clip_dim=clip_dim, fusion=config.fusion, target=config.pose_target,
-                                   norm=config.norm, rotation=config.rotation)
+def model_config(config: TrainConfig, clip_dim: int, saved: dict | None = None) -> ModelConfig:
+    """The network a training config asks for (with the forward-only fields of `saved`, an --init network)."""
+    model = ModelConfig.from_preset(config.preset, clip_dim=clip_dim, fusion=config.fusion, target=config.pose_target,
+                                    norm=config.norm, rotation=config.rotation)
+    return init.inherit(model, saved)
 
 
 crop_spec = CropSpec.for_run
@@ -123,10 +124,17 @@ def _dataset_identity(dataset) -> dict:
             "fingerprint": dataset.fingerprint()}
 
 
-def _build_model(config: TrainConfig, clip_dim: int, ctx: distributed.Context,
-                 amp: Precision) -> tuple[HandPoseNet, torch.nn.Module]:
+def _build_model(config: TrainConfig, clip_dim: int, ctx: distributed.Context, amp: Precision,
+                 resume: bool) -> tuple[HandPoseNet, torch.nn.Module]:
+    """The run's network: fresh (seeded), or --init's weights; a resumed run gets its checkpoint's later."""
     torch.manual_seed(config.seed)
-    net = HandPoseNet(model_config(config, clip_dim))
+    if config.init and not resume:
+        start = init.init_checkpoint(config.init, model_config(config, clip_dim))
+        net = HandPoseNet(model_config(config, clip_dim, start.model))
+        runs.load_into(net, start.weights, config.init)
+    else:
+        saved = runs.read_run(Path(config.out))[1].get("model") if config.init else None
+        net = HandPoseNet(model_config(config, clip_dim, saved))
     if not config.uses_clip:
         for module in (net.branch2, net.projection):
             module.requires_grad_(False)
@@ -173,7 +181,7 @@ def _train(config: TrainConfig, resume: bool, ctx: distributed.Context) -> Path:
     dataset = open_dataset(config.data, config.layout, config.split)
     validate.default_validation(config)
     clip = ClipInput.for_run(config, dataset, ctx)
-    net, model = _build_model(config, clip.features.dim if clip else DEFAULT_CLIP_DIM, ctx, amp)
+    net, model = _build_model(config, clip.features.dim if clip else DEFAULT_CLIP_DIM, ctx, amp, resume)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr, betas=(0.9, 0.999))
     start = _restore(out, net, optimizer, config, amp) if resume else 0
     batches = StepBatches(len(dataset), config.batch_size, config.seed, ctx.rank, ctx.world, start, config.steps)

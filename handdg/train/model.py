@@ -30,6 +30,7 @@ Target = Literal["canonical", "2.5d"]
 Fusion = Literal["concat", "sum"]
 Norm = Literal["batch", "none"]
 Rotation = Literal["6d", "axis-angle"]
+SideInput = Literal["given", "official"]
 
 PRESETS: dict[str, dict[str, int]] = {
     "paper": {"input_size": 256, "width_divisor": 1, "lifting_divisor": 1},
@@ -55,6 +56,9 @@ class ModelConfig:
     (two vectors made orthonormal, Zhou et al. CVPR 2019), continuous over all rotations where
     axis-angle jumps at 180°, near which most views of a freely turning hand lie (README, "Training recipe").
     `lifting_divisor` narrows PosePrior / ViewPoint apart from `width_divisor` (1 in every preset).
+    `side_input` "given" feeds the lifting nets each hand's side; "official" is the released model's
+    forward (§a.3): the constant side [1, 0] (H3D's "left", so no z flip) and x negated after the
+    rotation, whatever the hand; only with the 2.5-D target, as the released checkpoint was trained.
     """
 
     input_size: int = 256
@@ -66,6 +70,7 @@ class ModelConfig:
     norm: Norm = "batch"
     rotation: Rotation = "axis-angle"
     lifting_divisor: int = 1
+    side_input: SideInput = "given"
 
     def __post_init__(self) -> None:
         if self.input_size < 32 or self.input_size % 8:
@@ -85,6 +90,10 @@ class ModelConfig:
             raise HanddgError(f"unknown heatmap-net normalisation {self.norm!r}: use 'batch' or 'none'")
         if self.rotation not in ("6d", "axis-angle"):
             raise HanddgError(f"unknown ViewPoint rotation output {self.rotation!r}: use '6d' or 'axis-angle'")
+        if self.side_input not in ("given", "official"):
+            raise HanddgError(f"unknown hand-side input {self.side_input!r}: use 'given' or 'official'")
+        if self.side_input == "official" and self.target != "2.5d":
+            raise HanddgError("the official hand-side input (constant [1, 0], x negated) belongs to the 2.5-D target")
 
     @classmethod
     def from_preset(cls, name: str, **overrides: object) -> "ModelConfig":
@@ -355,9 +364,15 @@ class HandPoseNet(nn.Module):
 
     def _pose(self, heatmaps: torch.Tensor, hand_side: torch.Tensor) -> tuple:
         """Lift maps to the configured target: (canonical coords, rotation, 6-D rows) or (2.5-D coords, None, None)."""
+        official = self.config.side_input == "official"
+        if official:
+            hand_side = torch.zeros_like(hand_side)
         coords, rotation, rows = self._lift(heatmaps, hand_side)
         if self.config.target == "2.5d":
-            return flip_right_hand(coords, hand_side) @ rotation, None, None
+            coords = flip_right_hand(coords, hand_side) @ rotation
+            if official:
+                coords = coords * coords.new_tensor([-1.0, 1.0, 1.0])
+            return coords, None, None
         return coords, rotation, rows
 
     def _lift_both(self, maps: torch.Tensor, gt_heatmaps: torch.Tensor | None, hand_side: torch.Tensor) -> tuple:

@@ -129,13 +129,17 @@ def _written(path: Path, write: Callable[[], None]) -> None:
 
 
 def write_weights(path: Path, step: int, weights: dict[str, torch.Tensor], config: TrainConfig,
-                  model: dict[str, Any] | None = None, reference: dict[str, Any] | None = None) -> Path:
+                  model: dict[str, Any] | None = None, reference: dict[str, Any] | None = None,
+                  source: dict[str, Any] | None = None) -> Path:
     """Write a self-describing .safetensors atomically: metadata holds the training and network
-    configs and the constant-pose reference, so the file alone is enough for `handdg eval`."""
+    configs, the constant-pose reference and, for an imported model, where it came from (`source`),
+    so the file alone is enough for `handdg eval` and `handdg predict`."""
     tmp = path.with_name(path.name + ".tmp")
     tensors = {name: t.detach().to("cpu").contiguous() for name, t in weights.items()}
     metadata = {"handdg_config": json.dumps(config.to_dict()), "handdg_model": json.dumps(model or {}),
                 "handdg_reference": json.dumps(reference), "step": str(step), "handdg_version": __version__}
+    if source is not None:
+        metadata["handdg_source"] = json.dumps(source)
     _written(tmp, lambda: save_file(tensors, str(tmp), metadata=metadata))
     os.replace(tmp, path)
     return path
@@ -162,13 +166,15 @@ def save_checkpoint(out: Path, step: int, weights: dict[str, torch.Tensor], stat
 
 @dataclass
 class Checkpoint:
-    """A checkpoint file's weights, training config, network config, step and constant-pose reference."""
+    """A checkpoint file's weights, training config, network config, step, constant-pose reference and,
+    for an imported model, its source (`{"kind": "official", "sha256": ..., ...}`)."""
 
     weights: dict[str, torch.Tensor]
     config: TrainConfig
     model: dict[str, Any]
     step: int
     reference: dict[str, Any] | None = None
+    source: dict[str, Any] | None = None
 
 
 def load_weights(path: str | Path) -> Checkpoint:
@@ -186,7 +192,8 @@ def load_weights(path: str | Path) -> Checkpoint:
         raise HanddgError(f"{path} is not a handdg checkpoint (no training config in its metadata)")
     return Checkpoint(weights, TrainConfig.from_dict(json.loads(metadata["handdg_config"])),
                       json.loads(metadata.get("handdg_model", "{}")), int(metadata["step"]),
-                      json.loads(metadata.get("handdg_reference", "null")))
+                      json.loads(metadata.get("handdg_reference", "null")),
+                      json.loads(metadata.get("handdg_source", "null")))
 
 
 def load_into(net: torch.nn.Module, weights: dict[str, torch.Tensor], path: str | Path) -> None:

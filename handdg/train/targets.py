@@ -119,15 +119,20 @@ def uvd_target(uv_crop: ArrayLike, xyz_mm: ArrayLike, crop_size: int,
     return torch.cat([uv / crop_size, depth[..., None]], dim=-1)
 
 
+def _back_project(uv: torch.Tensor, z: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+    """(B,21,2) pixels at depths (B,21) through intrinsics (B,3,3) -> (B,21,3) camera points."""
+    pixels = torch.cat([uv, torch.ones_like(uv[..., :1])], dim=-1)
+    rays = pixels @ torch.linalg.inv(K).transpose(1, 2)
+    return rays / rays[..., 2:] * z[..., None]
+
+
 def uvd_to_camera(uvd: ArrayLike, K_crop: ArrayLike, crop_size: int, root_depth_mm: ArrayLike,
                   depth_range_mm: float = DEPTH_RANGE_MM) -> torch.Tensor:
     """Inverse of `uvd_target` given the GT root depth (B,) and the crop's intrinsics (B,3,3): camera mm."""
     uvd, K = _t(uvd), _t(K_crop)
     z_rel = (2.0 * uvd[..., 2] - 1.0) * (depth_range_mm / 2.0)
     z = z_rel - z_rel[:, :1] + _t(root_depth_mm).reshape(-1, 1)
-    pixels = torch.cat([uvd[..., :2] * crop_size, torch.ones_like(z[..., None])], dim=-1)
-    rays = pixels @ torch.linalg.inv(K).transpose(1, 2)
-    return rays / rays[..., 2:] * z[..., None]
+    return _back_project(uvd[..., :2] * crop_size, z, K)
 
 
 def heatmap_uv(heatmaps: ArrayLike, crop_size: int) -> torch.Tensor:
@@ -175,4 +180,31 @@ def decode(output: ModelOutput, is_right: ArrayLike, gt_xyz_mm: ArrayLike, K_cro
     if xy_from == "heatmap":
         uvd = torch.cat([heatmap_uv(output.heatmaps.detach(), crop_size) / crop_size, uvd[..., 2:]], dim=-1)
     cam = uvd_to_camera(uvd, K_crop, crop_size, gt[:, 0, 2])
+    return Decoded(relative_mm=cam - cam[:, :1], camera_mm=cam)
+
+
+OFFICIAL_DEPTH_RANGE_MM = {"stb": 130.0}
+"""The official evaluation de-normalises depth with ±65 mm on STB (0.13 m range), ±150 mm elsewhere (§e.2)."""
+
+
+def decode_official(output: ModelOutput, gt_xyz_mm: ArrayLike, K_crop: ArrayLike, crop_size: int, layout: str,
+                    xy_from: Literal["regression", "heatmap"] = "regression") -> Decoded:
+    """A 2.5-D prediction decoded as the official Rhp.py / STB.py do (official-code-notes.md §e.1-e.2).
+
+    STB: depth (2z - 1)·65 mm, root moved onto the GT root depth, then every joint back-projected.
+    Elsewhere (RHD): depth (2z - 1)·150 mm + the GT root depth, back-projected unshifted, then only z
+    moved so the root sits at the GT root depth (x, y keep the unshifted depth). x, y as `xy_from`.
+    Done in the crop's own camera frame, so a mirrored hand is compared with mirrored ground truth.
+    """
+    gt, K = _t(gt_xyz_mm), _t(K_crop)
+    uvd = output.coords.detach().double()
+    uv = heatmap_uv(output.heatmaps.detach(), crop_size) if xy_from == "heatmap" else uvd[..., :2] * crop_size
+    half = OFFICIAL_DEPTH_RANGE_MM.get(layout, DEPTH_RANGE_MM) / 2.0
+    z = (2.0 * uvd[..., 2] - 1.0) * half
+    root = gt[:, :1, 2]
+    if layout == "stb":
+        cam = _back_project(uv, z - z[:, :1] + root, K)
+    else:
+        cam = _back_project(uv, z + root, K)
+        cam = torch.cat([cam[..., :2], cam[..., 2:] - cam[:, :1, 2:] + root[..., None]], dim=-1)
     return Decoded(relative_mm=cam - cam[:, :1], camera_mm=cam)
