@@ -20,9 +20,16 @@ FINGER_COLOURS = ((255, 64, 64), (255, 200, 0), (64, 220, 64), (0, 200, 255), (2
 def draw_skeleton(sample: Sample) -> Image.Image:
     """The sample's image with its 2D keypoints and bones drawn, one colour per finger."""
     canvas = Image.fromarray(np.ascontiguousarray(sample.image)).convert("RGB")
+    draw_hand(canvas, sample.uv)
+    ImageDraw.Draw(canvas).text((3, 3), f"{sample.id}  {sample.side}  root={sample.root}", fill=(255, 255, 255))
+    return canvas
+
+
+def draw_hand(canvas: Image.Image, uv: np.ndarray, radius: int | None = None) -> None:
+    """Draw 21 keypoints (handdg order, pixel centres at integers) and their bones onto `canvas`; NaN joints are skipped."""
     draw = ImageDraw.Draw(canvas)
-    radius = max(2, round(max(canvas.size) / 160))
-    uv = np.asarray(sample.uv, dtype=np.float64)
+    radius = radius or max(2, round(max(canvas.size) / 160))
+    uv = np.asarray(uv, dtype=np.float64)
     for colour, chain in zip(FINGER_COLOURS, finger_chains()):
         points = [tuple(uv[j]) for j in chain if np.isfinite(uv[j]).all()]
         draw.line(points, fill=colour, width=max(1, radius // 2 + 1))
@@ -33,8 +40,6 @@ def draw_skeleton(sample: Sample) -> Image.Image:
     if np.isfinite(uv[0]).all():
         u, v = uv[0]
         draw.rectangle((u - radius, v - radius, u + radius, v + radius), fill=(255, 255, 255), outline=(0, 0, 0))
-    draw.text((3, 3), f"{sample.id}  {sample.side}  root={sample.root}", fill=(255, 255, 255))
-    return canvas
 
 
 def save_overlay(sample: Sample, out: Path | str) -> Path:

@@ -11,7 +11,6 @@ that needs more than tensors and containers is refused, never loaded another way
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 import torch
 
 from handdg.errors import HanddgError
+from handdg.files import sha256
 from handdg.train import runs
 from handdg.train.config import AUGMENT_PRESETS, TrainConfig
 from handdg.train.model import HandPoseNet, ModelConfig
@@ -166,15 +166,6 @@ def _take(state: dict[str, torch.Tensor], name: str, shape: tuple[int, ...], sou
         raise HanddgError(f"{source}: tensor module.pose_model.{name} is {tuple(tensor.shape)}, the released network's "
                           f"is {shape}: another architecture, not importable")
     return tensor
-
-
-def sha256(path: str | Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def import_official(snapshot: str | Path, out: str | Path) -> tuple[Path, Imported]:

@@ -22,9 +22,10 @@ REFERENCE_LIMIT = 1000
 
 
 def mean_pose(dataset, root: str, limit: int = REFERENCE_LIMIT) -> dict[str, Any]:
-    """{"normed": 21x3, "mm": 21x3, "count": n}: mean root-relative right-hand pose of a training set."""
+    """{"normed": 21x3, "mm": 21x3, "bone_mm": b, "count": n}: mean root-relative right-hand pose of a training
+    set, and its mean middle-finger MCP->PIP bone (the scale `handdg predict` gives a 3D pose by default)."""
     picks = np.unique(np.linspace(0, len(dataset) - 1, min(limit, len(dataset))).round().astype(int))
-    normed, mm = [], []
+    normed, mm, bones = [], [], []
     for index in picks:
         sample = dataset[int(index)]
         xyz = with_root(sample.xyz_mm, sample.root, root)
@@ -34,10 +35,12 @@ def mean_pose(dataset, root: str, limit: int = REFERENCE_LIMIT) -> dict[str, Any
             xyz[:, 0] = -xyz[:, 0]
         rel = xyz - xyz[:1]
         mm.append(rel)
-        normed.append(rel / float(bone_length(xyz)))
+        bones.append(float(bone_length(xyz)))
+        normed.append(rel / bones[-1])
     if not mm:
-        return {"normed": None, "mm": None, "count": 0}
-    return {"normed": np.mean(normed, axis=0).tolist(), "mm": np.mean(mm, axis=0).tolist(), "count": len(mm)}
+        return {"normed": None, "mm": None, "bone_mm": None, "count": 0}
+    return {"normed": np.mean(normed, axis=0).tolist(), "mm": np.mean(mm, axis=0).tolist(),
+            "bone_mm": float(np.mean(bones)), "count": len(mm)}
 
 
 def constant_pose_scores(reference: dict[str, Any], gt_mm: np.ndarray, visible: np.ndarray | None,
