@@ -216,3 +216,24 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "refused" in result.output and len(result.output.strip().splitlines()) == 1
     assert not marker.exists() and not (tmp_path / "o.safetensors").exists()
+
+
+def test_an_imported_model_evaluates_with_official_boxes_and_decoding(imported, tmp_path: Path) -> None:
+    import json
+
+    import numpy as np
+
+    from train_helpers import tiny_rhd
+
+    path, _, _ = imported
+    root = tiny_rhd(tmp_path / "rhd")
+    np.save(tmp_path / "Rhp_bbox.npy", np.tile([2.0, 3.0, 36.0, 36.0], (4, 1)))
+    out = tmp_path / "eval.json"
+    result = CliRunner().invoke(main, ["eval", str(path), "--dataset", "rhd", "--root", str(root), "--boxes",
+                                       str(tmp_path / "Rhp_bbox.npy"), "--device", "cpu", "--workers", "0",
+                                       "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    saved = json.loads(out.read_text())
+    assert saved["decode"] == "official" and saved["boxes"].endswith("Rhp_bbox.npy") and saved["count"] == 4
+    assert saved["source"]["kind"] == "official" and saved["paper_table3_mm"] == 46.8
+    assert "paper Table 3 (official protocol): 46.8 mm" in result.output and "stopped early" not in result.output

@@ -7,13 +7,15 @@ visible at a glance: a curve that stays on its dashed line has not learned anyth
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Sequence
 
 from handdg.analysis.figure import FigureContext, body_top, new_figure, save_figure
 from handdg.errors import HanddgError
-from handdg.train.runs import CONFIG, METRICS, read_metrics
+from handdg.jsonfields import read_json, require
+from handdg.train.runs import CONFIG, METRICS
 
 LOSSES = ("loss", "heat", "pose", "con")
 
@@ -24,10 +26,47 @@ def load_run(run: Path) -> tuple[list[dict[str, float]], dict]:
     if not (run / METRICS).is_file() or not (run / CONFIG).is_file():
         raise HanddgError(f"{run} is not a training run ({METRICS} or {CONFIG} missing): give a folder made by "
                           "`handdg train --out`")
-    rows = read_metrics(run)
+    where = f"run config {run / CONFIG}"
+    payload = read_json(run / CONFIG, "run config")
+    clip = require(payload, "clip", dict, where, optional=True)
+    dataset = require(payload, "dataset", dict, where) if "dataset" in payload else {}
+    rows = _metrics(run)
+    return rows, {**payload, "clip": clip, "dataset": dataset}
+
+
+def _metrics(run: Path) -> list[dict[str, float]]:
+    """metrics.csv of a run as read_metrics gives it, each cell checked to be a number and each row to have
+    its step (one line naming the row and column if not)."""
+    path = run / METRICS
+    rows = []
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            for number, row in enumerate(csv.DictReader(handle), start=2):
+                if None in row or None in row.values():
+                    raise HanddgError(f"training log {path}: row {number} does not have one value per column")
+                try:
+                    rows.append({key: float(value) for key, value in row.items() if value != ""})
+                except ValueError:
+                    key, value = next((k, v) for k, v in row.items() if v != "" and not _is_number(v))
+                    raise HanddgError(f"training log {path}: row {number}, {key} is {value!r}, expected a "
+                                      "number") from None
+                if "step" not in rows[-1]:
+                    raise HanddgError(f"training log {path}: row {number} has no step")
+    except UnicodeDecodeError:
+        raise HanddgError(f"training log {path} is not text: give the metrics.csv `handdg train` wrote") from None
+    except csv.Error as exc:
+        raise HanddgError(f"training log {path} is not a CSV file ({exc})") from None
     if not rows:
-        raise HanddgError(f"{run / METRICS} has no rows yet: train for at least --log-every steps first")
-    return rows, json.loads((run / CONFIG).read_text())
+        raise HanddgError(f"{path} has no rows yet: train for at least --log-every steps first")
+    return rows
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _context(payloads: Sequence[dict]) -> FigureContext:

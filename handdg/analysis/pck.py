@@ -6,7 +6,6 @@ hand3d reports for STB, and the axis starts at 20 mm when every curve is STB.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -16,6 +15,7 @@ import numpy as np
 from handdg.analysis.figure import FigureContext, body_top, new_figure, save_figure
 from handdg.analysis.variants import run_variant
 from handdg.errors import HanddgError
+from handdg.jsonfields import NotAnObject, read_json, require, require_numbers
 from handdg.train.metrics import auc
 from handdg.train.runs import CONFIG
 
@@ -24,33 +24,86 @@ PROTOCOLS = ("hand3d", "official")
 
 @dataclass(frozen=True)
 class EvalResult:
-    """One eval JSON as analysis needs it."""
+    """One eval JSON as analysis needs it; the protocol fields are checked when first asked for."""
 
     path: Path
     label: str
     dataset: str
     data: dict
 
+    @property
+    def where(self) -> str:
+        """How messages name this file: 'eval result PATH'."""
+        return f"eval result {self.path}"
+
+    @property
+    def run_config(self) -> dict:
+        """The run's training config the result carries ({} when it has none; checked to be an object)."""
+        return require(self.data, "run_config", dict, self.where, optional=True, default={})
+
     def protocol(self, name: str) -> dict:
-        """The block of one protocol ('hand3d' or 'official')."""
-        try:
-            return self.data["protocols"][name]
-        except KeyError:
-            raise HanddgError(f"{self.path} has no '{name}' protocol; re-run `handdg eval` to write both") from None
+        """The block of one protocol ('hand3d' or 'official'), checked to be an object."""
+        if name not in self.data["protocols"]:
+            raise HanddgError(f"{self.where}: protocols.{name} is missing; re-run `handdg eval` to write both "
+                              "protocols")
+        return require(self.data, f"protocols.{name}", dict, self.where)
+
+    def epe(self, name: str) -> float:
+        """Mean EPE (mm) under one protocol."""
+        self.protocol(name)
+        return require(self.data, f"protocols.{name}.epe_mean_mm", float, self.where)
+
+    def curve(self, name: str) -> tuple[list[float], list[float]]:
+        """(thresholds_mm, values) of one protocol's PCK curve, of equal length."""
+        self.protocol(name)
+        require(self.data, f"protocols.{name}.pck", dict, self.where)
+        thresholds = require_numbers(self.data, f"protocols.{name}.pck.thresholds_mm", self.where)
+        values = require_numbers(self.data, f"protocols.{name}.pck.values", self.where)
+        if len(values) != len(thresholds):
+            raise HanddgError(f"{self.where}: protocols.{name}.pck.values has {len(values)} numbers but "
+                              f"thresholds_mm has {len(thresholds)}")
+        return thresholds, values
+
+    def stored_auc(self, name: str, key: str) -> float | None:
+        """The AUC `key` ('auc_0_50', 'auc_20_50') the result carries for a protocol, None when absent."""
+        self.protocol(name)
+        return require(self.data, f"protocols.{name}.{key}", float, self.where, optional=True)
+
+    def check(self, protocols: Sequence[str], curves: bool = False) -> "EvalResult":
+        """Check every field a figure or table of `protocols` reads (the curves and AUCs too if `curves`)."""
+        for name in protocols:
+            self.epe(name)
+            if curves:
+                self.curve(name)
+                self.stored_auc(name, "auc_0_50")
+                self.stored_auc(name, "auc_20_50")
+        return self
+
+
+class NotAnEvalResult(HanddgError):
+    """A JSON object without a `protocols` block: some other file (skipped when scanning run folders)."""
 
 
 def load_eval(path: Path, label: str | None = None) -> EvalResult:
-    """Read an eval JSON written by `handdg eval` (one clear line if it is not one)."""
+    """Read an eval JSON written by `handdg eval` (one line naming the file and the field if it is not one).
+
+    Checks the fields every use needs (dataset, the protocols object, run_config, checkpoint); the
+    fields of a protocol are checked when a figure or table asks for them (EvalResult.check).
+    """
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise HanddgError(f"eval result {path} not found; write it with `handdg eval ... --out {path}`") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise HanddgError(f"{path} is not JSON ({exc}); pass the file `handdg eval --out` wrote") from None
-    if not isinstance(data, dict) or "protocols" not in data or "dataset" not in data:
-        raise HanddgError(f"{path} is not a `handdg eval` result (no 'protocols'/'dataset' keys)")
-    return EvalResult(path, label or default_label(path), str(data["dataset"]), data)
+        data = read_json(path, "eval result", missing=f"write it with `handdg eval ... --out {path}`")
+    except NotAnObject as exc:
+        raise NotAnEvalResult(str(exc)) from None
+    where = f"eval result {path}"
+    if "protocols" not in data:
+        raise NotAnEvalResult(f"{where}: protocols is missing, so it is not a `handdg eval` result; pass the file "
+                              "`handdg eval --out` wrote")
+    require(data, "protocols", dict, where)
+    dataset = require(data, "dataset", str, where)
+    require(data, "run_config", dict, where, optional=True)
+    require(data, "checkpoint", str, where, optional=True)
+    return EvalResult(path, label or default_label(path), dataset, data)
 
 
 def default_label(path: Path) -> str:
@@ -71,13 +124,21 @@ def auc_between(thresholds: Sequence[float], values: Sequence[float], lo: float,
 
 def legend_label(result: EvalResult, protocol: str) -> str:
     """'label (dataset): AUC 0–50 x.xxx[, 20–50 y.yyy], EPE z.z mm' from the JSON's own numbers."""
-    block = result.protocol(protocol)
-    pck = block["pck"]
-    auc_full = block.get("auc_0_50", auc_between(pck["thresholds_mm"], pck["values"], 0, 50))
-    text = f"{result.label} ({result.dataset}): AUC 0–50 {auc_full:.3f}"
+    thresholds, values = result.curve(protocol)
+
+    def area(key: str, lo: float, hi: float) -> float:
+        stored = result.stored_auc(protocol, key)
+        if stored is not None:
+            return stored
+        try:
+            return auc_between(thresholds, values, lo, hi)
+        except HanddgError as exc:
+            raise HanddgError(f"{result.where}: protocols.{protocol}.pck: {exc}") from None
+
+    text = f"{result.label} ({result.dataset}): AUC 0–50 {area('auc_0_50', 0, 50):.3f}"
     if result.dataset == "stb":
-        text += f", 20–50 {block.get('auc_20_50', auc_between(pck['thresholds_mm'], pck['values'], 20, 50)):.3f}"
-    return text + f", EPE {block['epe_mean_mm']:.1f} mm"
+        text += f", 20–50 {area('auc_20_50', 20, 50):.3f}"
+    return text + f", EPE {result.epe(protocol):.1f} mm"
 
 
 def pck_figure(results: Sequence[EvalResult], context: FigureContext, out: Path,
@@ -93,8 +154,7 @@ def pck_figure(results: Sequence[EvalResult], context: FigureContext, out: Path,
     for j, protocol in enumerate(protocols):
         ax = fig.add_subplot(grid[0, j])
         for result in results:
-            pck = result.protocol(protocol)["pck"]
-            ax.plot(pck["thresholds_mm"], pck["values"], marker=".", label=legend_label(result, protocol))
+            ax.plot(*result.curve(protocol), marker=".", label=legend_label(result, protocol))
         ax.set_xlim(start, 50)
         ax.set_ylim(0, 1.02)
         ax.set_xlabel("error threshold (mm)")
@@ -111,11 +171,11 @@ def run_clip(result: EvalResult) -> dict | None:
     The run folder is found from the checkpoint path the result names (RUN/last.safetensors or
     RUN/checkpoints/step_N.safetensors), else beside the eval file.
     """
-    checkpoint = Path(result.data.get("checkpoint", ""))
+    checkpoint = Path(require(result.data, "checkpoint", str, result.where, optional=True, default=""))
     for folder in (checkpoint.parent, checkpoint.parent.parent, result.path.parent):
         config = folder / CONFIG
         if config.is_file():
-            return json.loads(config.read_text()).get("clip")
+            return require(read_json(config, "run config"), "clip", dict, f"run config {config}", optional=True)
     return {"model": "?", "weights": "unknown (run folder not found)"}
 
 
@@ -127,7 +187,7 @@ def eval_context(results: Sequence[EvalResult]) -> FigureContext:
         return "several, some random" if any("random" in v for v in values) else "several"
 
     clips = [run_clip(r) or {"model": "none", "weights": "none (baseline)"} for r in results]
-    ratios = {run_variant(r.data.get("run_config", {})).ratio for r in results}
+    ratios = {run_variant(r.run_config, r.where, at="run_config").ratio for r in results}
     return FigureContext(
         one({str(c.get("model", "?")) for c in clips}),
         one({str(c.get("weights", "?")) for c in clips}),
@@ -141,5 +201,5 @@ def pck_report(paths: Sequence[Path], labels: Sequence[str], out: Path,
     """`handdg figures pck`: PCK curves of the eval JSON files `paths` (optionally labelled, in order)."""
     if labels and len(labels) != len(paths):
         raise HanddgError(f"{len(labels)} --label for {len(paths)} eval files; give one label per file or none")
-    results = [load_eval(p, labels[i] if labels else None) for i, p in enumerate(paths)]
+    results = [load_eval(p, labels[i] if labels else None).check(protocols, curves=True) for i, p in enumerate(paths)]
     return pck_figure(results, eval_context(results), out, protocols)

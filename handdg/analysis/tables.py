@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from handdg.analysis.pck import EvalResult, load_eval
+from handdg.analysis.pck import EvalResult, NotAnEvalResult, load_eval
 from handdg.analysis.variants import RunVariant, run_variant
 from handdg.errors import HanddgError
 from handdg.train.config import TARGET_RATIOS
@@ -113,16 +113,20 @@ class Cell:
 
 
 def find_eval_results(paths: Iterable[Path]) -> list[EvalResult]:
-    """Every `handdg eval` JSON under the given files or folders (other JSON files are skipped)."""
+    """Every `handdg eval` JSON under the given files or folders.
+
+    In a folder, JSON that is no object or has no `protocols` block (config.json, failed.json, ...) is
+    skipped; a file that is not valid JSON, or an eval result with a bad field, is an error naming it.
+    """
     results = []
     for path in map(Path, paths):
         if not path.exists():
             raise HanddgError(f"{path} does not exist; pass run folders or eval JSON files")
-        files = [path] if path.is_file() else sorted(path.rglob("*.json"))
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*.json") if p.is_file())
         for file in files:
             try:
                 results.append(load_eval(file))
-            except HanddgError:
+            except NotAnEvalResult:
                 if path.is_file():
                     raise
     return results
@@ -130,10 +134,7 @@ def find_eval_results(paths: Iterable[Path]) -> list[EvalResult]:
 
 def result_variant(result: EvalResult) -> RunVariant:
     """The variant of the run behind an eval result (HanddgError naming the file if unreadable)."""
-    try:
-        return run_variant(result.data.get("run_config", {}))
-    except HanddgError as exc:
-        raise HanddgError(f"{result.path}: {exc}") from None
+    return run_variant(result.run_config, result.where, at="run_config")
 
 
 def fill(table: Table, results: Sequence[EvalResult], protocol: str) -> list[dict[str, Cell]]:
@@ -145,7 +146,7 @@ def fill(table: Table, results: Sequence[EvalResult], protocol: str) -> list[dic
             if row.match is None or result.dataset not in cells:
                 continue
             if row.match(result_variant(result), result.dataset):
-                cells[result.dataset].values.append(float(result.protocol(protocol)["epe_mean_mm"]))
+                cells[result.dataset].values.append(result.epe(protocol))
                 cells[result.dataset].sources.append(str(result.path))
         filled.append(cells)
     return filled
@@ -197,10 +198,11 @@ def write_tables(paths: Iterable[Path], out: Path, protocol: str = "official") -
     if not results:
         raise HanddgError(f"no `handdg eval` result JSON in {', '.join(map(str, paths))}; run `handdg eval CHECKPOINT "
                           "... --out RUN/eval-DATASET.json` first")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    for result in results:  # every file checked before anything is written
+        result.check([protocol])
+        result_variant(result)
     sections = [f"# Paper Tables 3–6 from {len(results)} handdg eval result(s)", ""]
-    written = []
+    texts = {}
     for table in TABLES:
         cells = fill(table, results, protocol)
         sections.append(markdown(table, cells, protocol))
@@ -208,7 +210,10 @@ def write_tables(paths: Iterable[Path], out: Path, protocol: str = "official") -
         writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(csv_rows(table, cells, protocol))
-        written.append(write_text_atomic(out / f"{table.name}.csv", buffer.getvalue()))
+        texts[f"{table.name}.csv"] = buffer.getvalue()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = [write_text_atomic(out / name, text) for name, text in texts.items()]
     written.insert(0, write_text_atomic(out / "tables.md", "\n".join(sections)))
     return written
 

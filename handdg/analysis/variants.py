@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from handdg.errors import HanddgError
+from handdg.jsonfields import require, require_list, shown
 from handdg.train.augment import PHOTOMETRIC
-from handdg.train.config import TrainConfig
+from handdg.train.config import BRANCH2_MODES, TARGET_RATIOS, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -24,9 +26,27 @@ class RunVariant:
         return set(PHOTOMETRIC) <= self.augment
 
 
-def run_variant(run_config: dict) -> RunVariant:
-    """The variant of a run from the training config an eval result carries (`run_config`)."""
-    config = TrainConfig.from_dict(run_config)
-    unresolved = config.branch2 == "ie+te" and config.ratio is None and config.target is None
-    ratio = None if unresolved else config.mixing_ratio()
+def run_variant(run_config: dict, where: str | None = None, at: str = "") -> RunVariant:
+    """The variant of a run from the training config an eval result carries (`run_config`).
+
+    The fields the variant reads are checked first: a wrong one is one HanddgError line that starts
+    with `where` (e.g. "eval result PATH") and names the field under `at` (e.g. "run_config.ratio").
+    """
+    label = where or "training config"
+    if not isinstance(run_config, dict):
+        raise HanddgError(f"{label}: {at or 'the training config'} is {shown(run_config)}, expected an object")
+    for key, kind, choices in (("branch2", str, BRANCH2_MODES), ("fusion", str, ("concat", "sum")),
+                               ("lambda_con", float, None)):
+        if key in run_config:  # absent: TrainConfig's default
+            require(run_config, key, kind, label, at=at, choices=choices)
+    require(run_config, "ratio", float, label, at=at, optional=True)
+    require(run_config, "target", str, label, at=at, optional=True, choices=tuple(TARGET_RATIOS))
+    if "augment" in run_config:
+        require_list(run_config, "augment", str, label, at=at)
+    try:
+        config = TrainConfig.from_dict(run_config)
+        unresolved = config.branch2 == "ie+te" and config.ratio is None and config.target is None
+        ratio = None if unresolved else config.mixing_ratio()
+    except HanddgError as exc:
+        raise HanddgError(f"{where}: {exc}" if where else str(exc)) from None
     return RunVariant(config.branch2, ratio, config.fusion, config.lambda_con, frozenset(config.augment))

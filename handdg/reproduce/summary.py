@@ -18,6 +18,7 @@ from pathlib import Path
 from scipy import stats
 
 from handdg.analysis.pck import EvalResult, load_eval
+from handdg.jsonfields import require
 from handdg.analysis.tables import DATASETS, Match, Table, result_variant, variant, write_text_atomic
 from handdg.reproduce import state
 from handdg.reproduce.plan import BASELINE, VARIANTS, Plan, Variant
@@ -79,8 +80,8 @@ def cell(match: Match | None, results: list[EvalResult], dataset: str, protocol:
     for result in results:
         if match is None or result.dataset != dataset or not match(result_variant(result), dataset):
             continue
-        seed = int(result.data["run_config"]["seed"])
-        values[seed] = float(result.protocol(protocol)["epe_mean_mm"])
+        seed = require(result.run_config, "seed", int, result.where, at="run_config")
+        values[seed] = result.epe(protocol)
         sources[seed] = str(result.path.relative_to(out))
     return Cell(values, sources)
 
