@@ -38,7 +38,7 @@ PRESETS: dict[str, dict[str, int]] = {
     "tiny": {"input_size": 64, "width_divisor": 8, "lifting_divisor": 1},
 }
 """The CPU presets narrow the heatmap net only: the lifting nets keep the published widths, which
-cost little at 8²-16² maps and which the lifting needs (README, "Training recipe")."""
+cost little at 8²-16² maps and which the lifting needs (docs/training.md, "The recipe")."""
 
 
 @dataclass(frozen=True)
@@ -51,10 +51,10 @@ class ModelConfig:
     `fusion` is how Branch2 joins the CLIP feature: "concat" (paper) or "sum" (Table 4b).
     `norm` "batch" puts a BatchNorm after every hidden conv of the heatmap net (the 3 score
     layers stay linear); "none" is the official network layer for layer, which from scratch
-    needs far more steps to localise joints (README, "Training recipe").
+    needs far more steps to localise joints (docs/training.md, "The recipe").
     `rotation` is what ViewPoint outputs: "axis-angle" (H3D, 3 numbers through Rodrigues) or "6d"
     (two vectors made orthonormal, Zhou et al. CVPR 2019), continuous over all rotations where
-    axis-angle jumps at 180°, near which most views of a freely turning hand lie (README, "Training recipe").
+    axis-angle jumps at 180°, near which most views of a freely turning hand lie (docs/training.md, "The recipe").
     `lifting_divisor` narrows PosePrior / ViewPoint apart from `width_divisor` (1 in every preset).
     `side_input` "given" feeds the lifting nets each hand's side; "official" is the released model's
     forward (§a.3): the constant side [1, 0] (H3D's "left", so no z flip) and x negated after the
