@@ -6,7 +6,7 @@ Every `bench_*.py` script measures one claim as a ratio of two timings taken in 
 
     {"benchmark": name, "quick": bool, "machine": {...}, "claims": [Claim...], "details": {...}}
 
-`run_all.py` turns the "claims" of every result file into the README's Performance table.
+`run_all.py` turns the "claims" of every result file into the Performance table of docs/performance.md.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ def test_a_run_writes_config_metrics_and_checkpoints(data, tmp_path):
 
 
 def test_resume_after_an_interruption_repeats_the_uninterrupted_losses(data, tmp_path):
-    # a constant lr: extending a cosine run stretches the rest of its schedule (README)
+    # a constant lr: extending a cosine run stretches the rest of its schedule (docs/training.md)
     augmented = dict(augment=("geometric", "jitter", "noise"), steps=6, checkpoint_every=3, lr_schedule="constant")
     whole = loop.train(tiny_config(data, tmp_path / "whole", **augmented))
     cut = tiny_config(data, tmp_path / "cut", **{**augmented, "steps": 3})
