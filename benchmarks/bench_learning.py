@@ -96,14 +96,13 @@ def _steps_for(budget_s: float, roots, store, work: Path, preset: str, mode: str
 
     The mean, not the median: the data worker stalls the loop now and then, and a median of 15 steps
     (before 2026-12-01) left those stalls out and overran a 10-minute budget by a third."""
-    from handdg.train.loop import train
+    from handdg.train.lifecycle import start
 
     out = work / "calibration"
-    shutil.rmtree(out, ignore_errors=True)
     config = _config(roots, store, out, preset, mode, CALIBRATION_STEPS, variant)
     config.val_every, config.val_limit = CALIBRATION_STEPS, 1  # one validation of one sample, at the end
     with StepClock() as clock:
-        train(config)
+        start(config, fresh=True)
     shutil.rmtree(out, ignore_errors=True)
     per_step = clock.mean_step_seconds(WARM_UP_STEPS)
     return max(int(BUDGET_FILL * budget_s / per_step), 1), per_step
@@ -140,16 +139,15 @@ def main() -> None:
     store = _store(work, roots["freihand"], args.quick) if "ie+te" in modes else None
     variant = _variant(args)
     details, claims, rows = {"batch_size": BATCH, "minutes": minutes, **variant, "runs": {}}, [], []
-    from handdg.train.loop import train
+    from handdg.train.lifecycle import start
 
     for preset in [p for p in args.presets.split(",") if p]:
         for mode in modes:
             steps, per_step = _steps_for(minutes[preset] * 60, roots, store, work, preset, mode, variant)
             run = work / _run_name(preset, mode, variant)
-            shutil.rmtree(run, ignore_errors=True)
-            start = time.perf_counter()
-            train(_config(roots, store, run, preset, mode, steps, variant))
-            seconds = time.perf_counter() - start
+            began = time.perf_counter()
+            start(_config(roots, store, run, preset, mode, steps, variant), fresh=True)
+            seconds = time.perf_counter() - began
             scores = _scores(run, roots)
             details["runs"][f"{preset}/{mode}"] = {"steps": steps, "step_s": per_step, "train_s": seconds,
                                                    "scores": scores}

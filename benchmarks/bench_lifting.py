@@ -64,7 +64,8 @@ def _crops(root: Path, split: str, spec) -> dict[str, torch.Tensor]:
 
 def _errors(coords: torch.Tensor, rotation: torch.Tensor, batch: dict[str, torch.Tensor]) -> dict[str, float]:
     """hand3d EPE (mm) of canonical coords + rotation, and the mean rotation error (degrees)."""
-    from handdg.train.targets import bone_length, canonical_target, canonical_to_relative
+    from handdg.data.transforms import bone_length
+    from handdg.train.targets import canonical_target, canonical_to_relative
 
     gt = batch["xyz_mm"].double()
     target = canonical_target(gt, batch["hand_side"])
@@ -109,7 +110,8 @@ def take_apart(run: Path, root: Path) -> dict[str, float]:
     from handdg.train.batches import CropSpec
     from handdg.train.evaluate import load_model
     from handdg.train.hand_frame import side_onehot
-    from handdg.train.targets import canonical_target, heatmap_uv
+    from handdg.train.heatmaps import HeatmapCodec
+    from handdg.train.targets import canonical_target
 
     net, ckpt = load_model(run / "last.safetensors", torch.device("cpu"))
     batch = _crops(root, "evaluation", CropSpec.for_run(ckpt.config, net.config))
@@ -119,7 +121,7 @@ def take_apart(run: Path, root: Path) -> dict[str, float]:
     target = canonical_target(batch["xyz_mm"], batch["hand_side"])
     full = _errors(out.coords, out.rotation, batch)
     on_gt_maps = _errors(out.gt_coords, out.gt_rotation, batch)
-    uv = heatmap_uv(out.heatmaps, net.config.input_size)
+    uv, _ = HeatmapCodec(net.config.input_size).decode(out.heatmaps.double())
     return {"epe_mm": full["epe_mm"], "rotation_deg": full["rotation_deg"],
             "epe_gt_rotation_mm": _errors(out.coords, target.rotation, batch)["epe_mm"],
             "epe_gt_canonical_mm": _errors(target.coords, out.rotation, batch)["epe_mm"],

@@ -59,12 +59,12 @@ def _options(ap: argparse.ArgumentParser) -> None:
 def step_time(config, variant: str) -> float:
     """Median seconds per step of one `train()` of `config` (online runs encode only ONLINE_PROMPTS prompts)."""
     from handdg import prompts
-    from handdg.train.loop import train
+    from handdg.train.lifecycle import start
 
     texts = prompts.all_prompts()[:ONLINE_PROMPTS]
     patch = mock.patch.object(prompts, "all_prompts", lambda: texts) if variant == "online" else contextlib.nullcontext()
     with patch, StepClock() as clock:
-        train(config)
+        start(config)
     return clock.step_seconds()
 
 

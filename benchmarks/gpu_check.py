@@ -144,13 +144,13 @@ def base_config(root: Path, store: Path, args: argparse.Namespace, **changes):
 
 def train(root: Path, store: Path, work: Path, precision: str, args: argparse.Namespace, flops: float) -> dict:
     """One training run: median step time after warm-up, split into data wait and the rest."""
-    from handdg.train import loop
+    from handdg.train import lifecycle, loop
 
     config = base_config(root, store, args, precision=precision, out=str(work / f"train-{precision}"))
     waits: list[float] = []
     with mock.patch.object(loop, "DataLoader", timed_loader(waits)), StepClock() as clock:
         start = time.perf_counter()
-        loop.train(config)
+        lifecycle.start(config)
         wall = time.perf_counter() - start
     skip = min(WARMUP_STEPS, max(0, len(clock.stamps) - 3))
     steps = [b - a for a, b in zip(clock.stamps[skip:], clock.stamps[skip + 1:])]

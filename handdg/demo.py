@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -183,24 +182,19 @@ def _run_dir(out: Path, run: str) -> Path:
 
 
 def _train(out: Path, settings: DemoSettings, report: DemoReport) -> None:
-    """Train both runs; a run killed earlier continues from its last checkpoint, a finished one is kept."""
+    """Train both runs; a run killed earlier continues from its last checkpoint, a finished one is kept
+    (handdg.train.lifecycle.ensure_trained)."""
     from handdg.train.config import TrainConfig
-    from handdg.train.loop import resume, train
-    from handdg.train.runs import CONFIG, latest_checkpoint, read_run
+    from handdg.train.lifecycle import ensure_trained
 
     for name in RUNS:
         run = _run_dir(out, name)
-        done = latest_checkpoint(run) if (run / CONFIG).is_file() else None
         clip = {"branch2": "none"} if name == "baseline" else {
             "branch2": "ie+te", "store": str(_store(out, "freihand")), "ratio": settings.ratio}
-        if done is None:
-            shutil.rmtree(run, ignore_errors=True)
-            train(TrainConfig(data=str(_data(out, "freihand")), layout="freihand", split="train", out=str(run),
-                              preset=settings.preset, steps=settings.steps, batch_size=settings.batch_size,
-                              checkpoint_every=max(settings.steps // 2, 1), seed=settings.seed, device="cpu",
-                              **clip))
-        elif done < read_run(run)[0].steps:
-            resume(run)
+        ensure_trained(TrainConfig(data=str(_data(out, "freihand")), layout="freihand", split="train", out=str(run),
+                                   preset=settings.preset, steps=settings.steps, batch_size=settings.batch_size,
+                                   checkpoint_every=max(settings.steps // 2, 1), seed=settings.seed, device="cpu",
+                                   **clip))
         report.add(f"training run {name} (config, metrics.csv, checkpoints, best.safetensors)", run)
 
 

@@ -4,9 +4,9 @@ import pytest
 from handdg.data.base import Sample
 from handdg.data.camera import intrinsics, project
 from handdg.data.transforms import (
+    bone_length,
     bone_normalise,
     crop_square,
-    gaussian_heatmaps,
     hand_box,
     mirror,
     root_relative,
@@ -64,18 +64,6 @@ def test_hand_box():
     assert hand_box(np.array([[5.0, 5.0]]), min_side=16.0)[1] == 16.0
 
 
-def test_gaussian_heatmaps_peak_and_falloff():
-    uv = np.full((21, 2), np.nan)
-    uv[0] = [13.5, 5.5]  # in a 32 crop -> (14 * 8/32 - 0.5, 6 * 8/32 - 0.5) = (3, 1) in an 8 map
-    maps = gaussian_heatmaps(uv, size=8, sigma=1.0, in_size=32)
-    assert maps.shape == (21, 8, 8) and maps.dtype == np.float32
-    assert np.unravel_index(maps[0].argmax(), (8, 8)) == (1, 3)
-    assert maps[0, 1, 3] == pytest.approx(1.0)
-    assert maps[0, 1, 4] == pytest.approx(np.exp(-0.5), rel=1e-6)
-    assert maps[0, 3, 5] == pytest.approx(np.exp(-4.0), rel=1e-6)
-    assert not maps[1].any()
-
-
 def _stb_like_sample() -> Sample:
     K = intrinsics(607.92271, 607.88192, 314.78337, 236.42484)
     xyz = hand_mm((-20.0, 10.0, 450.0))
@@ -111,3 +99,15 @@ def test_root_relative_and_bone_normalise():
     np.testing.assert_allclose(rel[:, 0], 0.0)
     np.testing.assert_allclose(rel[0, 10], [-1.0, 1.0, 1.0])
     np.testing.assert_allclose(bone_normalise(xyz)[1, 10], [0.0, 0.6, 0.8])
+
+
+def test_bone_length_keeps_numpy_numpy_and_torch_torch():
+    import torch
+
+    xyz = np.zeros((2, 21, 3))
+    xyz[:, 10] = [[0.0, 3.0, 4.0], [1.0, 2.0, 2.0]]  # middle MCP (joint 9) at the origin: bones 5 and 3
+    bones = bone_length(xyz)
+    assert isinstance(bones, np.ndarray) and bones.dtype == np.float64 and bones.tolist() == [5.0, 3.0]
+    assert bone_length(xyz[0]) == 5.0 and bone_length(xyz.tolist()).tolist() == [5.0, 3.0]
+    tensor = bone_length(torch.from_numpy(xyz).float())
+    assert isinstance(tensor, torch.Tensor) and tensor.dtype == torch.float64 and tensor.tolist() == [5.0, 3.0]

@@ -30,11 +30,11 @@ def test_tiny_forward_shapes_with_and_without_clip(tiny: HandPoseNet) -> None:
 
 
 def test_paper_preset_matches_published_widths() -> None:
-    counts = parameter_counts(HandPoseNet(ModelConfig.from_preset("paper", norm="none")))
+    counts = parameter_counts(HandPoseNet(ModelConfig.from_preset("paper", norm="none", rotation="axis-angle")))
     # notes §a.1: PoseNet ~17.5 M, PosePrior ~1.64 M, ViewPoint ~2.24 M, Branch2 + head ~2.3 M
     assert counts["heatmap_net"] == 17_518_847
     # BatchNorm (the default) adds a scale and a shift per channel of the 23 hidden convs: 11,264
-    batch = parameter_counts(HandPoseNet(ModelConfig.from_preset("paper")))
+    batch = parameter_counts(HandPoseNet(ModelConfig.from_preset("paper", rotation="axis-angle")))
     assert batch["heatmap_net"] - counts["heatmap_net"] == 2 * (2 * 64 + 2 * 128 + 4 * 256 + 512 + 512 + 4 * 256
                                                                 + 128 + 512 + 2 * 6 * 128)
     assert counts["pose_prior"] == 1_637_279
@@ -133,13 +133,15 @@ def test_a_6d_model_outputs_the_vectors_its_rotation_comes_from() -> None:
     for rows, rotation in ((out.rotation_rows, out.rotation), (out.gt_rotation_rows, out.gt_rotation)):
         assert rows.shape == (2, 6)
         assert torch.allclose(rotation_6d(rows - offsets), rotation, atol=1e-6)
-    axis_angle = HandPoseNet(ModelConfig.from_preset("tiny")).eval()(images, side, gt_heatmaps=torch.rand(2, 21, 32, 32))
+    axis_angle = HandPoseNet(ModelConfig.from_preset("tiny", rotation="axis-angle")).eval()(
+        images, side, gt_heatmaps=torch.rand(2, 21, 32, 32))
     assert axis_angle.rotation_rows is None and axis_angle.gt_rotation_rows is None
 
 
 def test_rotation_output_picks_the_viewpoint_head() -> None:
     assert HandPoseNet(ModelConfig.from_preset("tiny", rotation="6d")).view_point.out.out_features == 6
-    assert HandPoseNet(ModelConfig.from_preset("tiny")).view_point.out.out_features == 3
+    assert HandPoseNet(ModelConfig.from_preset("tiny", rotation="axis-angle")).view_point.out.out_features == 3
+    assert HandPoseNet(ModelConfig.from_preset("tiny")).view_point.out.out_features == 6  # the default, as `handdg train`'s
     with pytest.raises(HanddgError, match="axis-angle"):
         ModelConfig.from_preset("tiny", rotation="quaternion")
 

@@ -1,4 +1,4 @@
-"""3D and heatmap targets and their inverses, with hand-built hands and cameras."""
+"""3D targets and their inverses, with hand-built hands and cameras (heatmaps: test_heatmaps.py)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from handdg.data.transforms import bone_length
 from handdg.train.hand_frame import rodrigues
 from handdg.train.model import ModelOutput
-from handdg.train.targets import (PINKY_MCP, bone_length, canonical_target, canonical_to_relative, decode,
-                                  heatmap_target, heatmap_uv, uvd_target, uvd_to_camera, with_root)
+from handdg.train.targets import (PINKY_MCP, canonical_target, canonical_to_relative, decode, uvd_target,
+                                  uvd_to_camera, with_root)
 
 MIDDLE_MCP, MIDDLE_PIP, THUMB_CMC = 9, 10, 1
 K = np.array([[100.0, 0.0, 50.0], [0.0, 100.0, 50.0], [0.0, 0.0, 1.0]])
@@ -58,7 +59,7 @@ def test_canonical_round_trip_recovers_the_normalised_hand(side: int) -> None:
     xyz = _random_hands(4, seed=side)
     target = canonical_target(xyz, torch.full((4,), side))
     rel = canonical_to_relative(target.coords, target.rotation, torch.full((4,), side))
-    expected = (xyz - xyz[:, :1]) / bone_length(xyz).numpy()[:, None, None]
+    expected = (xyz - xyz[:, :1]) / bone_length(xyz)[:, None, None]
     assert np.allclose(rel.numpy(), expected)
 
 
@@ -113,26 +114,6 @@ def test_uvd_round_trip_ignores_a_wrong_predicted_root_depth() -> None:
     uvd = uvd_target(uv, xyz, 100)
     uvd[..., 2] += 0.1  # every relative depth off by the same 30 mm: the GT root depth removes it
     assert np.allclose(uvd_to_camera(uvd, K[None], 100, xyz[:, 0, 2]).numpy(), xyz)
-
-
-def test_heatmap_uv_reads_the_maximum_in_crop_pixels() -> None:
-    maps = torch.zeros(1, 21, 64, 64)
-    maps[0, :, 10, 20] = 1.0
-    assert heatmap_uv(maps, 64)[0, 0].tolist() == [20.0, 10.0]
-    coarse = torch.from_numpy(heatmap_target(np.full((21, 2), [43.5, 19.5]), 64, 8, 1.0))[None]
-    u, v = heatmap_uv(coarse, 64)[0, 0].tolist()
-    assert u in (43.0, 44.0) and v in (19.0, 20.0)
-
-
-def test_heatmap_target_zeroes_joints_outside_or_invisible() -> None:
-    uv = np.full((21, 2), [43.5, 19.5])  # cell (row 2, col 5) of an 8x8 map over a 64 px crop
-    uv[1] = [70.0, 10.0]
-    visible = np.ones(21, dtype=bool)
-    visible[2] = False
-    maps = heatmap_target(uv, 64, 8, 1.0, visible)
-    assert maps.shape == (21, 8, 8)
-    assert maps[0, 2, 5] == pytest.approx(1.0) and maps[0].argmax() == 2 * 8 + 5
-    assert not maps[1].any() and not maps[2].any()
 
 
 def _output(coords: torch.Tensor, rotation: torch.Tensor | None, heatmaps: torch.Tensor | None = None) -> ModelOutput:

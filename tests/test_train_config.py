@@ -27,7 +27,7 @@ def test_mixing_ratio_follows_branch2_and_presets(kw, ratio):
     ({"target": "freihand"}, "target must be one of"),
     ({"fusion": "product", "ratio": 0.5}, "fusion"),
     ({"augment": ("geometric", "mixup"), "ratio": 0.5}, "augmentation"),
-    ({"batch_size": 0, "ratio": 0.5}, "batch_size"),
+    ({"batch_size": 0, "ratio": 0.5}, "--batch-size must be an integer of at least 1, got 0"),
 ])
 def test_bad_options_name_themselves(kw, words):
     with pytest.raises(HanddgError, match=words.replace("[", r"\[").replace("]", r"\]")):

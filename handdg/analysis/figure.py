@@ -6,13 +6,14 @@ a fixed size and dpi so the PNG's pixel size is known in advance.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
 from matplotlib.figure import Figure
+
+from handdg.files import write_atomic_together
 
 DPI = 100
 RANDOM_WARNING = "random weights: CLIP features carry no meaning, for trying the pipeline only"
@@ -90,13 +91,9 @@ def save_figure(fig: Figure, out: Path) -> list[Path]:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     targets = [out.with_suffix(suffix) for suffix in (".png", ".pdf")]
-    tmps = [target.with_name(f".{target.name}.{os.getpid()}.tmp") for target in targets]
-    try:
-        for target, tmp in zip(targets, tmps):
+
+    def save(temps: list[Path]) -> None:
+        for target, tmp in zip(targets, temps):
             fig.savefig(tmp, format=target.suffix[1:], dpi=DPI)
-        for target, tmp in zip(targets, tmps):
-            os.replace(tmp, target)
-    finally:
-        for tmp in tmps:
-            tmp.unlink(missing_ok=True)
-    return targets
+
+    return write_atomic_together(targets, save)

@@ -9,16 +9,16 @@ fusion, λ3, augmentation) and reports their mean EPE (mm) under one protocol (d
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from handdg.analysis.pck import EvalResult, NotAnEvalResult, load_eval
+from handdg.analysis.table_writer import KEY_FIELDS, Record, csv_number, csv_text, markdown_grid, number
 from handdg.analysis.variants import RunVariant, run_variant
 from handdg.errors import HanddgError
+from handdg.files import write_text_atomic
 from handdg.train.config import TARGET_RATIOS
 
 DATASETS = ("stb", "rhd")
@@ -116,13 +116,15 @@ def find_eval_results(paths: Iterable[Path]) -> list[EvalResult]:
     """Every `handdg eval` JSON under the given files or folders.
 
     In a folder, JSON that is no object or has no `protocols` block (config.json, failed.json, ...) is
-    skipped; a file that is not valid JSON, or an eval result with a bad field, is an error naming it.
+    skipped, and so are hidden files (`.NAME.XXXXXXXX.json`: the temp file of an atomic write a kill
+    interrupted); a file that is not valid JSON, or an eval result with a bad field, is an error naming it.
     """
     results = []
     for path in map(Path, paths):
         if not path.exists():
             raise HanddgError(f"{path} does not exist; pass run folders or eval JSON files")
-        files = [path] if path.is_file() else sorted(p for p in path.rglob("*.json") if p.is_file())
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*.json")
+                                                     if p.is_file() and not p.name.startswith("."))
         for file in files:
             try:
                 results.append(load_eval(file))
@@ -152,43 +154,32 @@ def fill(table: Table, results: Sequence[EvalResult], protocol: str) -> list[dic
     return filled
 
 
-def _num(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f}"
+def records(table: Table, cells: list[dict[str, Cell]], protocol: str) -> list[Record]:
+    """One record per (row, dataset): measured EPE (with its run count when several) beside the paper's."""
+    out = []
+    for index, (row, row_cells) in enumerate(zip(table.rows, cells)):
+        for d in DATASETS:
+            cell = row_cells[d]
+            measured = number(cell.mean) + (f" (n={len(cell.values)})" if len(cell.values) > 1 else "")
+            out.append(Record(table.name, index, row.method, row.setting, d, protocol,
+                              (measured, number(row.paper[d])),
+                              {"handdg_epe_mm": csv_number(cell.mean), "runs": len(cell.values),
+                               "paper_epe_mm": "" if row.paper[d] is None else row.paper[d],
+                               "sources": ";".join(cell.sources)}))
+    return out
+
+
+MARKDOWN_COLUMNS = ("EPE↓ handdg", "EPE↓ paper")
+CSV_FIELDS = (*KEY_FIELDS, "handdg_epe_mm", "runs", "paper_epe_mm", "sources")
+"""The columns of each table's CSV: the mean EPE over whatever eval files fill a row (see
+handdg.reproduce.summary for the per-seed statistics of a reproduction)."""
 
 
 def markdown(table: Table, cells: list[dict[str, Cell]], protocol: str) -> str:
     """The table in Markdown: measured EPE beside the paper's, per target dataset."""
-    header = ["Methods"] + ([table.setting_header] if table.setting_header else [])
-    for d in DATASETS:
-        header += [f"{d.upper()} EPE↓ handdg", f"{d.upper()} EPE↓ paper"]
-    lines = [f"### {table.title}", "", "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    for row, row_cells in zip(table.rows, cells):
-        line = [row.method] + ([row.setting] if table.setting_header else [])
-        for d in DATASETS:
-            cell = row_cells[d]
-            measured = _num(cell.mean) + (f" (n={len(cell.values)})" if len(cell.values) > 1 else "")
-            line += [measured, _num(row.paper[d])]
-        lines.append("| " + " | ".join(line) + " |")
-    lines += ["", f"EPE in mm, protocol `{protocol}`. {table.note}".rstrip(), ""]
+    grid = markdown_grid(records(table, cells, protocol), DATASETS, MARKDOWN_COLUMNS, table.setting_header)
+    lines = [f"### {table.title}", "", *grid, "", f"EPE in mm, protocol `{protocol}`. {table.note}".rstrip(), ""]
     return "\n".join(lines)
-
-
-CSV_FIELDS = ("table", "method", "setting", "dataset", "protocol", "handdg_epe_mm", "runs", "paper_epe_mm", "sources")
-
-
-def csv_rows(table: Table, cells: list[dict[str, Cell]], protocol: str) -> list[dict[str, str]]:
-    """One CSV record per (row, dataset)."""
-    out = []
-    for row, row_cells in zip(table.rows, cells):
-        for d in DATASETS:
-            cell = row_cells[d]
-            out.append({
-                "table": table.name, "method": row.method, "setting": row.setting, "dataset": d,
-                "protocol": protocol, "handdg_epe_mm": "" if cell.mean is None else f"{cell.mean:.4f}",
-                "runs": str(len(cell.values)), "paper_epe_mm": "" if row.paper[d] is None else f"{row.paper[d]}",
-                "sources": ";".join(cell.sources),
-            })
-    return out
 
 
 def write_tables(paths: Iterable[Path], out: Path, protocol: str = "official") -> list[Path]:
@@ -206,21 +197,9 @@ def write_tables(paths: Iterable[Path], out: Path, protocol: str = "official") -
     for table in TABLES:
         cells = fill(table, results, protocol)
         sections.append(markdown(table, cells, protocol))
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(csv_rows(table, cells, protocol))
-        texts[f"{table.name}.csv"] = buffer.getvalue()
+        texts[f"{table.name}.csv"] = csv_text(records(table, cells, protocol), CSV_FIELDS)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = [write_text_atomic(out / name, text) for name, text in texts.items()]
     written.insert(0, write_text_atomic(out / "tables.md", "\n".join(sections)))
     return written
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write `text` atomically (temp + rename) and return the path."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-    return path

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +10,7 @@ from PIL import Image, ImageDraw
 from handdg.data.base import Sample
 from handdg.data.joints import finger_chains
 from handdg.errors import HanddgError
+from handdg.files import write_atomic
 
 FINGER_COLOURS = ((255, 64, 64), (255, 200, 0), (64, 220, 64), (0, 200, 255), (200, 64, 255))
 """Thumb, index, middle, ring, pinky."""
@@ -48,12 +47,7 @@ def save_overlay(sample: Sample, out: Path | str) -> Path:
     if not out.parent.is_dir():
         raise HanddgError(f"cannot write overlay {out}: folder {out.parent} does not exist")
     image = draw_skeleton(sample)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)
-    os.close(fd)
     try:
-        image.save(tmp)
-        os.replace(tmp, out)
+        return write_atomic(out, image.save)
     except (ValueError, OSError) as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise HanddgError(f"cannot write overlay {out}: {exc} (use a .png or .jpg name)") from None
-    return out

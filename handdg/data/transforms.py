@@ -8,12 +8,17 @@ same affine map, so `project(xyz, K_new) == uv_new` whenever `project(xyz, K) ==
 from __future__ import annotations
 
 import dataclasses
+import sys
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from handdg.data.base import Sample
 from handdg.data.joints import MIDDLE_MCP, MIDDLE_PIP
+
+if TYPE_CHECKING:
+    import torch
 
 _OTHER_SIDE = {"left": "right", "right": "left"}
 
@@ -62,25 +67,6 @@ def hand_box(uv: np.ndarray, scale: float = 1.5, min_side: float = 16.0) -> tupl
     return (lo + hi) / 2.0, max(float((hi - lo).max()) * scale, min_side)
 
 
-def gaussian_heatmaps(uv: np.ndarray, size: int, sigma: float, in_size: int) -> np.ndarray:
-    """(21, size, size) float32 maps exp(-d^2 / 2 sigma^2), peak 1 at each joint.
-
-    `uv` is in the pixels of an in_size x in_size crop; `sigma` is in heatmap pixels. Joints
-    with non-finite uv get an all-zero map.
-    """
-    uv = np.asarray(uv, dtype=np.float64)
-    ratio = size / float(in_size)
-    centres = (uv + 0.5) * ratio - 0.5
-    grid = np.arange(size, dtype=np.float64)
-    dx = grid[None, :] - centres[:, 0:1]
-    dy = grid[None, :] - centres[:, 1:2]
-    with np.errstate(invalid="ignore"):
-        gx = np.exp(-(dx**2) / (2.0 * sigma**2))
-        gy = np.exp(-(dy**2) / (2.0 * sigma**2))
-    maps = gy[:, :, None] * gx[:, None, :]
-    return np.nan_to_num(maps, nan=0.0).astype(np.float32)
-
-
 def mirror(sample: Sample) -> Sample:
     """Mirror a sample left<->right, keeping image, uv, K and xyz consistent.
 
@@ -112,12 +98,19 @@ def root_relative(xyz: np.ndarray, root: int = 0) -> np.ndarray:
     return xyz - xyz[..., root : root + 1, :]
 
 
-def bone_length(xyz: np.ndarray) -> np.ndarray:
-    """Length of the middle finger's proximal bone (MCP->PIP), the scale hand3d normalises by."""
+def bone_length(xyz: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+    """(...,) length of the middle finger's proximal bone (MCP->PIP) of (..., 21, 3) joints, the scale hand3d
+    (and FreiHAND) normalise by. A torch tensor gives a float64 tensor on its device (computed by torch);
+    anything else a float64 numpy array."""
+    loaded = sys.modules.get("torch")  # a tensor exists only once torch is loaded: the data layer never loads it
+    if loaded is not None and isinstance(xyz, loaded.Tensor):
+        xyz = xyz.to(loaded.float64)
+        return (xyz[..., MIDDLE_PIP, :] - xyz[..., MIDDLE_MCP, :]).norm(dim=-1)
     xyz = np.asarray(xyz, dtype=np.float64)
     return np.linalg.norm(xyz[..., MIDDLE_PIP, :] - xyz[..., MIDDLE_MCP, :], axis=-1)
 
 
 def bone_normalise(xyz: np.ndarray) -> np.ndarray:
     """(..., 21, 3) joints divided by their middle-finger MCP->PIP bone length."""
-    return np.asarray(xyz, dtype=np.float64) / bone_length(xyz)[..., None, None]
+    xyz = np.asarray(xyz, dtype=np.float64)
+    return xyz / bone_length(xyz)[..., None, None]

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from handdg.data.joints import MIDDLE_MCP, MIDDLE_PIP
+from handdg.train.heatmaps import HeatmapCodec
 from handdg.train.model import ModelOutput
 from handdg.train.targets import DEPTH_RANGE_MM, canonical_to_relative
 
@@ -59,14 +59,6 @@ def _crop_camera(crop: Crop) -> np.ndarray:
     return crop.A @ (crop.K @ MIRROR_X if crop.mirrored else crop.K)
 
 
-def heatmap_peaks(heatmaps: torch.Tensor, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(B,21,h,w) maps -> crop pixels (B,21,2) of each map's maximum after bilinear upsampling, and its value."""
-    maps = F.interpolate(heatmaps.float(), size=(size, size), mode="bilinear", align_corners=False).flatten(2)
-    value, flat = maps.max(dim=2)
-    uv = torch.stack([flat % size, flat // size], dim=-1).double()
-    return uv.numpy(), value.double().numpy()
-
-
 def root_depth_from_bone(uv: np.ndarray, dz: np.ndarray, K: np.ndarray, bone_mm: float) -> float:
     """The root depth Z at which joints back-projected at Z + dz (mm) give the MCP->PIP bone `bone_mm`.
 
@@ -90,7 +82,8 @@ def _back_project(uv: np.ndarray, z: np.ndarray, K: np.ndarray) -> np.ndarray:
 
 def decode_hands(output: ModelOutput, crops: list[Crop], size: int) -> list[Hand]:
     """Every hand of a batch, in the user's image."""
-    peaks, confidence = heatmap_peaks(output.heatmaps.detach(), size)
+    peaks, confidence = HeatmapCodec(size).decode(output.heatmaps.detach().float())
+    peaks, confidence = peaks.numpy(), confidence.double().numpy()
     coords = output.coords.detach().double()
     relative = None
     if output.rotation is not None:

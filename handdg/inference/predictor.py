@@ -224,7 +224,7 @@ def _pending_frames(sources: Sequence[Source], out: Path, every: int, report: Re
     for source in sources:
         done: set[str] = set()
         if source.video and (out / source.stem).is_dir():
-            done = {f"{source.path.name}#{p.stem}" for p in (out / source.stem).glob("*.json")}
+            done = {f"{source.path.name}#{p.stem}" for p in _frame_files(out / source.stem, ".json")}
         for frame in frames(source, every, done):
             finished = _output_paths(out, frame)[0].exists()
             if finished:
@@ -298,16 +298,21 @@ def _write_jsonl(tmp: Path, order: list[Path]) -> None:
 
 def _video_overlay(source: Source, out: Path, report: Report) -> None:
     """The overlay frames of a video as a video beside them (a note instead when FFmpeg cannot encode one)."""
-    images = sorted((out / source.stem).glob("*.overlay.jpg"))
+    images = _frame_files(out / source.stem, ".overlay.jpg")
     if not images:
         return
-    indices = sorted(int(p.stem) for p in (out / source.stem).glob("*.json"))
+    indices = sorted(int(p.stem) for p in _frame_files(out / source.stem, ".json"))
     step = indices[1] - indices[0] if len(indices) > 1 else 1
     target = out / f"{source.stem}.overlay.mp4"
     try:
         report.written.append(write_atomic(target, lambda tmp: _encode(tmp, images, video_rate(source.path) / step)))
     except HanddgError as exc:
         report.notes.append(str(exc))
+
+
+def _frame_files(folder: Path, suffix: str) -> list[Path]:
+    """A video's finished frame files (`000120.json`), sorted; temp files of a killed write are not among them."""
+    return sorted(p for p in folder.glob(f"*{suffix}") if p.name[:-len(suffix)].isdigit())
 
 
 def _encode(tmp: Path, images: list[Path], rate: float) -> None:

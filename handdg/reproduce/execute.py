@@ -6,9 +6,7 @@ run into one self-contained shell command for any launcher.
 
 from __future__ import annotations
 
-import dataclasses
 import shlex
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -19,16 +17,18 @@ from handdg.errors import HanddgError
 from handdg.reproduce import state
 from handdg.reproduce.plan import TEST_SPLIT, Plan, Run, Settings, check_run_dir
 from handdg.reproduce.summary import write_tables
+from handdg.train.options import OPTION, REPRODUCE_FLAGS
 
 Say = Callable[[str], None]
-DEDICATED_OPTIONS = ("preset", "steps", "batch_size")
-"""Training options `handdg reproduce` takes as their own flags; every other one goes through --set."""
+DEDICATED_OPTIONS = REPRODUCE_FLAGS
+"""Training options `handdg reproduce` takes as their own flags (declared `reproduce="flag"`); every other
+one goes through --set."""
 
 
 def execute_run(run: Run, settings: Settings, say: Say) -> str:
     """Train and evaluate one run unless another process holds it; returns its state afterwards."""
-    with state.run_lock(run) as locks:
-        if not locks.try_claim(run.seed):
+    with state.claim(run) as mine:
+        if not mine:
             say(f"{run.name}: another process is running it; skipped")
             return state.RUNNING
         check_run_dir(run)
@@ -47,20 +47,13 @@ def execute_run(run: Run, settings: Settings, say: Say) -> str:
 
 
 def _train(run: Run, say: Say) -> None:
-    """Train the run to its step budget: fresh, or from its newest checkpoint (an exact resume)."""
-    from handdg.train import loop, runs
+    """Train the run to its step budget (handdg.train.lifecycle.ensure_trained) and time what it trained."""
+    from handdg.train import lifecycle
 
-    config = run.config
-    started = (run.dir / runs.CONFIG).is_file()
-    done = runs.latest_checkpoint(run.dir) if started else None
-    if done == config.steps:
-        return
-    if started and done is None:
-        shutil.rmtree(run.dir)  # killed before its first checkpoint: nothing to keep
-    say(f"{run.name}: " + (f"resuming at step {done} of {config.steps}" if done else f"training {config.steps} steps"))
     start = time.perf_counter()
-    loop.train(dataclasses.replace(config), resume=done is not None)
-    state.add_timing(run.dir, train_seconds=time.perf_counter() - start, train_steps=config.steps - (done or 0))
+    trained = lifecycle.ensure_trained(run.config, say=lambda line: say(f"{run.name}: {line}"))
+    if trained.steps:
+        state.add_timing(run.dir, train_seconds=time.perf_counter() - start, train_steps=trained.steps)
 
 
 def _evaluate(run: Run, dataset: str, settings: Settings, say: Say) -> None:
@@ -147,7 +140,7 @@ def command_args(plan: Plan) -> list[str]:
             "--out", str(s.out), "--seeds", str(s.seeds)]
     for name, value in s.train.items():
         dedicated = name in DEDICATED_OPTIONS
-        args += ["--" + name.replace("_", "-") if dedicated else "--set",
+        args += [OPTION[name].flag if dedicated else "--set",
                  _option_value(value) if dedicated else f"{name}={_option_value(value)}"]
     defaults = Settings(s.data, s.store, s.stb, s.rhd, s.out)
     for name in ("stb_camera", "device", "workers", "eval_batch_size"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +19,17 @@ from handdg.analysis.tables import DATASETS, TABLES, Table
 from handdg.analysis.variants import RunVariant, run_variant
 from handdg.errors import HanddgError
 from handdg.train.config import AUGMENT_PRESETS, TrainConfig
+from handdg.train.options import OPTION, PLANNED, RUNTIME
 
 TABLE_NAMES = tuple(t.name.removeprefix("table") for t in TABLES)
 """The TABLE argument: 3, 4a, 4b, 5, 6 (and `all`)."""
 SOURCE_LAYOUT, SOURCE_SPLIT, TEST_SPLIT = "freihand", "train", "test"
-RUNTIME_FIELDS = ("out", "device", "workers", "precision", "memory_format")
-"""Config fields that may differ between a run directory and its variant (where and how it runs)."""
-FIXED_FIELDS = ("data", "layout", "split", "store", "seed", "branch2", "ratio", "target", "fusion",
-                "lambda_con", "augment", *RUNTIME_FIELDS)
-"""Fields set by the plan itself (the tables' knobs, the inputs, the seed): `--set` cannot change them."""
+RUNTIME_FIELDS = RUNTIME
+"""Config fields that may differ between a run directory and its variant (where and how it runs):
+the options declared `runtime` (handdg.train.options)."""
+FIXED_FIELDS = PLANNED
+"""Fields set by the plan itself (the tables' knobs, the inputs, the seed, the runtime options): `--set`
+cannot change them; the options declared `reproduce="plan"`."""
 
 
 @dataclass(frozen=True)
@@ -130,9 +132,8 @@ class Settings:
     def __post_init__(self) -> None:
         for name in ("data", "store", "stb", "rhd", "out"):
             setattr(self, name, Path(getattr(self, name)).expanduser().absolute())
-        known = {f.name for f in fields(TrainConfig)}
         for name in self.train:
-            if name not in known:
+            if name not in OPTION:
                 raise HanddgError(f"--set {name}: no such training option (see `handdg train --help`)")
             if name in FIXED_FIELDS:
                 raise HanddgError(f"--set {name}: reproduce sets {name} itself (it is a table knob, an input or "
@@ -235,25 +236,16 @@ def check_run_dir(run: Run) -> None:
 
 
 def parse_train_option(text: str) -> tuple[str, Any]:
-    """`FIELD=VALUE` of a `--set` option -> (field, value typed as TrainConfig's default for it)."""
+    """`FIELD=VALUE` of a `--set` option -> (field, value read and checked as the option's declaration says;
+    `none` or `null` for an option that may be unset)."""
     name, sep, raw = text.partition("=")
     name = name.strip().replace("-", "_")
-    defaults = TrainConfig()
     if not sep:
         raise HanddgError(f"--set {text}: expected FIELD=VALUE, e.g. --set lr=3e-4")
-    if not hasattr(defaults, name):
+    if name not in OPTION:
         raise HanddgError(f"--set {name}: no such training option (a TrainConfig field such as lr or "
                           "heatmap_sigma; see `handdg train --help`)")
-    default = getattr(defaults, name)
-    try:
-        if isinstance(default, bool):
-            if raw.lower() not in ("true", "false"):
-                raise ValueError(raw)
-            return name, raw.lower() == "true"
-        if isinstance(default, (int, float)):
-            return name, type(default)(raw)
-        if isinstance(default, str):
-            return name, raw
-        return name, json.loads(raw)
-    except (ValueError, json.JSONDecodeError):
-        raise HanddgError(f"--set {name}: {raw!r} is not a valid {type(default).__name__}") from None
+    option = OPTION[name]
+    if option.optional and raw.strip().lower() in ("none", "null"):
+        return name, None
+    return name, option.parse(raw)

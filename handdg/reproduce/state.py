@@ -5,8 +5,8 @@ estimate of its time from the pace of the work already done.
 Beside handdg's own run files a run directory holds eval_stb.json / eval_rhd.json,
 reproduce.json (seconds spent training and evaluating, for the estimate) and, after a failure,
 failed.json (the stage, the error's last line and the traceback). The lock of seed k of a
-variant is byte k of `runs/<variant>/.writers.lock` (handdg.stores.locks), outside the run
-directory so that a run restarted from scratch can be removed while its lock is held.
+variant is byte k of `runs/<variant>/.writers.lock` (handdg.train.lifecycle.claim), outside the
+run directory so that a run restarted from scratch can be removed while its lock is held.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from pathlib import Path
 
 from handdg.analysis.tables import DATASETS
 from handdg.reproduce.plan import Run
-from handdg.stores.locks import LOCK_FILE, ChunkLocks
-from handdg.train.runs import CONFIG, latest_checkpoint, write_json
+from handdg.train import lifecycle
+from handdg.train.runs import write_json
 
 DONE, RUNNING, FAILED, INTERRUPTED, TODO = "done", "running", "failed", "interrupted", "to do"
 STATES = (DONE, RUNNING, FAILED, INTERRUPTED, TODO)
@@ -42,25 +42,14 @@ def eval_current(run: Run, dataset: str, camera: str) -> bool:
     return data.get("step") == run.config.steps and (dataset != "stb" or data.get("camera") == camera)
 
 
-def run_lock(run: Run) -> ChunkLocks:
-    """The lock file holding this run's lock (claim byte `run.seed`); creates the variant folder."""
-    run.dir.parent.mkdir(parents=True, exist_ok=True)
-    return ChunkLocks(run.dir.parent)
+def claim(run: Run):
+    """Hold the run's lock for a `with` block (it yields False when another process holds it)."""
+    return lifecycle.claim(run.dir, run.seed)
 
 
 def held_elsewhere(run: Run) -> bool:
-    """Whether another process holds the run's lock now (a killed holder's lock is gone with it).
-
-    Call it only while this process holds no lock in the same variant folder: closing the probe's
-    file drops every POSIX lock this process has on it.
-    """
-    if not (run.dir.parent / LOCK_FILE).exists():
-        return False
-    with ChunkLocks(run.dir.parent) as locks:
-        if locks.try_claim(run.seed):
-            locks.release(run.seed)
-            return False
-    return True
+    """Whether another process holds the run's lock now (see handdg.train.lifecycle.held_elsewhere)."""
+    return lifecycle.held_elsewhere(run.dir, run.seed)
 
 
 def last_line(exc: BaseException) -> str:
@@ -117,8 +106,8 @@ class RunStatus:
 
 def status(run: Run, camera: str) -> RunStatus:
     """What the run's directory holds now."""
-    started = (run.dir / CONFIG).is_file()
-    step = (latest_checkpoint(run.dir) or 0) if started else 0
+    found = lifecycle.progress(run.dir)
+    step = found.step or 0
     evals_left = sum(not eval_current(run, d, camera) for d in DATASETS)
     if step == run.config.steps and evals_left == 0:
         return RunStatus(run, DONE, step, 0)
@@ -127,7 +116,7 @@ def status(run: Run, camera: str) -> RunStatus:
     failure = read_failure(run.dir)
     if failure is not None:
         return RunStatus(run, FAILED, step, evals_left, f"{failure.get('stage')}: {failure.get('error')}")
-    return RunStatus(run, INTERRUPTED if started else TODO, step, evals_left)
+    return RunStatus(run, INTERRUPTED if found.started else TODO, step, evals_left)
 
 
 def _duration(seconds: float) -> str:

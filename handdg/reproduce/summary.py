@@ -8,8 +8,6 @@ augmentation draws), which is why a ~1 mm effect can be told apart with few seed
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import statistics
 from dataclasses import dataclass
@@ -17,9 +15,12 @@ from pathlib import Path
 
 from scipy import stats
 
+from handdg.analysis import table_writer
 from handdg.analysis.pck import EvalResult, load_eval
+from handdg.analysis.table_writer import KEY_FIELDS, Record, csv_number, markdown_grid, number
+from handdg.analysis.tables import DATASETS, Match, Table, result_variant, variant
+from handdg.files import write_text_atomic
 from handdg.jsonfields import require
-from handdg.analysis.tables import DATASETS, Match, Table, result_variant, variant, write_text_atomic
 from handdg.reproduce import state
 from handdg.reproduce.plan import BASELINE, VARIANTS, Plan, Variant
 
@@ -99,6 +100,7 @@ class Line:
     difference: Difference | None
     is_baseline: bool
     planned: bool = True  # False: no variant of the plan fills it (left out by --variants)
+    row: int = 0  # index of the paper row in its table
 
 
 def table_lines(table: Table, results: list[EvalResult], out: Path, variants: list[Variant] | None = None
@@ -109,21 +111,15 @@ def table_lines(table: Table, results: list[EvalResult], out: Path, variants: li
     knobs = None if variants is None else [v.knobs() for v in variants]
     for protocol in PROTOCOLS:
         reference = {d: cell(variant("none"), results, d, protocol, out) for d in DATASETS}
-        for row in table.rows:
+        for index, row in enumerate(table.rows):
             for dataset in DATASETS:
                 measured = cell(row.match, results, dataset, protocol, out)
                 is_baseline = row.match is not None and row.match(baseline_knobs, dataset)
                 difference = None if is_baseline else paired_difference(measured, reference[dataset])
                 planned = row.match is None or knobs is None or any(row.match(k, dataset) for k in knobs)
                 lines.append(Line(row.method, row.setting, dataset, protocol, measured, row.paper[dataset],
-                                  difference, is_baseline, planned))
+                                  difference, is_baseline, planned, index))
     return lines
-
-
-def _num(value: float | None, signed: bool = False) -> str:
-    if value is None:
-        return "—"
-    return f"{value:+.2f}".replace("-", "−") if signed else f"{value:.2f}"
 
 
 def format_cell(c: Cell) -> str:
@@ -142,26 +138,41 @@ def format_difference(line: Line) -> str:
     if d is None:
         return "—"
     if d.low is None:
-        return f"{_num(d.mean, True)} (1 pair)"
-    return f"{_num(d.mean, True)} [{_num(d.low, True)}, {_num(d.high, True)}]"
+        return f"{number(d.mean, True)} (1 pair)"
+    return f"{number(d.mean, True)} [{number(d.low, True)}, {number(d.high, True)}]"
+
+
+def records(table: Table, lines: list[Line]) -> list[Record]:
+    """The table's lines as the table writer's records: Markdown cells and CSV fields of each."""
+    out = []
+    for line in lines:
+        d = line.difference
+        shown = (format_cell(line.cell) if line.planned else "not run", number(line.paper), format_difference(line))
+        out.append(Record(table.name, line.row, line.method, line.setting, line.dataset, line.protocol, shown, {
+            "runs": len(line.cell.values), "mean_epe_mm": csv_number(line.cell.mean),
+            "std_epe_mm": csv_number(line.cell.std), "paper_epe_mm": "" if line.paper is None else line.paper,
+            "diff_vs_baseline_mm": csv_number(d.mean if d else None),
+            "diff_ci95_low_mm": csv_number(d.low if d else None),
+            "diff_ci95_high_mm": csv_number(d.high if d else None), "pairs": d.pairs if d else 0,
+            "per_seed_epe_mm": ";".join(f"{s}:{v:.4f}" for s, v in sorted(line.cell.values.items())),
+            "sources": ";".join(src for _, src in sorted(line.cell.sources.items())),
+        }))
+    return out
+
+
+MARKDOWN_COLUMNS = ("EPE↓ handdg", "paper", "Δ vs baseline [95% CI]")
+CSV_FIELDS = (*KEY_FIELDS, "runs", "mean_epe_mm", "std_epe_mm", "paper_epe_mm", "diff_vs_baseline_mm",
+              "diff_ci95_low_mm", "diff_ci95_high_mm", "pairs", "per_seed_epe_mm", "sources")
+"""The columns of each table's CSV: per-seed statistics and the paired difference from the Baseline
+(handdg.analysis.tables' CSV has the plain mean over eval files instead)."""
 
 
 def markdown(table: Table, lines: list[Line]) -> str:
     """The table in Markdown, one block per protocol."""
     blocks = []
     for protocol in PROTOCOLS:
-        header = ["Methods"] + ([table.setting_header] if table.setting_header else [])
-        for d in DATASETS:
-            header += [f"{d.upper()} EPE↓ handdg", f"{d.upper()} paper", f"{d.upper()} Δ vs baseline [95% CI]"]
-        rows = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-        chosen = [line for line in lines if line.protocol == protocol]
-        for start in range(0, len(chosen), len(DATASETS)):
-            group = chosen[start:start + len(DATASETS)]
-            cells = [group[0].method] + ([group[0].setting] if table.setting_header else [])
-            for line in group:
-                cells += [format_cell(line.cell) if line.planned else "not run", _num(line.paper),
-                          format_difference(line)]
-            rows.append("| " + " | ".join(cells) + " |")
+        chosen = [record for record in records(table, lines) if record.protocol == protocol]
+        rows = markdown_grid(chosen, DATASETS, MARKDOWN_COLUMNS, table.setting_header)
         blocks.append("\n".join([f"### {table.title} — protocol `{protocol}`", "", *rows, ""]))
     note = ("EPE in mm: mean ± sample std over seeds (n = finished runs). Δ = the row minus the Baseline, "
             "seed by seed over the seeds both have, mean [95 % t-interval]; negative = lower error than the "
@@ -169,32 +180,9 @@ def markdown(table: Table, lines: list[Line]) -> str:
     return "\n".join(blocks) + "\n" + note + "\n"
 
 
-CSV_FIELDS = ("table", "method", "setting", "dataset", "protocol", "runs", "mean_epe_mm", "std_epe_mm",
-              "paper_epe_mm", "diff_vs_baseline_mm", "diff_ci95_low_mm", "diff_ci95_high_mm", "pairs",
-              "per_seed_epe_mm", "sources")
-
-
-def _csv_num(value: float | None) -> str:
-    return "" if value is None else f"{value:.4f}"
-
-
 def csv_text(table: Table, lines: list[Line]) -> str:
     """One CSV record per (row, test set, protocol)."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    for line in lines:
-        d = line.difference
-        writer.writerow({
-            "table": table.name, "method": line.method, "setting": line.setting, "dataset": line.dataset,
-            "protocol": line.protocol, "runs": len(line.cell.values), "mean_epe_mm": _csv_num(line.cell.mean),
-            "std_epe_mm": _csv_num(line.cell.std), "paper_epe_mm": "" if line.paper is None else line.paper,
-            "diff_vs_baseline_mm": _csv_num(d.mean if d else None), "diff_ci95_low_mm": _csv_num(d.low if d else None),
-            "diff_ci95_high_mm": _csv_num(d.high if d else None), "pairs": d.pairs if d else 0,
-            "per_seed_epe_mm": ";".join(f"{s}:{v:.4f}" for s, v in sorted(line.cell.values.items())),
-            "sources": ";".join(src for _, src in sorted(line.cell.sources.items())),
-        })
-    return buffer.getvalue()
+    return table_writer.csv_text(records(table, lines), CSV_FIELDS)
 
 
 def _preamble(plan: Plan, finished: int) -> str:

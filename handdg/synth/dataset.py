@@ -1,35 +1,23 @@
 """`make_dataset`: write a synthetic dataset in a real dataset's on-disk layout, atomically and deterministically.
 
-Samples are rendered in parallel (`run_tasks`), each from its own seeded generator (sampling.py),
+Samples are rendered in parallel (tasks.py), each from its own seeded generator (sampling.py),
 into a staging folder that becomes OUT only when complete (staging.py).
 """
 
 from __future__ import annotations
 
 import json
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
-
-from tqdm import tqdm
+from typing import Sequence
 
 from handdg import __version__
 from handdg.errors import HanddgError
 from handdg.synth.attributes import check_look, write_sidecar
 from handdg.synth.sampling import LAYOUTS, check_seed
 from handdg.synth.staging import staged_folder
+from handdg.synth.writers import WRITERS
 
 MANIFEST = "handdg_synth.json"
-
-
-def run_tasks(fn: Callable, tasks: Sequence[tuple], workers: int, desc: str) -> list:
-    """fn(*task) for every task, in order, on `workers` processes, with a progress bar on stderr."""
-    bar = dict(total=len(tasks), desc=desc, unit="img", leave=False, disable=None)
-    if workers <= 1 or len(tasks) < 2:
-        return [fn(*task) for task in tqdm(tasks, **bar)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        results: Iterable = pool.map(fn, *zip(*tasks), chunksize=max(1, len(tasks) // (workers * 8)))
-        return list(tqdm(results, **bar))
 
 
 DEFAULT_SPLITS = {"freihand": ("train", "test"), "rhd": ("train", "test"), "stb": ("test",)}
@@ -48,8 +36,6 @@ def make_dataset(out: Path | str, layout: str, count: int, seed: int, overwrite:
     "restricted" and "unseen" draw from the two halves of the closed-world experiment's split of
     them; either way each image's attributes go to the SIDECAR file (attributes.py).
     """
-    from handdg.synth.writers import WRITERS
-
     if layout not in LAYOUTS:
         raise HanddgError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
     if count < 1:

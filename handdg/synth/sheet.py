@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ from PIL import Image, ImageDraw
 from handdg.data.camera import project
 from handdg.data.joints import BONES
 from handdg.errors import HanddgError
+from handdg.files import write_atomic
 from handdg.synth.sampling import check_seed, sample_rng, subject_for
 from handdg.synth.scenes import FREIHAND_VERSIONS, View, freihand_views, rhd_view, stb_views
 
@@ -76,7 +76,4 @@ def contact_sheet(out: Path | str, per_domain: int = 4, seed: int = 0, skeleton:
             draw.text((x + 4, y + 4), caption, fill=(255, 255, 255))
             x += tile.width + 4
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
-    sheet.save(tmp, format="PNG")
-    os.replace(tmp, out)
-    return out
+    return write_atomic(out, lambda tmp: sheet.save(tmp, format="PNG"))

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import tempfile
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -26,6 +26,7 @@ from handdg import __version__
 from handdg.errors import HanddgError
 from handdg.featurize.clip import _check_model, _quiet_open_clip
 from handdg.featurize.compact import write_packed
+from handdg.files import write_atomic
 from handdg.synthclip.captions import caption
 from handdg.synthclip.settings import SynthClipSettings
 from handdg.synthclip.data import load_images, normalize, render_caption_set
@@ -128,11 +129,10 @@ def train_synthclip(out: Path | str, settings: SynthClipSettings = SynthClipSett
                             settings, rng, gen, step, total)
         history.append(loss)
         log(f"epoch {epoch + 1}/{settings.epochs}: loss {loss:.4f}, logit scale {float(model.logit_scale.detach().exp()):.1f}")
-        partial = _resume_path(out).with_suffix(".tmp")
-        torch.save({"settings": asdict(settings), "epoch": epoch + 1, "step": step, "history": history,
-                    "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "rng": rng.bit_generator.state, "gen": gen.get_state()}, partial)
-        os.replace(partial, _resume_path(out))  # a kill mid-write leaves the previous epoch's state
+        saved = {"settings": asdict(settings), "epoch": epoch + 1, "step": step, "history": history,
+                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                 "rng": rng.bit_generator.state, "gen": gen.get_state()}
+        write_atomic(_resume_path(out), partial(torch.save, saved))  # a kill mid-write leaves the previous epoch's state
     summary = {"settings": asdict(settings), "images": len(records), "steps": step, "loss_history": history,
                "handdg_version": __version__, "open_clip_version": open_clip.__version__}
     _write(out, full_state(model), summary, packed_out)
@@ -160,8 +160,6 @@ def _write(out: Path, state: dict[str, torch.Tensor], summary: dict, packed_out:
     """Write OUT atomically (and the packed copy): the full state dict plus the summary as metadata."""
     metadata = {"handdg_synthclip": json.dumps(summary, sort_keys=True)}
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    save_file(state, str(tmp), metadata=metadata)
-    os.replace(tmp, out)
+    write_atomic(out, lambda tmp: save_file(state, str(tmp), metadata=metadata))
     if packed_out is not None:
-        write_packed(Path(packed_out), state, metadata)
+        write_atomic(packed_out, lambda tmp: write_packed(tmp, state, metadata))

@@ -28,7 +28,8 @@ from handdg.errors import HanddgError
 from handdg.train import augment
 from handdg.train.config import TrainConfig
 from handdg.train.model import ModelConfig
-from handdg.train.targets import heatmap_target, with_root
+from handdg.train.heatmaps import HeatmapCodec
+from handdg.train.targets import with_root
 from handdg.train.seeds import AUGMENT, keyed_generator, keyed_seed
 
 
@@ -50,6 +51,11 @@ class CropSpec:
         """Input and heatmap geometry of a run."""
         return cls(input_size=model.input_size, heatmap_size=config.heatmap_size,
                    heatmap_sigma=config.heatmap_sigma, crop_scale=config.crop_scale, root=config.root)
+
+    @property
+    def codec(self) -> HeatmapCodec:
+        """The GT heatmaps of these crops."""
+        return HeatmapCodec(self.input_size, self.heatmap_size, self.heatmap_sigma)
 
 
 def _warp(image: np.ndarray, M: np.ndarray, out_size: int) -> np.ndarray:
@@ -98,7 +104,7 @@ def crop_sample(sample: Sample, spec: CropSpec, geometry: augment.Geometry = aug
 
 def to_tensors(crop: dict, spec: CropSpec) -> dict[str, torch.Tensor]:
     """Network input (3,S,S) float in [0,1], heatmaps and geometry as float32 tensors."""
-    heatmaps = heatmap_target(crop["uv"], spec.input_size, spec.heatmap_size, spec.heatmap_sigma)
+    heatmaps = spec.codec.encode(crop["uv"])
     return {
         "image": torch.from_numpy(np.array(crop["image"])).permute(2, 0, 1).float() / 255.0,
         "heatmaps": torch.from_numpy(heatmaps),

@@ -1,39 +1,24 @@
 """Every knob of a training run in one dataclass: each of the paper's ablations is a field.
 
-A run directory stores the resolved config as config.json; `--resume` reads it back, so a run
-is fully described by that file (plus the feature store it names).
+The fields, their defaults, allowed values and help are declared once in handdg.train.options
+(OPTIONS); TrainConfig is built from that declaration, plus `recipe`, the version of what the
+fields mean. A run directory stores the resolved config as config.json; `--resume` reads it back,
+so a run is fully described by that file (plus the feature store it names).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from handdg.errors import HanddgError
-from handdg.loading import default_workers
-from handdg.train.option_checks import check_numbers
+from handdg.train.options import (AUGMENT_PRESETS, AUGMENTATIONS, BRANCH2_MODES, LAYOUTS, LR_SCHEDULES,  # noqa: F401
+                                  MEMORY_FORMATS, OPTIONS, PRECISIONS, PRESETS, ROTATIONS, TARGET_RATIOS,
+                                  parse_augment)
 
-BRANCH2_MODES = ("none", "ie", "te", "ie+te")
-"""none = baseline without Branch2; ie = image features only (r = 1); te = text only (r = 0)."""
-TARGET_RATIOS = {"stb": 0.6, "rhd": 0.9}
-"""The paper's image:text mixing ratio per target domain (section 3.3, Table 4a)."""
-AUGMENTATIONS = ("geometric", "jitter", "cutout", "noise", "sobel", "drop", "blur")
-AUGMENT_PRESETS = {
-    "none": (),
-    "official": ("geometric", "jitter"),
-    "normal": AUGMENTATIONS,
-}
-"""`official` = what the released code applied; `normal` = Table 6's six photometric ones + geometric."""
-LAYOUTS = ("freihand", "rhd", "stb")
-PRESETS = ("paper", "small", "tiny")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
-"""Resolved for the device when a run starts (handdg.train.precision); config.json keeps the result."""
-LR_SCHEDULES = ("cosine", "step", "constant")
-ROTATIONS = ("axis-angle", "6d")
-"""ViewPoint's output: H3D's axis-angle, or the continuous 6-D form (handdg.train.hand_frame.rotation_6d)."""
 RECIPE = 4
 """Version of what a config's fields mean. 1 = before the learning fix (per-pixel mean L_heat, last
 stage only, σ 1, constant lr, Eq. 4 as printed, no BatchNorm); 2 = the CPU presets narrowed the
@@ -42,15 +27,31 @@ vectors onto R's first rows (axis-angle runs train as under 3). A run of another
 WARMUP_FRACTION = 0.05
 
 
-def _choice(name: str, value: Any, allowed: tuple) -> None:
-    if value not in allowed:
-        raise HanddgError(f"{name} must be one of {', '.join(map(str, allowed))}, got {value!r}")
+def recipe(saved: int | None = RECIPE, resuming: Path | str | None = None) -> int:
+    """Recipe versioning in one place: the recipe of a config (RECIPE for a new one; a saved config
+    without the field was written before the learning fix: recipe 1). With `resuming` (the run's
+    folder), a recipe other than RECIPE is refused: the same settings meant other training then."""
+    version = 1 if saved is None else saved
+    if resuming is not None and version != RECIPE:
+        raise HanddgError(f"{resuming} was trained with training recipe {version} (an older handdg); "
+                          f"its settings mean something else under recipe {RECIPE}: start a new run in another --out")
+    return version
 
 
-@dataclass
+def _option_fields(cls: type) -> type:
+    """`cls` as a dataclass whose fields are OPTIONS (in order, with their defaults) then its own."""
+    own = dict(cls.__dict__.get("__annotations__", {}))
+    cls.__annotations__ = {**{option.name: option.annotation for option in OPTIONS}, **own}
+    for option in OPTIONS:
+        setattr(cls, option.name, option.field())
+    return dataclass(cls)
+
+
+@_option_fields
 class TrainConfig:
     """A training run: the paper's method (Eq. 1-4, λ 1/1/0.1, Adam) with a recipe that learns from scratch.
 
+    One field per option of handdg.train.options.OPTIONS (`handdg train --help` lists them), plus `recipe`.
     heatmap_size is the GT heatmap side (the paper's 32); predictions (input/8 per side) are
     upsampled to it by the heatmap loss. heatmap_sigma is the Gaussian's std in GT heatmap pixels
     (2 px of 32 ≈ hand3d's σ 25 at 256; the official code's σ 10 ≈ 0.9 px). heat_reduction /
@@ -66,54 +67,6 @@ class TrainConfig:
     joint 0 means to the network (wrist: FreiHAND's own; palm: hand3d's), converted on read.
     """
 
-    data: str = ""
-    layout: str = "freihand"
-    split: str = "train"
-    store: str | None = None
-    out: str = "run"
-    preset: str = "small"
-    norm: str = "batch"
-    rotation: str = "6d"
-    branch2: str = "ie+te"
-    ratio: float | None = None
-    target: str | None = None
-    normalise_mix: bool = True
-    fusion: str = "concat"
-    lambda_heat: float = 1.0
-    lambda_pose: float = 1.0
-    lambda_con: float = 0.1
-    contrastive: str = "hinge"
-    heat_reduction: str = "sum"
-    heat_stages: str = "all"
-    pose_gradient: str = "joint"
-    gt_lifting: bool = True
-    pose_target: str = "canonical"
-    root: str = "wrist"
-    heatmap_size: int = 32
-    heatmap_sigma: float = 2.0
-    crop_scale: float = 1.5
-    batch_size: int = 32
-    steps: int = 1000
-    lr: float = 3e-3
-    lr_schedule: str = "cosine"
-    seed: int = 0
-    augment: tuple[str, ...] = field(default_factory=lambda: AUGMENT_PRESETS["official"])
-    clip_mode: str = "cached"
-    clip_model: str = "ViT-B-32"
-    clip_weights: str = "openai"
-    checkpoint_every: int = 200
-    keep_checkpoints: int = 2
-    log_every: int = 10
-    workers: int = field(default_factory=default_workers)
-    device: str = "auto"
-    precision: str = "auto"
-    memory_format: str = "auto"
-    val_data: str | None = None
-    val_layout: str | None = None
-    val_split: str | None = None
-    val_every: int | None = None
-    val_limit: int = 500
-    init: str | None = None
     recipe: int = RECIPE
 
     def lr_at(self, step: int) -> float:
@@ -152,50 +105,21 @@ class TrainConfig:
         return self.branch2 != "none"
 
     def validate(self) -> "TrainConfig":
-        """Raise HanddgError naming the first bad field; return self so calls can chain."""
-        _choice("layout", self.layout, LAYOUTS)
-        _choice("preset", self.preset, PRESETS)
-        _choice("norm", self.norm, ("batch", "none"))
-        _choice("rotation", self.rotation, ROTATIONS)
-        _choice("branch2", self.branch2, BRANCH2_MODES)
-        _choice("fusion", self.fusion, ("concat", "sum"))
-        _choice("contrastive", self.contrastive, ("paper", "hinge"))
-        _choice("heat_reduction", self.heat_reduction, ("sum", "mean"))
-        _choice("heat_stages", self.heat_stages, ("all", "last"))
-        _choice("pose_gradient", self.pose_gradient, ("joint", "lifting"))
-        _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
-        if self.val_layout is not None:
-            _choice("val_layout", self.val_layout, LAYOUTS)
-        _choice("pose_target", self.pose_target, ("canonical", "2.5d"))
-        _choice("root", self.root, ("wrist", "palm"))
-        _choice("clip_mode", self.clip_mode, ("cached", "online"))
-        _choice("precision", self.precision, PRECISIONS)
-        _choice("memory_format", self.memory_format, MEMORY_FORMATS)
-        if self.target is not None:
-            _choice("target", self.target, tuple(TARGET_RATIOS))
-        if self.ratio is not None and not 0.0 <= self.ratio <= 1.0:
-            raise HanddgError(f"--ratio must lie in [0, 1], got {self.ratio}")
+        """Raise HanddgError naming the first bad option (as typed: --lr); return self so calls can chain.
+
+        Each option is checked by its declaration (the CLI's checks, same messages), then the rules that
+        join options."""
+        for option in OPTIONS:
+            option.check(getattr(self, option.name))
         if self.ratio is not None and self.target is not None:
             raise HanddgError("give either --ratio or --target (its preset ratio), not both")
-        for name in self.augment:
-            _choice("augmentation", name, AUGMENTATIONS)
-        if self.val_every is not None and self.val_every < 1:
-            raise HanddgError(f"--val-every must be at least 1, got {self.val_every}")
-        if self.val_limit < 0:
-            raise HanddgError(f"--val-limit must be 0 (all) or more, got {self.val_limit}")
-        for name in ("batch_size", "steps", "heatmap_size", "checkpoint_every", "log_every", "keep_checkpoints"):
-            if getattr(self, name) < 1:
-                raise HanddgError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.lr <= 0 or self.heatmap_sigma <= 0 or self.crop_scale <= 0:
-            raise HanddgError("lr, heatmap_sigma and crop_scale must be positive")
-        if self.workers < 0 or self.seed < 0:
-            raise HanddgError(f"workers and seed must be 0 or more, got {self.workers} and {self.seed}")
-        if not self.data:
-            raise HanddgError("no training data: give --data ROOT")
         if self.uses_clip and self.clip_mode == "cached" and not self.store:
             raise HanddgError(f"branch2 {self.branch2} reads cached CLIP features: give --store STORE "
                               "(made by `handdg featurize`), or use --branch2 none / --clip-mode online")
-        check_numbers(self)
+        if self.uses_clip and self.batch_size < 2:
+            raise HanddgError(f"--batch-size {self.batch_size} with --branch2 {self.branch2}: the contrastive loss "
+                              "takes each sample's negative from another sample of the batch; use --batch-size 2 "
+                              "or more (or --branch2 none)")
         self.mixing_ratio()
         return self
 
@@ -207,25 +131,15 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
-        """Inverse of to_dict; unknown keys are an error (a config from another handdg version)."""
+        """Inverse of to_dict; unknown keys are an error (a config from another handdg version). A field the
+        saved config lacks (written before that option existed) takes the value it was trained with then
+        (Option.legacy: e.g. norm none, rotation axis-angle), not today's default."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise HanddgError(f"unknown training option(s) {', '.join(unknown)} in config "
                               "(written by another handdg version?)")
-        values = dict(values)
-        if "recipe" not in values:  # written before the learning fix: the official network
-            values.update(recipe=1, norm=values.get("norm", "none"))
-        if "augment" in values:
-            values["augment"] = tuple(values["augment"])
+        values = {**{o.name: o.saved_value() for o in OPTIONS if o.name not in values}, **values}
+        values["recipe"] = recipe(values.get("recipe"))
+        values["augment"] = tuple(values["augment"])
         return cls(**values)
-
-
-def parse_augment(text: str) -> tuple[str, ...]:
-    """`official`, `normal`, `none` or a comma list such as `geometric,blur` -> augmentation names."""
-    if text in AUGMENT_PRESETS:
-        return AUGMENT_PRESETS[text]
-    names = tuple(part.strip() for part in text.split(",") if part.strip())
-    for name in names:
-        _choice("augmentation", name, AUGMENTATIONS)
-    return names

@@ -28,7 +28,8 @@ from handdg.train.distributed import pick_device
 from handdg.train.model import HandPoseNet, ModelConfig
 from handdg.train.precision import Precision
 from handdg.train.reference import constant_pose_scores
-from handdg.train.targets import Decoded, decode, decode_official, heatmap_uv
+from handdg.train.heatmaps import HeatmapCodec
+from handdg.train.targets import Decoded, decode, decode_official
 
 DEFAULT_XY_FROM = {"stb": "heatmap", "rhd": "regression", "freihand": "regression"}
 """Where a 2.5-D model's x, y come from in the official protocol, as the official code read them."""
@@ -59,7 +60,7 @@ def _predict(net: HandPoseNet, loader: DataLoader, amp: Precision, decoded_by: D
     """Decoded predictions and ground truth of every test sample (crop camera frame, mm; 2D in original pixels)."""
     collected: dict[str, list[np.ndarray]] = {"relative": [], "camera": [], "gt": [], "visible": [],
                                               "uv": [], "gt_uv": []}
-    size = net.config.input_size
+    codec = HeatmapCodec(net.config.input_size)
     with torch.inference_mode():
         for batch in tqdm(loader, desc="evaluating", unit="batch", disable=not show):
             inputs = amp.batch_to_device({"image": batch["image"], "hand_side": batch["hand_side"]})
@@ -74,7 +75,7 @@ def _predict(net: HandPoseNet, loader: DataLoader, amp: Precision, decoded_by: D
             collected["camera"].append(decoded.camera_mm.numpy())
             collected["gt"].append(batch["xyz_mm"].double().numpy())
             collected["visible"].append(batch["visible"].numpy())
-            collected["uv"].append((heatmap_uv(output.heatmaps, size) / zoom).numpy())
+            collected["uv"].append((codec.decode(output.heatmaps.double())[0] / zoom).numpy())
             collected["gt_uv"].append((batch["uv"].double() / zoom).numpy())
     return {name: np.concatenate(parts) for name, parts in collected.items()}
 

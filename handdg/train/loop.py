@@ -24,7 +24,7 @@ from handdg.train import distributed, init, runs, validate
 from handdg.train.batches import CropSpec, HandCrops, StepBatches
 from handdg.train.config import TrainConfig
 from handdg.train.features import ClipFeatures
-from handdg.train.config import RECIPE
+from handdg.train.lifecycle import resume  # noqa: F401 - `loop.resume`, the name tests and notebooks use
 from handdg.train.losses import LossConfig, LossTerms, total_loss
 from handdg.train.reference import mean_pose
 from handdg.train.model import HandPoseNet, ModelConfig
@@ -142,29 +142,9 @@ def _build_model(config: TrainConfig, clip_dim: int, ctx: distributed.Context, a
     return net, distributed.wrap(net, ctx)
 
 
-def resume(out: Path, steps: int | None = None, workers: int | None = None, device: str | None = None,
-           data: str | None = None, store: str | None = None) -> Path:
-    """Continue the run in `out` from its newest checkpoint, exactly as configured in its config.json.
-
-    Only the step budget (extend only), data-loading workers and device may change, and where the
-    data and store live now (`data`, `store`; they must be the same ones).
-    """
-    config, _ = runs.read_run(Path(out))
-    if config.recipe != RECIPE:
-        raise HanddgError(f"{out} was trained with training recipe {config.recipe} (an older handdg); "
-                          f"its settings mean something else under recipe {RECIPE}: start a new run in another --out")
-    runs.relocate(config, Path(out), data, store)
-    if steps is not None:
-        if steps < config.steps:
-            raise HanddgError(f"--steps {steps} is below the run's {config.steps}: resume can only extend a run")
-        config.steps = steps
-    config.workers = config.workers if workers is None else workers
-    config.device = config.device if device is None else device
-    return train(config, resume=True)
-
-
 def train(config: TrainConfig, resume: bool = False) -> Path:
-    """Train (or, with `resume`, continue) the run described by `config`; returns the run directory."""
+    """Train (or, with `resume`, continue from its newest checkpoint) the run described by `config`;
+    returns the run directory. When to start, resume or leave a run is handdg.train.lifecycle's."""
     config.validate()
     ctx = distributed.start(config.device)
     try:

@@ -28,7 +28,9 @@ import torch
 import torch.nn.functional as F
 
 from handdg.errors import HanddgError
+from handdg.train.heatmaps import HeatmapCodec
 from handdg.train.model import ModelOutput
+from handdg.train.options import check, default
 
 Contrastive = Literal["paper", "hinge"]
 NegativeFrom = Literal["e2", "e1"]
@@ -38,28 +40,25 @@ HeatStages = Literal["all", "last"]
 
 @dataclass(frozen=True)
 class LossConfig:
-    """Weights, heatmap-loss form and contrastive variant; paper λ = (1, 1, 0.1), margin 0.5."""
+    """Weights, heatmap-loss form and contrastive variant; paper λ = (1, 1, 0.1), margin 0.5. The defaults
+    are the training options' (handdg.train.options: --lambda-*, --contrastive, --heat-*)."""
 
-    heat: float = 1.0
-    pose: float = 1.0
-    con: float = 0.1
-    contrastive: Contrastive = "hinge"
+    heat: float = default("lambda_heat")
+    pose: float = default("lambda_pose")
+    con: float = default("lambda_con")
+    contrastive: Contrastive = default("contrastive")
     margin: float = 0.5
     negative_from: NegativeFrom = "e2"
-    heat_reduction: HeatReduction = "sum"
-    heat_stages: HeatStages = "all"
+    heat_reduction: HeatReduction = default("heat_reduction")
+    heat_stages: HeatStages = default("heat_stages")
 
     def __post_init__(self) -> None:
-        if self.heat_reduction not in ("sum", "mean"):
-            raise HanddgError(f"unknown heatmap loss reduction {self.heat_reduction!r}: use 'sum' or 'mean'")
-        if self.heat_stages not in ("all", "last"):
-            raise HanddgError(f"unknown heatmap supervision {self.heat_stages!r}: use 'all' or 'last'")
-        if self.contrastive not in ("paper", "hinge"):
-            raise HanddgError(f"unknown contrastive loss {self.contrastive!r}: use 'paper' or 'hinge'")
+        for name, option in (("heat", "lambda_heat"), ("pose", "lambda_pose"), ("con", "lambda_con"),
+                             ("contrastive", "contrastive"), ("heat_reduction", "heat_reduction"),
+                             ("heat_stages", "heat_stages")):
+            check(option, getattr(self, name))  # the training option's own check and message
         if self.negative_from not in ("e2", "e1"):
             raise HanddgError(f"unknown negative source {self.negative_from!r}: use 'e2' or 'e1'")
-        if min(self.heat, self.pose, self.con) < 0:
-            raise HanddgError(f"loss weights must be >= 0, got heat={self.heat}, pose={self.pose}, con={self.con}")
 
     def to_dict(self) -> dict:
         """Plain JSON-able dict of the fields."""
@@ -76,16 +75,10 @@ class LossTerms:
     con: torch.Tensor | None
 
 
-def _at_size(pred: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    if tuple(pred.shape[-2:]) == tuple(size):
-        return pred
-    return F.interpolate(pred, size=size, mode="bilinear", align_corners=False)
-
-
 def heatmap_loss(pred: torch.Tensor, target: torch.Tensor, reduction: HeatReduction = "sum") -> torch.Tensor:
     """Squared error between predicted and GT heatmaps (B,21,·,·), predictions upsampled to the GT size:
     summed over maps and pixels then averaged over the batch (`sum`, Eq. 2), or averaged over all (`mean`)."""
-    squared = (_at_size(pred, target.shape[-2:]).float() - target) ** 2
+    squared = (HeatmapCodec.resize(pred, target.shape[-2:]).float() - target) ** 2
     return squared.flatten(1).sum(dim=1).mean() if reduction == "sum" else squared.mean()
 
 
@@ -123,14 +116,14 @@ def select_negatives(pred_heatmaps: torch.Tensor, gt_heatmaps: torch.Tensor) -> 
     """(B,) index of the sample whose GT heatmap is farthest (L2) from each anchor's prediction, self excluded."""
     if pred_heatmaps.shape[0] < 2:
         raise ValueError("negative mining needs a batch of at least 2 samples")
-    pred = _at_size(pred_heatmaps, gt_heatmaps.shape[-2:]).flatten(1).float()
+    pred = HeatmapCodec.resize(pred_heatmaps, gt_heatmaps.shape[-2:]).flatten(1).float()
     dist = torch.cdist(pred, gt_heatmaps.flatten(1).float())
     dist.fill_diagonal_(-1.0)
     return dist.argmax(dim=1)
 
 
 def contrastive_loss(e1p: torch.Tensor, e2p: torch.Tensor, negatives: torch.Tensor,
-                     form: Contrastive = "paper", margin: float = 0.5,
+                     form: Contrastive = default("contrastive"), margin: float = 0.5,
                      negative_from: NegativeFrom = "e2") -> torch.Tensor:
     """Eq. 4 (`paper`) or its hinge form, batch mean; anchor e1', positive e2', negative row `negatives`."""
     e_neg = (e2p if negative_from == "e2" else e1p)[negatives]

@@ -22,6 +22,8 @@ from torch import nn
 
 from handdg.errors import HanddgError
 from handdg.train.hand_frame import flip_right_hand, rodrigues, rotation_6d, rows_6d, side_onehot
+from handdg.train.heatmaps import HeatmapCodec
+from handdg.train.options import NETWORK_PRESETS, OPTION, check, default
 
 NUM_JOINTS = 21
 LEAK = 0.01  # leaky ReLU slope of H3D / the official code (PyTorch's default)
@@ -32,13 +34,15 @@ Norm = Literal["batch", "none"]
 Rotation = Literal["6d", "axis-angle"]
 SideInput = Literal["given", "official"]
 
-PRESETS: dict[str, dict[str, int]] = {
-    "paper": {"input_size": 256, "width_divisor": 1, "lifting_divisor": 1},
-    "small": {"input_size": 128, "width_divisor": 4, "lifting_divisor": 1},
-    "tiny": {"input_size": 64, "width_divisor": 8, "lifting_divisor": 1},
-}
-"""The CPU presets narrow the heatmap net only: the lifting nets keep the published widths, which
-cost little at 8²-16² maps and which the lifting needs (docs/training.md, "The recipe")."""
+PRESETS = NETWORK_PRESETS
+"""--preset's network sizes (declared with the training options, handdg.train.options)."""
+_DEFAULT_SIZE = PRESETS[default("preset")]
+TRAINED_BEFORE: dict[str, object] = {
+    "input_size": 256, "width_divisor": 1, "clip_dim": 512, "fusion": "concat", "target": "canonical",
+    "rotation_eps": 1e-8, "norm": OPTION["norm"].saved_value(), "rotation": OPTION["rotation"].saved_value(),
+    "side_input": "given"}
+"""What a saved model dict without a field was built with (the field did not exist yet): the official network's
+norm none and axis-angle, the given hand side; `lifting_divisor` was then the `width_divisor` (from_dict)."""
 
 
 @dataclass(frozen=True)
@@ -59,17 +63,20 @@ class ModelConfig:
     `side_input` "given" feeds the lifting nets each hand's side; "official" is the released model's
     forward (§a.3): the constant side [1, 0] (H3D's "left", so no z flip) and x negated after the
     rotation, whatever the hand; only with the 2.5-D target, as the released checkpoint was trained.
+    The defaults are the network `handdg train` builds by default (the declared --preset, --fusion,
+    --pose-target, --norm, --rotation; a CLIP of 512 dims), so `ModelConfig.from_preset(name)` is
+    `handdg train --preset NAME`'s network.
     """
 
-    input_size: int = 256
-    width_divisor: int = 1
+    input_size: int = _DEFAULT_SIZE["input_size"]
+    width_divisor: int = _DEFAULT_SIZE["width_divisor"]
     clip_dim: int = 512
-    fusion: Fusion = "concat"
-    target: Target = "canonical"
+    fusion: Fusion = default("fusion")
+    target: Target = default("pose_target")
     rotation_eps: float = 1e-8
-    norm: Norm = "batch"
-    rotation: Rotation = "axis-angle"
-    lifting_divisor: int = 1
+    norm: Norm = default("norm")
+    rotation: Rotation = default("rotation")
+    lifting_divisor: int = _DEFAULT_SIZE["lifting_divisor"]
     side_input: SideInput = "given"
 
     def __post_init__(self) -> None:
@@ -82,14 +89,8 @@ class ModelConfig:
                 raise HanddgError(f"model {name.replace('_', ' ')} {divisor} does not divide 64: use 1, 2, 4, 8, 16 or 32")
         if self.clip_dim < 1:
             raise HanddgError(f"CLIP feature size {self.clip_dim} must be positive: use the store's embed_dim")
-        if self.fusion not in ("concat", "sum"):
-            raise HanddgError(f"unknown CLIP fusion {self.fusion!r}: use 'concat' or 'sum'")
-        if self.target not in ("canonical", "2.5d"):
-            raise HanddgError(f"unknown 3D target {self.target!r}: use 'canonical' or '2.5d'")
-        if self.norm not in ("batch", "none"):
-            raise HanddgError(f"unknown heatmap-net normalisation {self.norm!r}: use 'batch' or 'none'")
-        if self.rotation not in ("6d", "axis-angle"):
-            raise HanddgError(f"unknown ViewPoint rotation output {self.rotation!r}: use '6d' or 'axis-angle'")
+        for name, option in (("fusion", "fusion"), ("target", "pose_target"), ("norm", "norm"), ("rotation", "rotation")):
+            check(option, getattr(self, name))  # the training option's own check and message
         if self.side_input not in ("given", "official"):
             raise HanddgError(f"unknown hand-side input {self.side_input!r}: use 'given' or 'official'")
         if self.side_input == "official" and self.target != "2.5d":
@@ -98,19 +99,18 @@ class ModelConfig:
     @classmethod
     def from_preset(cls, name: str, **overrides: object) -> "ModelConfig":
         """A preset ("paper", "small", "tiny") with any field overridden."""
-        if name not in PRESETS:
-            raise HanddgError(f"unknown model preset {name!r}: choose one of {', '.join(PRESETS)}")
-        return cls(**{**PRESETS[name], **overrides})
+        return cls(**{**PRESETS[check("preset", name)], **overrides})
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
-        """Inverse of `to_dict` (e.g. from a checkpoint); unknown fields are a user error."""
+        """Inverse of `to_dict` (e.g. from a checkpoint); unknown fields are a user error, missing ones were
+        not there yet (TRAINED_BEFORE)."""
         unknown = sorted(set(data) - {f.name for f in fields(cls)})
         if unknown:
             raise HanddgError(f"unknown model field(s) {', '.join(unknown)} in the checkpoint's config "
                               "(written by another handdg version?)")
-        # checkpoints older than `norm` are the official network; older than `lifting_divisor`, narrowed throughout
-        return cls(**{"norm": "none", "lifting_divisor": data.get("width_divisor", 1), **data})
+        # a field the checkpoint lacks did not exist yet: it means what the network then was, not today's default
+        return cls(**{**TRAINED_BEFORE, "lifting_divisor": data.get("width_divisor", 1), **data})
 
     def to_dict(self) -> dict:
         """Plain JSON-able dict of the fields."""
@@ -381,7 +381,7 @@ class HandPoseNet(nn.Module):
         Returns (coords, rotation, rows) of the predicted maps, then of the GT maps (Nones when not given)."""
         if gt_heatmaps is None:
             return *self._pose(maps, hand_side), None, None, None
-        gt_maps = F.interpolate(gt_heatmaps.to(maps.dtype), size=maps.shape[-2:], mode="bilinear", align_corners=False)
+        gt_maps = HeatmapCodec.resize(gt_heatmaps.to(maps.dtype), maps.shape[-2:])
         both = self._pose(torch.cat([maps, gt_maps]), torch.cat([hand_side, hand_side]))
         n = len(maps)
         return (*(t if t is None else t[:n] for t in both), *(t if t is None else t[n:] for t in both))

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from handdg.errors import HanddgError
-from handdg.train.config import MEMORY_FORMATS, PRECISIONS
+from handdg.train.options import check
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 SCALER_KEY = "grad_scaler"
@@ -27,18 +27,14 @@ SCALER_KEY = "grad_scaler"
 
 def resolve_precision(name: str, device: torch.device) -> str:
     """`auto` -> bf16 on a CUDA GPU with bf16 support, fp32 otherwise; explicit names pass through."""
-    if name not in PRECISIONS:
-        raise HanddgError(f"--precision must be one of {', '.join(PRECISIONS)}, got {name!r}")
-    if name != "auto":
+    if check("precision", name) != "auto":
         return name
     return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
 
 
 def resolve_memory_format(name: str, device: torch.device, precision: str) -> str:
     """`auto` -> channels_last for bf16/fp16 on CUDA (tensor-core convolutions), contiguous otherwise."""
-    if name not in MEMORY_FORMATS:
-        raise HanddgError(f"--memory-format must be one of {', '.join(MEMORY_FORMATS)}, got {name!r}")
-    if name != "auto":
+    if check("memory_format", name) != "auto":
         return name
     return "channels_last" if device.type == "cuda" and precision != "fp32" else "contiguous"
 

@@ -13,9 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 
+from handdg.data.transforms import bone_length
 from handdg.train import metrics
-from handdg.train.targets import bone_length, with_root
+from handdg.train.targets import with_root
 
 REFERENCE_LIMIT = 1000
 """Training samples (evenly spaced) the mean pose is taken over."""
@@ -35,7 +37,7 @@ def mean_pose(dataset, root: str, limit: int = REFERENCE_LIMIT) -> dict[str, Any
             xyz[:, 0] = -xyz[:, 0]
         rel = xyz - xyz[:1]
         mm.append(rel)
-        bones.append(float(bone_length(xyz)))
+        bones.append(float(bone_length(torch.as_tensor(xyz))))
         normed.append(rel / bones[-1])
     if not mm:
         return {"normed": None, "mm": None, "bone_mm": None, "count": 0}
@@ -47,7 +49,7 @@ def constant_pose_scores(reference: dict[str, Any], gt_mm: np.ndarray, visible: 
                          stb_subset: bool) -> dict[str, dict]:
     """Both protocols' blocks for predicting `reference`'s mean pose on every test hand (GT in the crop frame)."""
     gt = np.asarray(gt_mm, dtype=np.float64)
-    bone = bone_length(gt).numpy()
+    bone = bone_length(torch.as_tensor(gt)).numpy()  # in torch, as `decode` scales the model's prediction
     relative = np.asarray(reference["normed"])[None] * bone[:, None, None]
     camera = np.asarray(reference["mm"])[None] + gt[:, :1]
     return {"hand3d": metrics.hand3d(relative, gt, visible, stb_subset=stb_subset),

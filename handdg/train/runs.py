@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from safetensors.torch import save_file
 
 from handdg import __version__
 from handdg.errors import HanddgError
+from handdg.files import write_atomic, write_json_atomic
 from handdg.train.config import TrainConfig
 
 CONFIG = "config.json"
@@ -39,10 +39,8 @@ _STEP = re.compile(r"step_(\d+)\.safetensors$")
 
 
 def write_json(path: Path, payload: dict) -> None:
-    """Write JSON atomically (temp file + rename)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    """Write JSON atomically, keys sorted (handdg.files)."""
+    write_json_atomic(path, payload, sort_keys=True)
 
 
 def create_run(out: Path, config: TrainConfig, provenance: dict[str, Any]) -> None:
@@ -111,18 +109,17 @@ def _state_path(out: Path, step: int) -> Path:
     return out / "checkpoints" / f"step_{step}.opt.pt"
 
 
-def _written(path: Path, write: Callable[[], None]) -> None:
-    """Run `write` (torch.save / safetensors into `path`); on failure remove the partial file and say why in one line.
+def _written(path: Path, write: Callable[[Path], None]) -> Path:
+    """`write(tmp)` (torch.save / safetensors) atomically into `path` (handdg.files); a failure leaves
+    nothing behind and says why in one line.
 
     Both libraries report a full disk or a missing folder as their own RuntimeError-like errors.
     """
     try:
-        write()
+        return write_atomic(path, write)
     except OSError:
-        path.unlink(missing_ok=True)
         raise
     except Exception as exc:  # noqa: BLE001 - torch's and safetensors' write errors are not OSErrors
-        path.unlink(missing_ok=True)
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise HanddgError(f"cannot write checkpoint {path} ({reason}); free disk space or fix the folder, "
                           "then continue with --resume") from None
@@ -134,15 +131,12 @@ def write_weights(path: Path, step: int, weights: dict[str, torch.Tensor], confi
     """Write a self-describing .safetensors atomically: metadata holds the training and network
     configs, the constant-pose reference and, for an imported model, where it came from (`source`),
     so the file alone is enough for `handdg eval` and `handdg predict`."""
-    tmp = path.with_name(path.name + ".tmp")
     tensors = {name: t.detach().to("cpu").contiguous() for name, t in weights.items()}
     metadata = {"handdg_config": json.dumps(config.to_dict()), "handdg_model": json.dumps(model or {}),
                 "handdg_reference": json.dumps(reference), "step": str(step), "handdg_version": __version__}
     if source is not None:
         metadata["handdg_source"] = json.dumps(source)
-    _written(tmp, lambda: save_file(tensors, str(tmp), metadata=metadata))
-    os.replace(tmp, path)
-    return path
+    return _written(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
 
 def save_checkpoint(out: Path, step: int, weights: dict[str, torch.Tensor], state: dict[str, Any],
@@ -151,13 +145,9 @@ def save_checkpoint(out: Path, step: int, weights: dict[str, torch.Tensor], stat
     """Write step_<step> (state first, weights last), refresh last.safetensors, prune to `keep`."""
     state_path, weights_path = _state_path(out, step), _weights_path(out, step)
     state_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_state = state_path.with_name(state_path.name + ".tmp")
-    _written(tmp_state, lambda: torch.save({**state, "step": step}, tmp_state))
-    os.replace(tmp_state, state_path)
+    _written(state_path, lambda tmp: torch.save({**state, "step": step}, tmp))
     write_weights(weights_path, step, weights, config, model, reference)
-    tmp_last = out / (LAST + ".tmp")
-    shutil.copyfile(weights_path, tmp_last)
-    os.replace(tmp_last, out / LAST)
+    write_atomic(out / LAST, lambda tmp: shutil.copyfile(weights_path, tmp))
     for old in checkpoint_steps(out)[:-keep]:
         _weights_path(out, old).unlink()
         _state_path(out, old).unlink(missing_ok=True)

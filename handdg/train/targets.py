@@ -1,4 +1,4 @@
-"""Training targets for the two 3D heads, heatmap targets, and their inverses back to millimetres.
+"""Training targets for the two 3D heads and their inverses back to millimetres (heatmaps: heatmaps.py).
 
 `canonical` (the paper / hand3d, official-code-notes.md §a.6): joints relative to the root
 (palm or wrist), divided by the middle finger's MCP->PIP bone, turned into hand3d's canonical
@@ -23,11 +23,11 @@ from typing import Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from handdg.data.joints import MIDDLE_MCP, MIDDLE_PIP, palm_to_wrist
-from handdg.data.transforms import gaussian_heatmaps
+from handdg.data.joints import MIDDLE_MCP, palm_to_wrist
+from handdg.data.transforms import bone_length
 from handdg.train.hand_frame import flip_right_hand
+from handdg.train.heatmaps import HeatmapCodec
 from handdg.train.model import ModelOutput
 
 Root = Literal["wrist", "palm"]
@@ -55,12 +55,6 @@ def with_root(xyz_mm: np.ndarray, joint0: Root, root: Root) -> np.ndarray:
         out[..., 0, :] = 0.5 * (out[..., 0, :] + out[..., MIDDLE_MCP, :])
         return out
     return palm_to_wrist(out)
-
-
-def bone_length(xyz: ArrayLike) -> torch.Tensor:
-    """(B,) length of the middle finger's MCP->PIP bone, hand3d's (and FreiHAND's) scale."""
-    xyz = _t(xyz)
-    return (xyz[..., MIDDLE_PIP, :] - xyz[..., MIDDLE_MCP, :]).norm(dim=-1)
 
 
 def _rot(angle: torch.Tensor, axis: int) -> torch.Tensor:
@@ -135,26 +129,6 @@ def uvd_to_camera(uvd: ArrayLike, K_crop: ArrayLike, crop_size: int, root_depth_
     return _back_project(uvd[..., :2] * crop_size, z, K)
 
 
-def heatmap_uv(heatmaps: ArrayLike, crop_size: int) -> torch.Tensor:
-    """(B,21,h,w) -> (B,21,2) crop pixels of each map's maximum after bilinear upsampling to the crop,
-    as the official STB evaluation reads x, y (§e.2)."""
-    maps = F.interpolate(_t(heatmaps), size=(crop_size, crop_size), mode="bilinear", align_corners=False)
-    flat = maps.flatten(2).argmax(dim=2)
-    return torch.stack([flat % crop_size, flat // crop_size], dim=-1).to(torch.float64)
-
-
-def heatmap_target(uv_crop: np.ndarray, crop_size: int, size: int, sigma: float,
-                   visible: np.ndarray | None = None) -> np.ndarray:
-    """(21,size,size) Gaussian maps (σ in map pixels); joints outside the crop or not visible get zero maps."""
-    maps = gaussian_heatmaps(uv_crop, size, sigma, crop_size)
-    uv = np.asarray(uv_crop, dtype=np.float64)
-    keep = np.all((uv >= -0.5) & (uv <= crop_size - 0.5), axis=1)
-    if visible is not None:
-        keep &= np.asarray(visible, dtype=bool)
-    maps[~keep] = 0.0
-    return maps
-
-
 @dataclass
 class Decoded:
     """Predictions in millimetres: root-relative (hand3d protocol) and camera-space (official protocol)."""
@@ -178,7 +152,8 @@ def decode(output: ModelOutput, is_right: ArrayLike, gt_xyz_mm: ArrayLike, K_cro
         return Decoded(relative_mm=rel, camera_mm=rel + gt[:, :1])
     uvd = output.coords.detach().double()
     if xy_from == "heatmap":
-        uvd = torch.cat([heatmap_uv(output.heatmaps.detach(), crop_size) / crop_size, uvd[..., 2:]], dim=-1)
+        uv, _ = HeatmapCodec(crop_size).decode(output.heatmaps.detach().double())
+        uvd = torch.cat([uv / crop_size, uvd[..., 2:]], dim=-1)
     cam = uvd_to_camera(uvd, K_crop, crop_size, gt[:, 0, 2])
     return Decoded(relative_mm=cam - cam[:, :1], camera_mm=cam)
 
@@ -198,7 +173,10 @@ def decode_official(output: ModelOutput, gt_xyz_mm: ArrayLike, K_crop: ArrayLike
     """
     gt, K = _t(gt_xyz_mm), _t(K_crop)
     uvd = output.coords.detach().double()
-    uv = heatmap_uv(output.heatmaps.detach(), crop_size) if xy_from == "heatmap" else uvd[..., :2] * crop_size
+    if xy_from == "heatmap":
+        uv, _ = HeatmapCodec(crop_size).decode(output.heatmaps.detach().double())
+    else:
+        uv = uvd[..., :2] * crop_size
     half = OFFICIAL_DEPTH_RANGE_MM.get(layout, DEPTH_RANGE_MM) / 2.0
     z = (2.0 * uvd[..., 2] - 1.0) * half
     root = gt[:, :1, 2]

@@ -14,9 +14,9 @@ import numpy as np
 from PIL import Image
 
 from handdg.synth.attributes import described_for
-from handdg.synth.dataset import run_tasks
 from handdg.synth.sampling import eval_count, sample_rng, subject_for
 from handdg.synth.scenes import freihand_views
+from handdg.synth.tasks import run_tasks
 
 _JPEG_QUALITY = 92
 

@@ -17,9 +17,9 @@ from PIL import Image
 from handdg.data.camera import project
 from handdg.data.joints import FH_TO_RHD
 from handdg.synth.attributes import described_for
-from handdg.synth.dataset import run_tasks
 from handdg.synth.sampling import eval_count, sample_rng, subject_for
 from handdg.synth.scenes import View, rhd_view
+from handdg.synth.tasks import run_tasks
 
 _DEPTH_RANGE_M = 5.0
 _FOLDERS = {"train": "training", "test": "evaluation"}

@@ -20,9 +20,9 @@ from scipy.spatial.transform import Rotation
 from handdg.data.joints import FH_TO_STB, wrist_to_palm
 from handdg.data.stb import SK_DEPTH_TO_COLOR_ROTVEC, SK_DEPTH_TO_COLOR_T_MM, TEST_SEQUENCES, TRAIN_SEQUENCES
 from handdg.synth.attributes import described_for
-from handdg.synth.dataset import run_tasks
 from handdg.synth.sampling import sample_rng, subject_for
 from handdg.synth.scenes import stb_views
+from handdg.synth.tasks import run_tasks
 
 _FILES = {"sk": "SK_color", "bb_left": "BB_left", "bb_right": "BB_right"}
 # A MAT-file's first 116 bytes are free text; scipy writes the platform and the creation time there.

@@ -1,0 +1,158 @@
+"""A training run's lifecycle in one place: start it, resume it, start again one killed before its
+first checkpoint, tell when it is done, and lock it against a second process.
+
+    progress(out)           what RUN holds: started (config.json there) and its newest complete checkpoint
+    start(config)           a new run in config.out (`handdg train`); a folder holding a checkpoint is refused
+                            (--resume), one killed before its first checkpoint is started again
+    resume(out, steps=...)  continue RUN from its newest checkpoint exactly as its config.json says
+                            (`handdg train --resume`)
+    ensure_trained(config)  bring config.out to config.steps whatever it holds (`handdg demo`,
+                            `handdg reproduce`): nothing when done, resumed from its newest checkpoint,
+                            else started afresh (what a run killed before its first checkpoint left is removed)
+    claim(out, slot)        hold the run's lock for a block (`handdg reproduce`: train + evals of one run)
+
+A run is done when its newest complete checkpoint is its planned step. The step loop itself
+is handdg.train.loop.train; the files of a run directory are handdg.train.runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from handdg.errors import HanddgError
+from handdg.stores.locks import LOCK_FILE, ChunkLocks
+from handdg.train import runs
+from handdg.train.config import TrainConfig, recipe
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a run directory holds: whether the run was started (its config.json is there) and the step
+    of its newest complete checkpoint (None: none yet, or not started)."""
+
+    started: bool
+    step: int | None
+
+
+def progress(out: str | Path) -> Progress:
+    """The run in `out` as it is now."""
+    out = Path(out)
+    started = (out / runs.CONFIG).is_file()
+    return Progress(started, runs.latest_checkpoint(out) if started else None)
+
+
+def start(config: TrainConfig, fresh: bool = False) -> Path:
+    """Train the run `config` describes from step 0 into `config.out`; returns the run directory.
+
+    A folder holding a run with a checkpoint is refused (continue it with `resume`); one whose run was
+    killed before its first checkpoint holds nothing to keep and is started again. `fresh` removes
+    whatever `config.out` holds first (benchmarks that always time a whole run).
+    """
+    from handdg.train import loop
+
+    if fresh:
+        shutil.rmtree(config.out, ignore_errors=True)
+    return loop.train(config)
+
+
+def resume(out: str | Path, steps: int | None = None, workers: int | None = None, device: str | None = None,
+           data: str | None = None, store: str | None = None) -> Path:
+    """Continue the run in `out` from its newest checkpoint, exactly as configured in its config.json.
+
+    Only the step budget (extend only), data-loading workers and device may change, and where the
+    data and store live now (`data`, `store`; they must be the same ones). A run killed before its
+    first checkpoint starts again from step 0, as an uninterrupted run did.
+    """
+    from handdg.train import loop
+
+    config, _ = runs.read_run(Path(out))
+    _check_recipe(config, out)
+    runs.relocate(config, Path(out), data, store)
+    if steps is not None:
+        if steps < config.steps:
+            raise HanddgError(f"--steps {steps} is below the run's {config.steps}: resume can only extend a run")
+        config.steps = steps
+    config.workers = config.workers if workers is None else workers
+    config.device = config.device if device is None else device
+    return loop.train(config, resume=True)
+
+
+def _check_recipe(saved: TrainConfig, out: str | Path) -> None:
+    """HanddgError unless the run in `out` (its config.json: `saved`) was trained under this handdg's recipe
+    (handdg.train.config.recipe, where recipe versioning lives)."""
+    recipe(saved.recipe, resuming=out)
+
+
+@dataclass(frozen=True)
+class Trained:
+    """What `ensure_trained` did: the run directory, the step it found, and how many steps it trained now."""
+
+    out: Path
+    found: int
+    steps: int
+
+
+def ensure_trained(config: TrainConfig, say: Callable[[str], None] | None = None) -> Trained:
+    """Bring the run in `config.out` to `config.steps`, whatever an earlier attempt left there.
+
+    Done (its newest checkpoint is that step): nothing. A checkpoint: continued from it (exactly the
+    losses of an uninterrupted run; a run of an older training recipe is refused). Started but no
+    checkpoint (killed before the first): the folder is removed and the run started afresh, as is a
+    folder never started. `config` is the run's whole config (its runtime fields, device and
+    workers, may differ from the folder's); the caller makes sure a run already there is `config`'s
+    (handdg.reproduce.plan.check_run_dir). `say` gets `training N steps` or `resuming at step S of N`
+    when there is work to do.
+    """
+    from handdg.train import loop
+
+    out = Path(config.out)
+    found = progress(out)
+    if found.step is not None and found.step >= config.steps:
+        return Trained(out, found.step, 0)
+    if found.step is None:
+        if say is not None:
+            say(f"training {config.steps} steps")
+        start(dataclasses.replace(config), fresh=found.started)
+        return Trained(out, 0, config.steps)
+    _check_recipe(runs.read_run(out)[0], out)
+    if say is not None:
+        say(f"resuming at step {found.step} of {config.steps}")
+    loop.train(dataclasses.replace(config), resume=True)
+    return Trained(out, found.step, config.steps - found.step)
+
+
+def _lock_file(out: Path) -> ChunkLocks:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return ChunkLocks(out.parent)
+
+
+@contextmanager
+def claim(out: str | Path, slot: int) -> Iterator[bool]:
+    """Hold the lock of the run in `out` for the block; yields False (and holds nothing) when another
+    process holds it. The lock is byte `slot` of `<parent of out>/.writers.lock` (handdg.stores.locks),
+    outside the run directory so that a run started again from scratch can be removed while it is
+    held; `slot` tells apart the runs that share a parent (reproduce: the seed). The kernel drops it
+    when the process ends, even by `kill -9`."""
+    with _lock_file(Path(out)) as locks:
+        yield locks.try_claim(slot)
+
+
+def held_elsewhere(out: str | Path, slot: int) -> bool:
+    """Whether another process holds the lock of the run in `out` now (a killed holder's lock is gone with it).
+
+    Call it only while this process holds no lock beside `out`: closing the probe's file drops
+    every POSIX lock this process has on it.
+    """
+    out = Path(out)
+    if not (out.parent / LOCK_FILE).exists():
+        return False
+    with ChunkLocks(out.parent) as locks:
+        if locks.try_claim(slot):
+            locks.release(slot)
+            return False
+    return True
