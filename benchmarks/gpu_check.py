@@ -35,9 +35,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from unittest import mock
 
-from harness import REPO, RESULTS, StepClock, machine_info, print_table
+from harness import REPO, RESULTS, machine_info, print_table
 
 FREIHAND_IMAGES = 130_240
 RETRIEVAL_QUERIES = 1000
@@ -114,25 +113,6 @@ def featurize(root: Path, work: Path, args: argparse.Namespace) -> tuple[Path, d
                    "clip_dim": encoder.embed_dim, "encoder": encoder}
 
 
-def timed_loader(waits: list[float]):
-    """A DataLoader subclass that appends the seconds each batch was waited for to `waits`."""
-    from torch.utils.data import DataLoader
-
-    class TimedLoader(DataLoader):
-        def __iter__(self):
-            stream = super().__iter__()
-            while True:
-                start = time.perf_counter()
-                try:
-                    batch = next(stream)
-                except StopIteration:
-                    return
-                waits.append(time.perf_counter() - start)
-                yield batch
-
-    return TimedLoader
-
-
 def base_config(root: Path, store: Path, args: argparse.Namespace, **changes):
     """The training run every train stage starts from: cached IE+TE features, the chosen preset."""
     from handdg.train.config import TrainConfig
@@ -143,19 +123,17 @@ def base_config(root: Path, store: Path, args: argparse.Namespace, **changes):
 
 
 def train(root: Path, store: Path, work: Path, precision: str, args: argparse.Namespace, flops: float) -> dict:
-    """One training run: median step time after warm-up, split into data wait and the rest."""
-    from handdg.train import lifecycle, loop
+    """One training run: median step time after warm-up, split into data wait and the rest (the loop's StepTimer)."""
+    from handdg.train import loop
+    from handdg.train.timing import StepTimer
 
     config = base_config(root, store, args, precision=precision, out=str(work / f"train-{precision}"))
-    waits: list[float] = []
-    with mock.patch.object(loop, "DataLoader", timed_loader(waits)), StepClock() as clock:
-        start = time.perf_counter()
-        lifecycle.start(config)
-        wall = time.perf_counter() - start
-    skip = min(WARMUP_STEPS, max(0, len(clock.stamps) - 3))
-    steps = [b - a for a, b in zip(clock.stamps[skip:], clock.stamps[skip + 1:])]
-    step_s = statistics.median(steps)
-    wait_s = statistics.median(waits[skip + 1:]) if len(waits) > skip + 1 else statistics.median(waits)
+    timer = StepTimer(warm_up=min(WARMUP_STEPS, max(0, args.steps - 3)))
+    start = time.perf_counter()
+    loop.train(config, timer=timer)
+    wall = time.perf_counter() - start
+    summary = timer.summary()
+    step_s, wait_s = summary["step_s"], summary["wait_s"]
     samples_s = args.batch / step_s
     return {"precision": config.precision, "memory_format": config.memory_format, "workers": config.workers,
             "step_s": step_s, "data_wait_s": wait_s, "compute_s": max(0.0, step_s - wait_s),

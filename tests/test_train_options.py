@@ -173,7 +173,7 @@ def test_an_old_config_json_means_what_it_was_trained_with():
                                        before_fix.precision) == ("constant", "mean", "last", "fp32")
     assert TrainConfig.from_dict(new) == TrainConfig(data="d", branch2="none")
     legacy = {o.name for o in OPTIONS if o.legacy is not SAME}
-    assert legacy == {"norm", "rotation", "heat_reduction", "heat_stages", "gt_lifting", "lr_schedule", "precision",
+    assert legacy == {"norm", "rotation", "heat_reduction", "heat_stages", "gt_lifting", "lr_schedule", "precision", "augment_on",
                       "memory_format"}
 
 

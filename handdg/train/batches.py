@@ -67,12 +67,13 @@ def _warp(image: np.ndarray, M: np.ndarray, out_size: int) -> np.ndarray:
     return np.asarray(warped)
 
 
-def crop_sample(sample: Sample, spec: CropSpec, geometry: augment.Geometry = augment.Geometry(),
-                box: HandBox | None = None) -> dict:
-    """Mirror a left hand, rotate the view by geometry.angle, crop around the hand (or `box`): numpy fields.
+def crop_geometry(sample: Sample, spec: CropSpec, geometry: augment.Geometry = augment.Geometry(),
+                  box: HandBox | None = None) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Where a sample's crop comes from: (its numpy fields but the image, the 3x3 map from `image`'s pixels
+    to the crop, `image`: the sample's picture, mirrored for a left hand).
 
-    One resampling: the image maps by A·H, H = K·R·K⁻¹ the optical-axis rotation and A the crop
-    similarity, and the crop camera is A·K with the joints rotated by R.
+    The map is A·H, H = K·R·K⁻¹ the optical-axis rotation by geometry.angle and A the crop similarity
+    around the hand (or `box`); the crop camera is A·K with the joints rotated by R.
     """
     mirrored = sample.side == "left"
     if box is not None:
@@ -91,8 +92,7 @@ def crop_sample(sample: Sample, spec: CropSpec, geometry: augment.Geometry = aug
         A = crop_affine(center, side * geometry.scale, spec.input_size)
     else:
         A = box_affine(box, spec.input_size, spec.box_convention)
-    return {
-        "image": _warp(sample.image, A @ H, spec.input_size),
+    fields = {
         "uv": uv @ A[:2, :2].T + A[:2, 2],
         "xyz_mm": xyz @ R.T,
         "visible": np.ones(21, bool) if sample.visible is None else np.asarray(sample.visible, bool),
@@ -100,14 +100,19 @@ def crop_sample(sample: Sample, spec: CropSpec, geometry: augment.Geometry = aug
         "zoom": float(np.sqrt(abs(np.linalg.det(A[:2, :2])))),
         "mirrored": mirrored,
     }
+    return fields, A @ H, sample.image
 
 
-def to_tensors(crop: dict, spec: CropSpec) -> dict[str, torch.Tensor]:
-    """Network input (3,S,S) float in [0,1], heatmaps and geometry as float32 tensors."""
-    heatmaps = spec.codec.encode(crop["uv"])
+def crop_sample(sample: Sample, spec: CropSpec, geometry: augment.Geometry = augment.Geometry(),
+                box: HandBox | None = None) -> dict:
+    """Mirror a left hand, rotate the view by geometry.angle, crop around the hand (or `box`): numpy fields."""
+    fields, M, image = crop_geometry(sample, spec, geometry, box)
+    return {"image": _warp(image, M, spec.input_size), **fields}
+
+
+def geometry_tensors(crop: dict) -> dict[str, torch.Tensor]:
+    """A crop's joints, camera and scale as float32 tensors (every hand the network sees is a right hand)."""
     return {
-        "image": torch.from_numpy(np.array(crop["image"])).permute(2, 0, 1).float() / 255.0,
-        "heatmaps": torch.from_numpy(heatmaps),
         "uv": torch.from_numpy(crop["uv"]).float(),
         "xyz_mm": torch.from_numpy(crop["xyz_mm"]).float(),
         "K": torch.from_numpy(crop["K"]).float(),
@@ -117,6 +122,26 @@ def to_tensors(crop: dict, spec: CropSpec) -> dict[str, torch.Tensor]:
     }
 
 
+def to_tensors(crop: dict, spec: CropSpec) -> dict[str, torch.Tensor]:
+    """Network input (3,S,S) float in [0,1], heatmaps and geometry as float32 tensors."""
+    return {
+        "image": torch.from_numpy(np.array(crop["image"])).permute(2, 0, 1).float() / 255.0,
+        "heatmaps": torch.from_numpy(spec.codec.encode(crop["uv"])),
+        **geometry_tensors(crop),
+    }
+
+
+def collate_plans(samples: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Batch `HandCrops(on_device=True)` samples: sources of different sizes padded black, the rest stacked."""
+    from torch.utils.data import default_collate
+
+    from handdg.train.batch_augment import pad_sources
+
+    batch = default_collate([{k: v for k, v in s.items() if k != "source"} for s in samples])
+    batch["source"] = pad_sources([s["source"] for s in samples])
+    return batch
+
+
 class HandCrops(Dataset):
     """Training (augmented) or evaluation (plain) crops of a HandDataset.
 
@@ -124,11 +149,13 @@ class HandCrops(Dataset):
     seed only (not on worker count or order); plain integer indices give un-augmented crops.
     `keep_clean` adds "clean": the geometric crop before photometric augmentation, which the
     online CLIP mode encodes (the official code fed CLIP that crop). `boxes`, one per sample, replace
-    the crop around the ground-truth joints (evaluation with the official test boxes).
+    the crop around the ground-truth joints (evaluation with the official test boxes). `on_device` returns
+    the decoded picture and the sample's draws instead of the crop (`collate_plans` batches them, and
+    handdg.train.batch_augment.finish_batch finishes the batch on the training device).
     """
 
     def __init__(self, dataset: HandDataset, spec: CropSpec, augmentations: Sequence[str] = (),
-                 keep_clean: bool = False, boxes: Sequence[HandBox] | None = None) -> None:
+                 keep_clean: bool = False, boxes: Sequence[HandBox] | None = None, on_device: bool = False) -> None:
         refuse_bad_samples(dataset)
         if boxes is not None and len(boxes) != len(dataset):
             raise HanddgError(f"{len(boxes)} boxes for {len(dataset)} samples of {dataset.name} {dataset.split}: "
@@ -138,6 +165,7 @@ class HandCrops(Dataset):
         self.augmentations = tuple(augmentations)
         self.keep_clean = keep_clean
         self.boxes = boxes
+        self.on_device = on_device
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -153,6 +181,8 @@ class HandCrops(Dataset):
         if gen is not None and "geometric" in self.augmentations:
             geometry = augment.draw_geometry(gen)
         box = self.boxes[index] if self.boxes is not None else None
+        if self.on_device:
+            return self._plan(sample, geometry, box, gen, index)
         tensors = to_tensors(crop_sample(sample, self.spec, geometry, box), self.spec)
         if self.keep_clean:
             tensors["clean"] = tensors["image"]
@@ -160,6 +190,17 @@ class HandCrops(Dataset):
             tensors["image"] = augment.photometric(tensors["image"], self.augmentations, gen)
         tensors["index"] = torch.tensor(index)
         return tensors
+
+    def _plan(self, sample: Sample, geometry: augment.Geometry, box: HandBox | None, gen: torch.Generator | None,
+              index: int) -> dict[str, torch.Tensor]:
+        """The worker's half with `on_device`: the decoded picture, its map to the crop and the photometric draw
+        (handdg.train.batch_augment.finish_batch makes the crop, heatmaps and photometric ops on the device)."""
+        from handdg.train.batch_augment import SIZE, draw_photometric
+
+        fields, M, image = crop_geometry(sample, self.spec, geometry, box)
+        photo = draw_photometric(self.augmentations, gen) if gen is not None else torch.zeros(SIZE, dtype=torch.float64)
+        return {**geometry_tensors(fields), "source": torch.from_numpy(image if image.flags.writeable and image.flags.c_contiguous else image.copy()),
+                "affine": torch.from_numpy(M), "photo": photo, "index": torch.tensor(index)}
 
 
 class StepBatches:

@@ -21,7 +21,8 @@ from handdg import prompts
 from handdg.errors import HanddgError
 from handdg.loading import loader_options
 from handdg.train import distributed, init, runs, validate
-from handdg.train.batches import CropSpec, HandCrops, StepBatches
+from handdg.train.batch_augment import finish_batch
+from handdg.train.batches import CropSpec, HandCrops, StepBatches, collate_plans
 from handdg.train.config import TrainConfig
 from handdg.train.features import ClipFeatures
 from handdg.train.lifecycle import resume  # noqa: F401 - `loop.resume`, the name tests and notebooks use
@@ -30,6 +31,7 @@ from handdg.train.reference import mean_pose
 from handdg.train.model import HandPoseNet, ModelConfig
 from handdg.train.precision import Precision
 from handdg.train.seeds import PROMPTS, keyed_generator
+from handdg.train.timing import StepTimer
 from handdg.train.targets import canonical_target, uvd_target
 
 METRIC_FIELDS = ["loss", "heat", "pose", "con", "lr"]
@@ -142,21 +144,24 @@ def _build_model(config: TrainConfig, clip_dim: int, ctx: distributed.Context, a
     return net, distributed.wrap(net, ctx)
 
 
-def train(config: TrainConfig, resume: bool = False) -> Path:
+def train(config: TrainConfig, resume: bool = False, timer: StepTimer | None = None) -> Path:
     """Train (or, with `resume`, continue from its newest checkpoint) the run described by `config`;
-    returns the run directory. When to start, resume or leave a run is handdg.train.lifecycle's."""
+    returns the run directory. When to start, resume or leave a run is handdg.train.lifecycle's.
+    `timer` (handdg.train.timing.StepTimer) records each step's wait for data and its compute time."""
     config.validate()
     ctx = distributed.start(config.device)
     try:
-        return _train(config, resume, ctx)
+        return _train(config, resume, ctx, timer)
     finally:
         distributed.stop()
 
 
-def _train(config: TrainConfig, resume: bool, ctx: distributed.Context) -> Path:
+def _train(config: TrainConfig, resume: bool, ctx: distributed.Context, timer: StepTimer | None) -> Path:
     from handdg.data import open_dataset
 
     out = Path(config.out)
+    if config.augment_on == "auto":
+        config.augment_on = "device" if ctx.device.type == "cuda" else "workers"
     amp = Precision.for_run(config, ctx.device)
     dataset = open_dataset(config.data, config.layout, config.split)
     validate.default_validation(config)
@@ -176,8 +181,11 @@ def _train(config: TrainConfig, resume: bool, ctx: distributed.Context) -> Path:
                                           "model": net.config.to_dict(), "world_size": ctx.world,
                                           "reference": reference})
     distributed.barrier(ctx)
-    crops = HandCrops(dataset, spec, config.augment, keep_clean=clip is not None and clip.online is not None)
-    loader = DataLoader(crops, batch_sampler=batches, **loader_options(config.workers, ctx.device))
+    keep_clean = clip is not None and clip.online is not None
+    on_device = config.augment_on == "device"
+    crops = HandCrops(dataset, spec, config.augment, keep_clean=keep_clean, on_device=on_device)
+    loader = DataLoader(crops, batch_sampler=batches, collate_fn=collate_plans if on_device else None,
+                        **loader_options(config.workers, ctx.device))
     validator = validate.Validator(config, spec, reference, ctx.device, amp.name) if ctx.main and config.val_data else None
     fields = METRIC_FIELDS + (validate.FIELDS if config.val_data else [])
     log = runs.MetricsLog(out, fields, start if resume else None) if ctx.main else None
@@ -187,8 +195,10 @@ def _train(config: TrainConfig, resume: bool, ctx: distributed.Context) -> Path:
                desc=f"training {out.name}", disable=not ctx.main, dynamic_ncols=True)
     model.train()
     try:
-        for step, batch in enumerate(loader, start=start + 1):
+        for step, batch in enumerate(timer.batches(loader, ctx.device) if timer else loader, start=start + 1):
             batch = amp.batch_to_device(batch)
+            if on_device:
+                batch = finish_batch(batch, spec.input_size, spec.heatmap_size, spec.heatmap_sigma, keep_clean)
             with amp.autocast():
                 output = model(batch["image"], batch["hand_side"], clip(batch, step, ctx.rank) if clip else None,
                                lift_detached=config.pose_gradient == "lifting",
@@ -204,6 +214,8 @@ def _train(config: TrainConfig, resume: bool, ctx: distributed.Context) -> Path:
             amp.step(terms.total, optimizer)
             bar.update(per_step)
             bar.set_postfix(loss=f"{values[0].item():.4g}", step=step)
+            if timer is not None:
+                timer.step_done()
             row = dict(zip(METRIC_FIELDS, values.tolist() + [lr]))
             if validator is not None and (step % config.validation_every() == 0 or step == config.steps):
                 row.update(validate.logged(validator(net)))

@@ -42,6 +42,8 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
 """Resolved for the device when a run starts (handdg.train.precision); config.json keeps the result."""
 LR_SCHEDULES = ("cosine", "step", "constant")
+AUGMENT_ON = ("auto", "workers", "device")
+"""Resolved for the device when a run starts (handdg.train.loop); config.json keeps the result."""
 ROTATIONS = ("axis-angle", "6d")
 """ViewPoint's output: H3D's axis-angle, or the continuous 6-D form (handdg.train.hand_frame.rotation_6d)."""
 
@@ -223,6 +225,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("augment", tuple, AUGMENT_PRESETS["official"],
            f"{', '.join(AUGMENT_PRESETS)} or a comma list of {', '.join(AUGMENTATIONS)}.", AUGMENTATIONS,
            reproduce="plan"),
+    Option("augment_on", str, "auto",
+           "Where crops are warped, heat-mapped and jittered: workers (each sample in a DataLoader worker) or "
+           "device (the whole batch on the training device; workers only decode); auto = device on CUDA, "
+           "workers on CPU.", AUGMENT_ON, runtime=True, reproduce="plan", legacy="workers"),
     Option("clip_mode", str, "cached",
            "cached = features from --store; online = frozen CLIP in every step (reference).", ("cached", "online")),
     Option("clip_model", str, "ViT-B-32", "CLIP architecture for --clip-mode online."),

@@ -1,0 +1,209 @@
+"""Claim 13: how close training runs to this machine's limit, per preset, and what the input pipeline costs.
+
+For each preset (tiny, small, paper) and each place the input pipeline's costly half runs
+(`--augment-on workers`: every sample cut, heat-mapped and jittered in a DataLoader worker; `device`:
+workers only decode and draw, the batch is warped, heat-mapped and jittered on the training device,
+handdg.train.batch_augment), on a synthetic FreiHAND set (`handdg.synth`, 224 px JPEGs), in one run:
+
+- full step: `handdg.train.loop.train` with the default workers, timed by the loop's own hook
+  (handdg.train.timing.StepTimer): samples/s, and the share of step time spent waiting for data;
+- step on ready batches: the same with `workers=0`, where each batch is made in-process before the
+  timed part, so its compute time is the step alone (no input pipeline, no worker competing for cores);
+- input pipeline alone: CPU milliseconds per sample of the worker's job (this process, one thread), and
+  samples/s per core;
+- FLOPs per sample of a training step (torch's FlopCounterMode, forward + backward) and the fraction of
+  the fp32 matmul bound measured here in the same run (a 1024² matmul at the training thread count);
+- cores an H200 needs on the paper preset: (its samples/s at `--utilisation` of `--gpu-tflops` / the
+  worker's samples/s per core) + 1 for the training process.
+
+Usage: python benchmarks/bench_throughput.py [--quick] [--threads N] [--presets tiny,small,paper]
+       [--steps 30] [--paper-steps 6] [--paper-batch 8] [--unique 64] [--gpu-tflops 790] [--utilisation 0.4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from harness import Claim, count_flops, parse_args, print_table, write_result
+
+MODES = ("workers", "device")
+BATCH = 32
+
+
+def _options(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--presets", default="tiny,small,paper", help="network presets, comma-separated")
+    ap.add_argument("--steps", type=int, default=30, help="timed training steps per run (tiny, small)")
+    ap.add_argument("--paper-steps", type=int, default=6, help="timed training steps per run (paper)")
+    ap.add_argument("--paper-batch", type=int, default=8, help="batch of the paper preset (CPU time)")
+    ap.add_argument("--unique", type=int, default=64, help="synthetic FreiHAND hands (x4 images)")
+    ap.add_argument("--samples", type=int, default=96, help="samples timed for the input pipeline's CPU cost")
+    ap.add_argument("--gpu-tflops", type=float, default=790.0, help="the GPU's dense bf16 TFLOP/s (H200: ~790)")
+    ap.add_argument("--utilisation", type=float, default=0.4, help="fraction of --gpu-tflops training reaches")
+
+
+def matmul_bound(threads: int, size: int = 1024, repeats: int = 10) -> float:
+    """fp32 matmul GFLOP/s of this machine at the training thread count (best of `repeats`)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    a, b = torch.rand(size, size), torch.rand(size, size)
+    a @ b
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
+def base_config(root: Path, preset: str, batch: int, steps: int, mode: str):
+    """A baseline run of `preset` with the official augmentation and the input pipeline in `mode`."""
+    from handdg.train.config import TrainConfig
+
+    return TrainConfig(data=str(root), preset=preset, branch2="none", batch_size=batch, steps=steps,
+                       checkpoint_every=10 * steps, log_every=10 * steps, device="cpu", augment_on=mode,
+                       val_data=None, val_limit=0)
+
+
+def timed_run(config, out: Path) -> dict[str, float]:
+    """`train` with the loop's StepTimer: median wait / compute / step seconds and the waiting share."""
+    from handdg.train.loop import train
+    from handdg.train.timing import StepTimer
+
+    timer = StepTimer(warm_up=3)
+    train(replace(config, out=str(out)), timer=timer)
+    return timer.summary()
+
+
+def flops_per_sample(config) -> float:
+    """Training FLOPs per sample of one step of `config`'s network (forward + losses + backward)."""
+    import torch
+
+    from handdg.train.loop import loss_config, model_config
+    from handdg.train.losses import total_loss
+    from handdg.train.model import HandPoseNet
+
+    net = HandPoseNet(model_config(config, 512)).train()
+    size, batch = net.config.input_size, 4
+    x, side = torch.rand(batch, 3, size, size), torch.ones(batch)
+    gt = torch.rand(batch, 21, config.heatmap_size, config.heatmap_size)
+    coords, rot = torch.randn(batch, 21, 3), torch.eye(3).expand(batch, 3, 3).contiguous()
+
+    def step() -> None:
+        out = net(x, side, None, gt_heatmaps=gt if config.gt_lifting else None)
+        total_loss(out, gt, coords, rot, loss_config(config)).total.backward()
+
+    return count_flops(step) / batch
+
+
+def worker_cpu_ms(config, samples: int) -> float:
+    """CPU milliseconds per sample of a DataLoader worker's job for `config` (this process, one thread)."""
+    import torch
+
+    from handdg.data import open_dataset
+    from handdg.train.batches import HandCrops
+    from handdg.train.loop import crop_spec, model_config
+
+    crops = HandCrops(open_dataset(config.data, "freihand", "train"), crop_spec(config, model_config(config, 512)),
+                      config.augment, on_device=config.augment_on == "device")
+    keys = [(i % len(crops), 1000 + i) for i in range(samples)]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        crops[keys[0]]
+        start = time.process_time()
+        for key in keys:
+            crops[key]
+        return 1e3 * (time.process_time() - start) / samples
+    finally:
+        torch.set_num_threads(threads)
+
+
+def measure(root: Path, work: Path, preset: str, args: argparse.Namespace, bound: float) -> dict:
+    """Every figure of one preset, both modes."""
+    batch = args.paper_batch if preset == "paper" else BATCH
+    steps = args.paper_steps if preset == "paper" else args.steps
+    found = {"preset": preset, "batch": batch, "steps": steps}
+    for mode in MODES:
+        config = base_config(root, preset, batch, steps + 3, mode)
+        full = timed_run(config, work / f"{preset}-{mode}-full")
+        ready = timed_run(replace(config, workers=0), work / f"{preset}-{mode}-ready")
+        found[mode] = {"full": full, "ready": ready, "worker_cpu_ms": worker_cpu_ms(config, args.samples),
+                       "workers": config.workers}
+    flops = flops_per_sample(base_config(root, preset, batch, steps, "workers"))
+    found["flops_per_sample"] = flops
+    for mode in MODES:
+        m = found[mode]
+        m["samples_per_s"] = batch / m["full"]["step_s"]
+        m["ready_samples_per_s"] = batch / m["ready"]["compute_s"]
+        m["bound_fraction"] = flops * m["samples_per_s"] / (bound * 1e9)
+        m["ready_bound_fraction"] = flops * m["ready_samples_per_s"] / (bound * 1e9)
+        m["input_samples_per_core"] = 1e3 / m["worker_cpu_ms"]
+    return found
+
+
+def h200_cores(paper: dict, tflops: float, utilisation: float) -> dict[str, dict[str, float]]:
+    """Cores an H200 needs on the paper preset in each mode, from the measured worker rate per core."""
+    rate = tflops * 1e12 * utilisation / paper["flops_per_sample"]
+    return {mode: {"gpu_samples_per_s": rate, "cores": math.ceil(rate / paper[mode]["input_samples_per_core"]) + 1}
+            for mode in MODES}
+
+
+def main() -> None:
+    """Measure each preset in both modes, print the tables and write the claims."""
+    args = parse_args(__doc__, _options)
+    from handdg.synth import make_dataset
+
+    presets = [p for p in args.presets.split(",") if p]
+    if args.quick:
+        args.unique, args.steps, args.paper_steps, args.samples, presets = 4, 4, 4, 8, ["tiny"]
+        global BATCH
+        BATCH = 4
+    bound = matmul_bound(args.threads)
+    with tempfile.TemporaryDirectory(prefix="handdg-bench-throughput-") as tmp:
+        root = make_dataset(Path(tmp) / "freihand", "freihand", args.unique, seed=0)
+        measured = [measure(root, Path(tmp), preset, args, bound) for preset in presets]
+    rows = [[m["preset"], mode, m[mode]["samples_per_s"], m[mode]["full"]["wait_share"], m[mode]["ready_samples_per_s"],
+             m[mode]["worker_cpu_ms"], m["flops_per_sample"] / 1e9, m[mode]["bound_fraction"],
+             m[mode]["ready_bound_fraction"]] for m in measured for mode in MODES]
+    print_table(f"training throughput, {args.threads} threads (fp32 matmul bound {bound:.0f} GFLOP/s)",
+                ["preset", "augment on", "samples/s", "data wait", "ready samples/s", "worker ms/sample",
+                 "GFLOP/sample", "of bound", "ready of bound"], rows)
+    claims = []
+    for m in measured:
+        for mode in MODES:
+            r = m[mode]
+            claims.append(Claim("13", f"training throughput, {m['preset']} preset, input on {mode}: fraction of the "
+                                      "fp32 matmul bound", r["bound_fraction"],
+                                f"{r['samples_per_s']:.0f} samples/s ({r['full']['wait_share']:.0%} waiting for data); "
+                                f"{r['ready_samples_per_s']:.0f} samples/s on ready batches "
+                                f"({r['ready_bound_fraction']:.2f} of {bound:.0f} GFLOP/s); "
+                                f"{m['flops_per_sample'] / 1e9:.2f} GFLOP/sample; worker {r['worker_cpu_ms']:.2f} "
+                                "CPU ms/sample", limit="the network step on this CPU (small convolutions run far "
+                                                        "below the matmul rate)"))
+        if m["preset"] != "paper" and "workers" in m and "device" in m:
+            claims.append(Claim("13", f"training throughput, {m['preset']} preset: input on device vs workers",
+                                m["device"]["samples_per_s"] / m["workers"]["samples_per_s"],
+                                f"{m['device']['samples_per_s']:.0f} vs {m['workers']['samples_per_s']:.0f} samples/s",
+                                unit="×", limit="on a CPU both halves share the same two cores"))
+    paper = next((m for m in measured if m["preset"] == "paper"), None)
+    cores = h200_cores(paper, args.gpu_tflops, args.utilisation) if paper else None
+    if cores:
+        for mode in MODES:
+            claims.append(Claim("13", f"CPU cores to feed an H200 with the paper preset, input on {mode}",
+                                cores[mode]["cores"], f"{cores[mode]['gpu_samples_per_s']:,.0f} samples/s at "
+                                f"{args.utilisation:.0%} of {args.gpu_tflops:g} TFLOP/s; worker "
+                                f"{paper[mode]['worker_cpu_ms']:.2f} CPU ms/sample on this CPU",
+                                target=4 if mode == "device" else None, higher_is_better=False, unit=" cores",
+                                limit="samples/s per core of this CPU; a faster core needs fewer"))
+    write_result("throughput", args, claims, {"batch": BATCH, "matmul_bound_gflops": bound, "presets": measured,
+                                              "h200": cores, "unique_samples": args.unique})
+
+
+if __name__ == "__main__":
+    main()
