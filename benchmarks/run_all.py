@@ -38,7 +38,7 @@ def _name(script: Path) -> str:
     return script.stem.removeprefix("bench_")
 
 
-LONG = ("learning", "lifting", "closed_world")
+LONG = ("learning", "lifting", "closed_world", "levers")
 """Benchmarks of learning quality, not speed: each trains for minutes to an hour; run them by name."""
 
 
