@@ -69,8 +69,8 @@ def paper_flops() -> tuple[float, str]:
 def crops(root: Path, augment: str):
     """HandCrops of the synthetic set with the paper preset's geometry and `augment`."""
     from handdg.data import open_dataset
-    from handdg.train.batches import HandCrops
-    from handdg.train.config import TrainConfig, parse_augment
+    from handdg.inputs.batches import HandCrops
+    from handdg.run.config import TrainConfig, parse_augment
     from handdg.train.loop import crop_spec, model_config
 
     config = TrainConfig(data=str(root), preset="paper", branch2="none")
@@ -93,9 +93,9 @@ def profile(dataset, samples: int) -> dict[str, float]:
     """CPU seconds per sample of each stage of HandCrops.__getitem__, and of the whole call."""
     import torch
 
-    from handdg.train import augment
-    from handdg.train.batches import crop_sample, to_tensors
-    from handdg.train.seeds import keyed_generator
+    from handdg.inputs import augment
+    from handdg.inputs.batches import crop_sample, to_tensors
+    from handdg.inputs.seeds import keyed_generator
 
     keys = [(i % len(dataset), 1000 + i) for i in range(samples)]
     raw = [dataset.dataset[i] for i, _ in keys]

@@ -81,7 +81,7 @@ def _run_name(preset: str, mode: str, variant: dict) -> str:
 
 def _config(roots: dict[str, Path], store: Path, out: Path, preset: str, mode: str, steps: int,
             variant: dict | None = None):
-    from handdg.train.config import TrainConfig
+    from handdg.run.config import TrainConfig
 
     extra = {} if mode == "baseline" else {"store": str(store), "ratio": 0.6}
     extra.update(variant or {})
@@ -109,7 +109,7 @@ def _steps_for(budget_s: float, roots, store, work: Path, preset: str, mode: str
 
 
 def _scores(run: Path, roots: dict[str, Path]) -> dict[str, dict]:
-    from handdg.train.evaluate import evaluate
+    from handdg.evaluation.evaluate import evaluate
 
     sets = {"freihand": ("freihand", roots["freihand"], "evaluation"), "stb": ("stb", roots["stb"], "test"),
             "rhd": ("rhd", roots["rhd"], "test")}

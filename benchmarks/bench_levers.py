@@ -2,7 +2,7 @@
 training seeds: validation hand3d EPE (in-domain held-out hands) at every validation, and the step time.
 
 Levers (each a set of `handdg train` options): `bf16` = `--precision bf16 --memory-format channels_last`
-(fast only on CPUs with AMX or GPUs), `device` = `--augment-on device` (handdg.train.batch_augment). The
+(fast only on CPUs with AMX or GPUs), `device` = `--augment-on device` (handdg.inputs.batch_augment). The
 reference is fp32 with the input pipeline in the workers. Every run trains the same steps on synthetic
 FreiHAND (`--data-seed`, 1,000 hands) and validates on its evaluation split; step time is the median of
 the loop's StepTimer (wait + compute), so the speed-up and the EPE difference come from the same runs.
@@ -34,9 +34,9 @@ def _extra(ap) -> None:
 
 def run(root: Path, out: Path, preset: str, steps: int, seed: int, changes: dict) -> dict:
     """One run (kept in `out`, resumed if there): validation EPEs by step and the median step seconds."""
+    from handdg.run.config import TrainConfig
+    from handdg.run.runs import read_metrics
     from handdg.train import loop
-    from handdg.train.config import TrainConfig
-    from handdg.train.runs import read_metrics
     from handdg.train.timing import StepTimer
 
     every = max(1, steps // 3)

@@ -4,7 +4,8 @@ Two measurements on synthetic FreiHAND (1,000 unique poses, seed 0, as bench_lea
 
 1. **Lifting ceiling.** PosePrior + ViewPoint alone, trained on *ground-truth* heatmaps at a
    preset's map size (input / 8; σ scaled from the 2 px at 32² the training loss uses), for each
-   ViewPoint rotation form (`axis-angle`, H3D's; `6d`, continuous). Scored on the evaluation split
+   ViewPoint rotation form (`axis-angle`, H3D's; `6d`, continuous), with the loss training gives them
+   (λ2·L_pose of handdg.model.losses, the 6-D form's vector term included). Scored on the evaluation split
    as `handdg eval`'s hand3d protocol does (root-relative, scaled by the GT bone): the EPE a
    network whose heatmaps were perfect would reach, and the rotation error in degrees.
 2. **A trained run's error, taken apart** (`--run DIR`, e.g. a bench_learning run): its EPE as
@@ -43,8 +44,8 @@ def _extra(ap) -> None:
 
 def _gt_map_spec(size: int):
     """Crops of `size` px with GT maps at the network's own map size (size / 8), σ scaled from 2 px at 32²."""
-    from handdg.train.batches import CropSpec
-    from handdg.train.config import TrainConfig
+    from handdg.inputs.batches import CropSpec
+    from handdg.run.config import TrainConfig
 
     maps = size // 8
     return CropSpec(input_size=size, heatmap_size=maps, heatmap_sigma=SIGMA_AT_32 * maps / 32,
@@ -56,7 +57,7 @@ def _crops(root: Path, split: str, spec) -> dict[str, torch.Tensor]:
     from torch.utils.data import default_collate
 
     from handdg.data import open_dataset
-    from handdg.train.batches import HandCrops
+    from handdg.inputs.batches import HandCrops
 
     crops = HandCrops(open_dataset(root, "freihand", split), spec)
     return default_collate([crops[i] for i in range(len(crops))])
@@ -65,7 +66,7 @@ def _crops(root: Path, split: str, spec) -> dict[str, torch.Tensor]:
 def _errors(coords: torch.Tensor, rotation: torch.Tensor, batch: dict[str, torch.Tensor]) -> dict[str, float]:
     """hand3d EPE (mm) of canonical coords + rotation, and the mean rotation error (degrees)."""
     from handdg.data.transforms import bone_length
-    from handdg.train.targets import canonical_target, canonical_to_relative
+    from handdg.model.targets import canonical_target, canonical_to_relative
 
     gt = batch["xyz_mm"].double()
     target = canonical_target(gt, batch["hand_side"])
@@ -78,9 +79,11 @@ def _errors(coords: torch.Tensor, rotation: torch.Tensor, batch: dict[str, torch
 
 
 def lifting_ceiling(root: Path, size: int, rotation: str, steps: int, seed: int = 0) -> dict[str, float]:
-    """Train PosePrior + ViewPoint on GT maps of the training split; errors on both splits."""
-    from handdg.train.model import HandPoseNet, ModelConfig
-    from handdg.train.targets import canonical_target
+    """Train PosePrior + ViewPoint on GT maps of the training split with training's own λ2·L_pose
+    (handdg.model.losses.pose_loss: coordinate and rotation MSE, and the 6-D vectors' term); errors on both splits."""
+    from handdg.model.losses import LossConfig, pose_loss
+    from handdg.model.network import HandPoseNet, ModelConfig, ModelOutput
+    from handdg.model.targets import canonical_target
 
     torch.manual_seed(seed)
     train, val = _crops(root, "training", _gt_map_spec(size)), _crops(root, "evaluation", _gt_map_spec(size))
@@ -92,8 +95,10 @@ def lifting_ceiling(root: Path, size: int, rotation: str, steps: int, seed: int 
     generator = torch.Generator().manual_seed(seed)
     for _ in range(steps):
         pick = torch.randint(0, len(coords), (BATCH,), generator=generator)
-        out = net.lift(train["heatmaps"][pick], train["hand_side"][pick])
-        loss = torch.nn.functional.mse_loss(out[0], coords[pick]) + torch.nn.functional.mse_loss(out[1], rotations[pick])
+        maps = train["heatmaps"][pick]
+        lifted, rotation_out, rows = net.lift_with_rows(maps, train["hand_side"][pick])
+        output = ModelOutput(heatmaps=maps, coords=lifted, rotation=rotation_out, rotation_rows=rows)
+        loss = LossConfig().pose * pose_loss(output, coords[pick], rotations[pick])  # training's λ2·L_pose
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -107,11 +112,11 @@ def lifting_ceiling(root: Path, size: int, rotation: str, steps: int, seed: int 
 def take_apart(run: Path, root: Path) -> dict[str, float]:
     """A trained run's val EPE as is, with the GT rotation, with the GT canonical pose, and of its own lifting
     nets on the GT maps (resampled to its map size, as `--gt-lifting` trains them); rotation and 2D error."""
-    from handdg.train.batches import CropSpec
-    from handdg.train.evaluate import load_model
-    from handdg.train.hand_frame import side_onehot
-    from handdg.train.heatmaps import HeatmapCodec
-    from handdg.train.targets import canonical_target
+    from handdg.evaluation.evaluate import load_model
+    from handdg.inputs.batches import CropSpec
+    from handdg.model.hand_frame import side_onehot
+    from handdg.model.heatmaps import HeatmapCodec
+    from handdg.model.targets import canonical_target
 
     net, ckpt = load_model(run / "last.safetensors", torch.device("cpu"))
     batch = _crops(root, "evaluation", CropSpec.for_run(ckpt.config, net.config))
@@ -135,8 +140,8 @@ def main() -> None:
     """Measure the lifting ceiling per map size and rotation form, take apart the given runs, write the JSON."""
     args = parse_args(__doc__.splitlines()[0], _extra)
     from handdg.data import open_dataset
+    from handdg.evaluation.reference import constant_pose_scores, mean_pose
     from handdg.synth import make_dataset
-    from handdg.train.reference import constant_pose_scores, mean_pose
 
     count = 12 if args.quick else 1000
     root = args.work / ("quick" if args.quick else "full") / f"freihand-{count}"

@@ -3,7 +3,10 @@
 For each preset (tiny, small, paper) and each place the input pipeline's costly half runs
 (`--augment-on workers`: every sample cut, heat-mapped and jittered in a DataLoader worker; `device`:
 workers only decode and draw, the batch is warped, heat-mapped and jittered on the training device,
-handdg.train.batch_augment), on a synthetic FreiHAND set (`handdg.synth`, 224 px JPEGs), in one run:
+handdg.inputs.batch_augment), on a synthetic FreiHAND set (`handdg.synth`, 224 px JPEGs), in one run:
+
+Modes: input in the workers or on the device (fp32), and in the workers with `--precision bf16
+--memory-format channels_last` (fast only where the CPU has bf16 matrix units, e.g. AMX).
 
 - full step: `handdg.train.loop.train` with the default workers, timed by the loop's own hook
   (handdg.train.timing.StepTimer): samples/s, and the share of step time spent waiting for data;
@@ -31,7 +34,9 @@ from pathlib import Path
 
 from harness import Claim, count_flops, parse_args, print_table, write_result
 
-MODES = ("workers", "device")
+MODES = {"workers": {"augment_on": "workers"}, "device": {"augment_on": "device"},
+         "bf16": {"augment_on": "workers", "precision": "bf16", "memory_format": "channels_last"}}
+"""Input pipeline in the workers or on the device (fp32), and in the workers with bf16 autocast + channels_last."""
 BATCH = 32
 
 
@@ -62,12 +67,12 @@ def matmul_bound(threads: int, size: int = 1024, repeats: int = 10) -> float:
 
 
 def base_config(root: Path, preset: str, batch: int, steps: int, mode: str):
-    """A baseline run of `preset` with the official augmentation and the input pipeline in `mode`."""
-    from handdg.train.config import TrainConfig
+    """A baseline run of `preset` with the official augmentation, in `mode` (MODES)."""
+    from handdg.run.config import TrainConfig
 
     return TrainConfig(data=str(root), preset=preset, branch2="none", batch_size=batch, steps=steps,
-                       checkpoint_every=10 * steps, log_every=10 * steps, device="cpu", augment_on=mode,
-                       val_data=None, val_limit=0)
+                       checkpoint_every=10 * steps, log_every=10 * steps, device="cpu", val_data=None, val_limit=0,
+                       **MODES[mode])
 
 
 def timed_run(config, out: Path) -> dict[str, float]:
@@ -84,9 +89,9 @@ def flops_per_sample(config) -> float:
     """Training FLOPs per sample of one step of `config`'s network (forward + losses + backward)."""
     import torch
 
+    from handdg.model.losses import total_loss
+    from handdg.model.network import HandPoseNet
     from handdg.train.loop import loss_config, model_config
-    from handdg.train.losses import total_loss
-    from handdg.train.model import HandPoseNet
 
     net = HandPoseNet(model_config(config, 512)).train()
     size, batch = net.config.input_size, 4
@@ -106,7 +111,7 @@ def worker_cpu_ms(config, samples: int) -> float:
     import torch
 
     from handdg.data import open_dataset
-    from handdg.train.batches import HandCrops
+    from handdg.inputs.batches import HandCrops
     from handdg.train.loop import crop_spec, model_config
 
     crops = HandCrops(open_dataset(config.data, "freihand", "train"), crop_spec(config, model_config(config, 512)),
@@ -151,7 +156,7 @@ def h200_cores(paper: dict, tflops: float, utilisation: float) -> dict[str, dict
     """Cores an H200 needs on the paper preset in each mode, from the measured worker rate per core."""
     rate = tflops * 1e12 * utilisation / paper["flops_per_sample"]
     return {mode: {"gpu_samples_per_s": rate, "cores": math.ceil(rate / paper[mode]["input_samples_per_core"]) + 1}
-            for mode in MODES}
+            for mode in ("workers", "device")}
 
 
 def main() -> None:
@@ -186,15 +191,15 @@ def main() -> None:
                                 f"{m['flops_per_sample'] / 1e9:.2f} GFLOP/sample; worker {r['worker_cpu_ms']:.2f} "
                                 "CPU ms/sample", limit="the network step on this CPU (small convolutions run far "
                                                         "below the matmul rate)"))
-        if m["preset"] != "paper" and "workers" in m and "device" in m:
-            claims.append(Claim("13", f"training throughput, {m['preset']} preset: input on device vs workers",
-                                m["device"]["samples_per_s"] / m["workers"]["samples_per_s"],
-                                f"{m['device']['samples_per_s']:.0f} vs {m['workers']['samples_per_s']:.0f} samples/s",
-                                unit="×", limit="on a CPU both halves share the same two cores"))
+        for mode in ("device", "bf16"):
+            claims.append(Claim("13", f"training throughput, {m['preset']} preset: {mode} vs workers fp32",
+                                m[mode]["samples_per_s"] / m["workers"]["samples_per_s"],
+                                f"{m[mode]['samples_per_s']:.0f} vs {m['workers']['samples_per_s']:.0f} samples/s",
+                                unit="×", limit="on a CPU both halves of the pipeline share the same cores"))
     paper = next((m for m in measured if m["preset"] == "paper"), None)
     cores = h200_cores(paper, args.gpu_tflops, args.utilisation) if paper else None
     if cores:
-        for mode in MODES:
+        for mode in ("workers", "device"):
             claims.append(Claim("13", f"CPU cores to feed an H200 with the paper preset, input on {mode}",
                                 cores[mode]["cores"], f"{cores[mode]['gpu_samples_per_s']:,.0f} samples/s at "
                                 f"{args.utilisation:.0%} of {args.gpu_tflops:g} TFLOP/s; worker "

@@ -12,7 +12,8 @@ Each variant trains for a few steps; a StepClock (a torch optimiser post-step ho
 to the loop) stamps every optimiser step, and the time per step is the median interval between
 consecutive steps: data, CLIP features, forward, backward and update of one whole step, without
 setup (dataset, model, store, run directory) or the first step's warm-up. The online mode also encodes the 3,920 prompts once at start; that one-time cost is claim 4's
-subject, so here it encodes only the first 256 (draws then come from those; a step costs the same).
+subject, so here it encodes only the first 256 (`train(..., prompt_limit=256)`; draws then come from
+those; a step costs the same).
 
 Per epoch of FreiHAND (130,240 images) = steps per epoch × time per step. The GPU figure is
 from FLOP counts (torch's FlopCounterMode): (training FLOPs + CLIP FLOPs) / training FLOPs
@@ -25,12 +26,10 @@ Usage: python benchmarks/bench_train.py [--quick] [--threads N] [--presets small
 from __future__ import annotations
 
 import argparse
-import contextlib
 import statistics
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from unittest import mock
 
 import torch
 
@@ -57,14 +56,12 @@ def _options(ap: argparse.ArgumentParser) -> None:
 
 
 def step_time(config, variant: str) -> float:
-    """Median seconds per step of one `train()` of `config` (online runs encode only ONLINE_PROMPTS prompts)."""
-    from handdg import prompts
-    from handdg.train.lifecycle import start
+    """Median seconds per step of one `train()` of `config` (online runs encode only ONLINE_PROMPTS prompts:
+    `train`'s `prompt_limit`)."""
+    from handdg.train.loop import train
 
-    texts = prompts.all_prompts()[:ONLINE_PROMPTS]
-    patch = mock.patch.object(prompts, "all_prompts", lambda: texts) if variant == "online" else contextlib.nullcontext()
-    with patch, StepClock() as clock:
-        start(config)
+    with StepClock() as clock:
+        train(config, prompt_limit=ONLINE_PROMPTS if variant == "online" else None)
     return clock.step_seconds()
 
 
@@ -79,9 +76,9 @@ def step_seconds(base, work: Path, steps: int, repeats: int) -> dict[str, list[f
 
 def flops_per_image(base, encoder, clip_dim: int) -> dict[str, float]:
     """FLOPs per image of a training step (forward + backward, with and without Branch2) and of CLIP's forward."""
+    from handdg.model.losses import total_loss
+    from handdg.model.network import HandPoseNet
     from handdg.train.loop import loss_config, model_config
-    from handdg.train.losses import total_loss
-    from handdg.train.model import HandPoseNet
 
     net = HandPoseNet(model_config(base, clip_dim)).train()
     size, batch = net.config.input_size, 2
@@ -102,7 +99,7 @@ def flops_per_image(base, encoder, clip_dim: int) -> dict[str, float]:
 def measure_preset(args: argparse.Namespace, preset: str, batch: int, data: tuple[Path, Path], encoder,
                    work: Path) -> dict:
     """Step times of the three variants and FLOP counts for one preset."""
-    from handdg.train.config import TrainConfig
+    from handdg.run.config import TrainConfig
 
     steps = args.paper_steps if preset == "paper" else args.steps
     root, store = data

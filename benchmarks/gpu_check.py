@@ -115,7 +115,7 @@ def featurize(root: Path, work: Path, args: argparse.Namespace) -> tuple[Path, d
 
 def base_config(root: Path, store: Path, args: argparse.Namespace, **changes):
     """The training run every train stage starts from: cached IE+TE features, the chosen preset."""
-    from handdg.train.config import TrainConfig
+    from handdg.run.config import TrainConfig
 
     values = dict(data=str(root), store=str(store), preset=args.preset, ratio=0.6, batch_size=args.batch,
                   steps=args.steps, checkpoint_every=args.steps, log_every=1, device=args.device)
@@ -163,7 +163,7 @@ def ddp(root: Path, store: Path, work: Path, args: argparse.Namespace) -> dict:
 
 def evaluate(root: Path, run: str, args: argparse.Namespace) -> dict:
     """Score the run's last checkpoint on the evaluation split: samples/s and the mean EPE."""
-    from handdg.train.evaluate import evaluate as score
+    from handdg.evaluation.evaluate import evaluate as score
 
     _sync(args.cuda)
     start = time.perf_counter()

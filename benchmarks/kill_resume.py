@@ -102,8 +102,8 @@ def featurize_case(work: Path, points: list[int], rng: random.Random, images: in
 
 def train_case(work: Path, points: list[int], rng: random.Random, steps: int) -> list[dict]:
     """Kill train after `p` checkpoints (0 = after config.json, before the first checkpoint)."""
+    from handdg.run import runs
     from handdg.synth import make_dataset
-    from handdg.train import runs
 
     data = make_dataset(work / "fh", "freihand", count=4, seed=0)
     base = ["train", "--data", str(data), "--preset", "tiny", "--branch2", "none", "--batch-size", "4",

@@ -17,8 +17,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from handdg.train.losses import total_loss  # noqa: E402
-from handdg.train.model import HandPoseNet, ModelConfig, parameter_counts  # noqa: E402
+from handdg.model.losses import total_loss  # noqa: E402
+from handdg.model.network import HandPoseNet, ModelConfig, parameter_counts  # noqa: E402
 
 
 def time_preset(name: str, batch: int, repeats: int, clip_dim: int) -> dict:

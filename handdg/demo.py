@@ -184,7 +184,7 @@ def _run_dir(out: Path, run: str) -> Path:
 def _train(out: Path, settings: DemoSettings, report: DemoReport) -> None:
     """Train both runs; a run killed earlier continues from its last checkpoint, a finished one is kept
     (handdg.train.lifecycle.ensure_trained)."""
-    from handdg.train.config import TrainConfig
+    from handdg.run.config import TrainConfig
     from handdg.train.lifecycle import ensure_trained
 
     for name in RUNS:
@@ -203,8 +203,8 @@ def _eval_path(out: Path, run: str, layout: str) -> Path:
 
 
 def _eval(out: Path, settings: DemoSettings, report: DemoReport) -> None:
-    from handdg.train.evaluate import evaluate, format_table
-    from handdg.train.runs import write_json
+    from handdg.evaluation.evaluate import evaluate, format_table
+    from handdg.run.runs import write_json
 
     for name in RUNS:
         checkpoint = _run_dir(out, name) / "last.safetensors"

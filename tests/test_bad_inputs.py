@@ -161,7 +161,7 @@ def test_impossible_options_are_refused_before_any_work_naming_the_option(args, 
     (["--ratio", "1.5"], "--ratio must be a finite number in [0, 1], got 1.5"),
 ])
 def test_impossible_train_options_are_refused_with_the_librarys_message(args, message, runner):
-    # handdg train's options are checked by their declaration (handdg.train.options): the same line as
+    # handdg train's options are checked by their declaration (handdg.run.options): the same line as
     # TrainConfig(...).validate() gives, below
     one_line_error(runner.invoke(main, ["train", "--out", "r", "--data", ".", *args]), message)
 
@@ -171,8 +171,8 @@ def test_the_library_refuses_the_same_values_naming_the_option(pristine, tmp_pat
     from handdg.analysis.similarity import similarity_report
     from handdg.analysis.tsne import tsne_report
     from handdg.errors import HanddgError
+    from handdg.run.config import TrainConfig
     from handdg.stores.index_build import build_store_index
-    from handdg.train.config import TrainConfig
 
     with pytest.raises(HanddgError, match="--lr must be a finite number above 0, got nan"):
         TrainConfig(data="d", branch2="none", lr=float("nan")).validate()
@@ -330,7 +330,7 @@ def test_eval_of_an_unfinished_run_says_it_stopped_early(finished_run, freihand,
 
 
 def test_a_non_finite_loss_names_the_terms_and_the_cause(tmp_path):
-    from handdg.train import runs
+    from handdg.run import runs
 
     error = runs.non_finite_loss({"loss": float("nan"), "heat": 0.5, "pose": float("nan"), "con": 0.0}, 1, tmp_path)
     assert "pose=nan" in str(error) and "heat" not in str(error) and "handdg data check" in str(error)
@@ -403,8 +403,8 @@ def test_a_full_disk_is_one_line_naming_the_file(pristine, tmp_path, runner, mon
 
 def test_a_checkpoint_that_cannot_be_written_leaves_no_checkpoint_behind(tmp_path, monkeypatch):
     from handdg.errors import HanddgError
-    from handdg.train import runs
-    from handdg.train.config import TrainConfig
+    from handdg.run import runs
+    from handdg.run.config import TrainConfig
 
     def full(obj, path, *args, **kwargs):
         Path(path).write_bytes(b"half")

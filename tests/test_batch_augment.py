@@ -1,4 +1,4 @@
-"""The batched, on-device half of the input pipeline (handdg.train.batch_augment) against the per-sample one:
+"""The batched, on-device half of the input pipeline (handdg.inputs.batch_augment) against the per-sample one:
 the same crops, the same heatmaps, the same distributions of every photometric draw."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from handdg.data.base import Sample
-from handdg.train import augment
-from handdg.train import batch_augment as ba
-from handdg.train.batches import CropSpec, _warp, crop_sample
-from handdg.train.seeds import keyed_generator
-from handdg.train.heatmaps import HeatmapCodec
+from handdg.inputs import augment
+from handdg.inputs import batch_augment as ba
+from handdg.inputs.batches import CropSpec, _warp, crop_sample
+from handdg.inputs.seeds import keyed_generator
+from handdg.model.heatmaps import HeatmapCodec
 
 RNG = np.random.default_rng(0)
 
@@ -68,7 +68,7 @@ def test_a_crop_made_on_the_device_equals_the_worker_crop_for_identity_augmentat
 
 
 def ba_plan(sample, spec):
-    from handdg.train.batches import crop_geometry
+    from handdg.inputs.batches import crop_geometry
 
     return crop_geometry(sample, spec)
 
@@ -113,7 +113,7 @@ def test_batched_ops_match_the_per_sample_ops() -> None:
 
 
 def _losses(run) -> list[float]:
-    from handdg.train.runs import read_metrics
+    from handdg.run.runs import read_metrics
 
     return [row["loss"] for row in read_metrics(run)]
 

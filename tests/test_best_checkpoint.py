@@ -7,8 +7,9 @@ import json
 import pytest
 import torch
 
-from handdg.train import loop, runs, validate
-from handdg.train.model import HandPoseNet, ModelConfig
+from handdg.model.network import HandPoseNet, ModelConfig
+from handdg.run import runs
+from handdg.train import loop, validate
 from train_helpers import tiny_config, tiny_freihand
 
 
@@ -64,7 +65,7 @@ def test_best_checkpoint_scores_the_lowest_logged_validation_epe(data, tmp_path)
     """Real validations: evaluating best.safetensors on the validation split gives the minimum of metrics.csv's
     val_hand3d_mm, at the step best.json names. (At this lr the EPEs went 82.6, 58.8, 77.4, 85.3, 84.7 mm when
     written: the minimum inside the run; the scripted test above does not depend on that.)"""
-    from handdg.train.evaluate import evaluate
+    from handdg.evaluation.evaluate import evaluate
 
     out = loop.train(tiny_config(data, tmp_path / "run", steps=5, val_every=1, checkpoint_every=5, workers=0,
                                  lr=6e-3, lr_schedule="constant"))

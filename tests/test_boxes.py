@@ -15,9 +15,9 @@ from handdg.data import open_dataset
 from handdg.data.base import Sample
 from handdg.data.boxes import HandBox, read_boxes, sample_boxes
 from handdg.errors import HanddgError
-from handdg.train.batches import CropSpec, crop_sample
-from handdg.train.model import ModelOutput
-from handdg.train.targets import decode_official
+from handdg.inputs.batches import CropSpec, crop_sample
+from handdg.model.network import ModelOutput
+from handdg.model.targets import decode_official
 from train_helpers import tiny_rhd
 
 RNG = np.random.default_rng(0)

@@ -6,7 +6,7 @@ these numbers. Every field that shapes them is passed explicitly (PINNED_*), so 
 *default* does not move them; `test_the_defaults_are_the_pinned_recipe` says when a default differs.
 
 To regenerate after a deliberate recipe change (and say so in CHANGELOG.md, bumping
-handdg.train.config.RECIPE if runs' meaning changed):
+handdg.run.config.RECIPE if runs' meaning changed):
 
     OMP_NUM_THREADS=1 .venv/bin/python tests/test_golden.py
 
@@ -127,10 +127,10 @@ def _number(tensor: torch.Tensor) -> float:
 def golden_values() -> dict[str, float]:
     """The recipe's numbers: forward + losses at init, then after one plain SGD step (so the zero-initialised
     score layers and the CPM refinement stages carry weight too), plus that forward's decoded millimetres."""
+    from handdg.model.losses import LossConfig, total_loss
+    from handdg.model.network import HandPoseNet, ModelConfig
+    from handdg.model.targets import decode
     from handdg.train import loop
-    from handdg.train.losses import LossConfig, total_loss
-    from handdg.train.model import HandPoseNet, ModelConfig
-    from handdg.train.targets import decode
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -184,8 +184,8 @@ def test_the_defaults_are_the_pinned_recipe() -> None:
     team changes a default deliberately, its message names the fields; the golden test above keeps passing."""
     from dataclasses import asdict
 
+    from handdg.run.config import TrainConfig
     from handdg.train import loop
-    from handdg.train.config import TrainConfig
 
     defaults = TrainConfig()
     network = asdict(loop.model_config(TrainConfig(preset="tiny"), PINNED_MODEL["clip_dim"]))

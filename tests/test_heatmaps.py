@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from handdg.train.heatmaps import HeatmapCodec
+from handdg.model.heatmaps import HeatmapCodec
 
 
 def _one_joint(u: float, v: float) -> np.ndarray:

@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 
 from handdg.data import open_dataset
+from handdg.evaluation.evaluate import evaluate
+from handdg.inputs.batches import CropSpec, HandCrops
+from handdg.model.network import ModelConfig
+from handdg.run import runs
+from handdg.run.config import TrainConfig
+from handdg.run.runs import read_metrics
 from handdg.synth import make_dataset
-from handdg.train import runs
-from handdg.train.batches import CropSpec, HandCrops
-from handdg.train.config import TrainConfig
-from handdg.train.evaluate import evaluate
 from handdg.train.loop import train
-from handdg.train.model import ModelConfig
-from handdg.train.runs import read_metrics
 
 STEPS = 150
 

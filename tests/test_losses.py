@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from handdg.errors import HanddgError
-from handdg.train.losses import (LossConfig, contrastive_loss, heatmap_loss, pose_loss, select_negatives,
+from handdg.model.losses import (LossConfig, contrastive_loss, heatmap_loss, pose_loss, select_negatives,
                                  supervised_heatmap_loss, total_loss)
-from handdg.train.model import ModelOutput
+from handdg.model.network import ModelOutput
 
 E1 = torch.tensor([[0.0, 0.0], [1.0, 1.0]])
 E2 = torch.tensor([[1.0, 0.0], [1.0, 3.0]])
@@ -145,7 +145,7 @@ def test_bad_loss_options_are_user_errors(kwargs: dict) -> None:
 
 
 def test_tiny_model_fits_one_batch_with_every_term() -> None:
-    from handdg.train.model import HandPoseNet, ModelConfig
+    from handdg.model.network import HandPoseNet, ModelConfig
 
     torch.manual_seed(0)
     net = HandPoseNet(ModelConfig.from_preset("tiny", clip_dim=8))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from handdg.train import metrics
+from handdg.evaluation import metrics
 
 STEP = 50.0 / 19.0  # spacing of hand3d's 20 thresholds over 0..50 mm
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from handdg.errors import HanddgError
-from handdg.train.hand_frame import flip_right_hand, rodrigues, rotation_6d, side_onehot
-from handdg.train.model import Branch2, HandPoseNet, ModelConfig, SameConv2d, parameter_counts
+from handdg.model.hand_frame import flip_right_hand, rodrigues, rotation_6d, side_onehot
+from handdg.model.network import Branch2, HandPoseNet, ModelConfig, SameConv2d, parameter_counts
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from click.testing import CliRunner
 
 from handdg.cli import main
-from handdg.train import runs
-from handdg.train.evaluate import load_model
+from handdg.evaluation.evaluate import load_model
+from handdg.run import runs
 
 POSENET = ([("conv1_1", 3, 64, 3), ("conv1_2", 64, 64, 3), ("conv2_1", 64, 128, 3), ("conv2_2", 128, 128, 3),
             ("conv3_1", 128, 256, 3), ("conv3_2", 256, 256, 3), ("conv3_3", 256, 256, 3), ("conv3_4", 256, 256, 3),

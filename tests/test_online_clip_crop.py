@@ -12,10 +12,11 @@ import torch.nn.functional as F
 
 from handdg.data import open_dataset
 from handdg.featurize.clip import load_clip
-from handdg.train import augment, loop
-from handdg.train.batches import CropSpec, StepBatches, crop_sample
-from handdg.train.model import HandPoseNet
-from handdg.train.seeds import keyed_generator
+from handdg.inputs import augment
+from handdg.inputs.batches import CropSpec, StepBatches, crop_sample
+from handdg.inputs.seeds import keyed_generator
+from handdg.model.network import HandPoseNet
+from handdg.train import loop
 from train_helpers import tiny_config, tiny_freihand
 
 

@@ -20,9 +20,9 @@ from handdg.data.overlay import draw_hand
 from handdg.data.transforms import bone_length
 from handdg.inference.predictor import predict
 from handdg.inference.sources import write_video
-from handdg.train import runs
-from handdg.train.config import TrainConfig
-from handdg.train.model import HandPoseNet, ModelConfig
+from handdg.model.network import HandPoseNet, ModelConfig
+from handdg.run import runs
+from handdg.run.config import TrainConfig
 
 PHOTOS = FIXTURES / "freihand"
 PHOTO = PHOTOS / "00000355.jpg"

@@ -5,7 +5,7 @@ R below is one root-relative right hand (FreiHAND joint order, millimetres) whos
 multiples of Pythagorean directions, so every joint's distance from the root is a whole number:
 |R_j| = 0, 5, 10, 15, 20 | 28, 35, 42, 49 | 39, 52, 65, 78 | 28, 35, 42, 49 | 18, 21, 24, 27 (sum 682),
 and its middle-finger MCP->PIP bone R[10] - R[9] = (3, -12, 4) is 13 mm long. The expected values
-are arithmetic on R written out in the tests, never a call into handdg.train.reference.
+are arithmetic on R written out in the tests, never a call into handdg.evaluation.reference.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from handdg.data.base import Sample
-from handdg.train.reference import constant_pose_scores, mean_pose
+from handdg.evaluation.reference import constant_pose_scores, mean_pose
 
 R = np.array([
     [0, 0, 0],
@@ -150,7 +150,8 @@ def test_the_reference_a_training_run_records_is_its_training_sets_mean_pose(tmp
     reference is exactly that shape, root-relative, and its bone."""
     import torch
 
-    from handdg.train import loop, runs
+    from handdg.run import runs
+    from handdg.train import loop
     from tiny_datasets import hand_mm
     from train_helpers import tiny_config, tiny_freihand
 

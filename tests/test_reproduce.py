@@ -223,7 +223,7 @@ def test_a_run_dir_made_with_other_settings_is_refused_and_left_alone(reproduced
 
 def test_a_failing_run_is_recorded_with_its_last_line_and_retried_without_retraining(inputs, tmp_path, runner,
                                                                                     monkeypatch):
-    from handdg.train import evaluate
+    from handdg.evaluation import evaluate
 
     real = evaluate.evaluate
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from handdg.data.transforms import bone_length
-from handdg.train.hand_frame import rodrigues
-from handdg.train.model import ModelOutput
-from handdg.train.targets import (PINKY_MCP, canonical_target, canonical_to_relative, decode, uvd_target,
+from handdg.model.hand_frame import rodrigues
+from handdg.model.network import ModelOutput
+from handdg.model.targets import (PINKY_MCP, canonical_target, canonical_to_relative, decode, uvd_target,
                                   uvd_to_camera, with_root)
 
 MIDDLE_MCP, MIDDLE_PIP, THUMB_CMC = 9, 10, 1

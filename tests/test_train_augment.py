@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from handdg.train import augment
+from handdg.inputs import augment
 
 
 def test_draw_geometry_ranges_and_reproducibility():

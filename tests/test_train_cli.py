@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from handdg.cli import main
-from handdg.train import loop, runs
+from handdg.run import runs
+from handdg.train import loop
 from train_helpers import tiny_config, tiny_freihand
 
 TINY = ["--preset", "tiny", "--branch2", "none", "--batch-size", "4", "--heatmap-size", "16", "--log-every", "1",

@@ -1,7 +1,7 @@
 import pytest
 
 from handdg.errors import HanddgError
-from handdg.train.config import AUGMENT_PRESETS, TrainConfig, parse_augment
+from handdg.run.config import AUGMENT_PRESETS, TrainConfig, parse_augment
 
 
 def _config(**kw) -> TrainConfig:
@@ -59,7 +59,7 @@ def test_parse_augment():
 
 
 def test_learning_rate_schedules_by_hand() -> None:
-    from handdg.train.config import TrainConfig
+    from handdg.run.config import TrainConfig
 
     cosine = TrainConfig(lr=1e-3, steps=105)
     # 5 warm-up steps to the peak, then cosine down to 1 % of it at the last step; halfway: 0.505

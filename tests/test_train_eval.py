@@ -10,10 +10,11 @@ from handdg.data.camera import project
 from handdg.data.joints import palm_to_wrist
 from torch.utils.data import default_collate
 
-from handdg.train import loop, runs
-from handdg.train.batches import CropSpec, HandCrops, crop_sample
-from handdg.train.model import ModelConfig, ModelOutput
-from handdg.train.evaluate import evaluate, format_table
+from handdg.evaluation.evaluate import evaluate, format_table
+from handdg.inputs.batches import CropSpec, HandCrops, crop_sample
+from handdg.model.network import ModelConfig, ModelOutput
+from handdg.run import runs
+from handdg.train import loop
 from train_helpers import tiny_config, tiny_freihand, tiny_rhd, tiny_stb
 
 
@@ -100,7 +101,7 @@ def test_eval_errors_are_one_line(checkpoint, tmp_path, runner):
 
 def test_rotated_crops_keep_image_2d_and_3d_joints_together():
     from handdg.data.base import Sample
-    from handdg.train import augment
+    from handdg.inputs import augment
     from tiny_datasets import hand_mm
 
     K = np.array([[400.0, 0.0, 80.0], [0.0, 400.0, 80.0], [0.0, 0.0, 1.0]])
@@ -138,7 +139,7 @@ class _Oracle(torch.nn.Module):
 @pytest.mark.parametrize("layout, make", [("stb", tiny_stb), ("rhd", tiny_rhd)])
 def test_a_perfect_prediction_scores_zero_under_both_protocols(tmp_path, monkeypatch, layout, make, target):
     """Training targets decoded by eval land on the test set's own joints (mirroring, root and crop undone)."""
-    from handdg.train import evaluate as evaluate_module
+    from handdg.evaluation import evaluate as evaluate_module
 
     config = tiny_config(tmp_path, tmp_path / "run", pose_target=target)
     dataset = open_dataset(make(tmp_path / layout), layout, "test")

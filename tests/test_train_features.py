@@ -5,9 +5,10 @@ import torch
 
 from handdg.data import open_dataset
 from handdg.errors import HanddgError
+from handdg.inputs.features import ClipFeatures, mix
+from handdg.run import runs
 from handdg.stores import FeatureStore
-from handdg.train import loop, runs
-from handdg.train.features import ClipFeatures, mix
+from handdg.train import loop
 from train_helpers import tiny_config, tiny_freihand, tiny_store
 
 
@@ -77,3 +78,21 @@ def test_online_mode_runs_clip_in_the_step(stored, tmp_path):
                                  clip_weights="random:1", steps=1))
     saved = json.loads((out / "config.json").read_text())
     assert saved["clip"]["weights"] == "random:1" and saved["store"] is None
+
+
+def test_online_clip_encodes_fewer_prompts_only_when_asked_and_says_so():
+    """`train(..., prompt_limit=N)` (benchmarks timing an online step): the first N prompts, recorded in the
+    run's CLIP provenance; without it every prompt is encoded and the provenance is CLIP's own."""
+    from handdg import prompts
+    from handdg.run.config import TrainConfig
+
+    config = TrainConfig(data="unused", branch2="te", clip_mode="online", clip_model="handdg-tiny",
+                         clip_weights="random:1")
+    cpu = torch.device("cpu")
+    whole = loop.OnlineClip.load(config, cpu, show=False)
+    few = loop.OnlineClip.load(config, cpu, show=False, prompt_limit=5)
+    assert whole.features.prompts.shape[0] == len(prompts.all_prompts()) and few.features.prompts.shape[0] == 5
+    torch.testing.assert_close(few.features.prompts, whole.features.prompts[:5])
+    assert few.features.provenance == {**whole.features.provenance, "prompts_encoded": 5}
+    with pytest.raises(HanddgError, match="prompt_limit must be a whole number"):
+        loop.OnlineClip.load(config, cpu, show=False, prompt_limit=0)

@@ -9,7 +9,7 @@ import torch
 from click.testing import CliRunner
 
 from handdg.cli import main
-from handdg.train import runs
+from handdg.run import runs
 from handdg.train.loop import train
 from train_helpers import tiny_config, tiny_freihand
 

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from handdg.errors import HanddgError
-from handdg.train import loop, runs
+from handdg.run import runs
+from handdg.train import loop
 from train_helpers import tiny_config, tiny_freihand
 
 

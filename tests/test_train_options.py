@@ -1,4 +1,4 @@
-"""Issue 22: one declaration per training option (handdg.train.options.OPTIONS), from which TrainConfig, `handdg
+"""Issue 22: one declaration per training option (handdg.run.options.OPTIONS), from which TrainConfig, `handdg
 train`'s options, the validation, ModelConfig's and LossConfig's defaults and the resume rules all derive."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from conftest import PYTHON
 from handdg.cli import main
 from handdg.commands.train import train as train_command
 from handdg.errors import HanddgError
-from handdg.train.config import RECIPE, TrainConfig, recipe
-from handdg.train.options import OPTION, OPTIONS, PLANNED, REPRODUCE_FLAGS, RESUMABLE, RUNTIME, SAME
+from handdg.run.config import RECIPE, TrainConfig, recipe
+from handdg.run.options import OPTION, OPTIONS, PLANNED, REPRODUCE_FLAGS, RESUMABLE, RUNTIME, SAME
 
 
 def _cli_params(*args: str) -> dict:
@@ -119,9 +119,9 @@ def test_a_bad_value_is_the_same_one_line_from_the_cli_and_the_library(args, con
 def test_model_and_loss_configs_default_to_what_handdg_train_builds():
     import torch
 
+    from handdg.model.losses import LossConfig, contrastive_loss
+    from handdg.model.network import HandPoseNet, ModelConfig
     from handdg.train.loop import loss_config, model_config
-    from handdg.train.losses import LossConfig, contrastive_loss
-    from handdg.train.model import HandPoseNet, ModelConfig
 
     assert ModelConfig() == model_config(TrainConfig(**_cli_params()), 512)
     for preset in ("paper", "small", "tiny"):
@@ -137,8 +137,8 @@ def test_model_and_loss_configs_default_to_what_handdg_train_builds():
 
 
 def test_model_and_loss_configs_refuse_with_the_options_messages():
-    from handdg.train.losses import LossConfig
-    from handdg.train.model import ModelConfig
+    from handdg.model.losses import LossConfig
+    from handdg.model.network import ModelConfig
 
     for make, message in ((lambda: ModelConfig(rotation="quaternion"),
                            "--rotation must be one of axis-angle, 6d, got 'quaternion'"),
@@ -150,7 +150,7 @@ def test_model_and_loss_configs_refuse_with_the_options_messages():
 
 
 def test_an_old_checkpoints_model_dict_builds_the_network_it_was_trained_with():
-    from handdg.train.model import HandPoseNet, ModelConfig
+    from handdg.model.network import HandPoseNet, ModelConfig
 
     saved = ModelConfig.from_preset("tiny", rotation="axis-angle", norm="none").to_dict()
     old = {k: v for k, v in saved.items() if k not in ("rotation", "norm", "side_input")}  # before those fields
@@ -201,7 +201,7 @@ def test_reproduce_set_reads_values_as_the_declaration_says():
 
 
 def test_the_declaration_and_the_config_import_no_torch(subprocess_env):
-    code = ("import sys, handdg.train.options, handdg.train.config; "
+    code = ("import sys, handdg.run.options, handdg.run.config; "
             "print(sorted(m for m in ('torch', 'click') if m in sys.modules))")
     done = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, env=subprocess_env, timeout=300)
     assert done.returncode == 0, done.stderr

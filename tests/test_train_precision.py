@@ -7,10 +7,11 @@ import pytest
 import torch
 
 from handdg import loading
+from handdg.device.precision import Precision, resolve_memory_format, resolve_precision
 from handdg.errors import HanddgError
-from handdg.train import loop, runs
-from handdg.train.evaluate import evaluate
-from handdg.train.precision import Precision, resolve_memory_format, resolve_precision
+from handdg.evaluation.evaluate import evaluate
+from handdg.run import runs
+from handdg.train import loop
 from train_helpers import tiny_config, tiny_freihand
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")

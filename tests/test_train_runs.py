@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from handdg.errors import HanddgError
-from handdg.train import runs
-from handdg.train.config import TrainConfig
+from handdg.run import runs
+from handdg.run.config import TrainConfig
 
 
 def test_run_directory_refuses_to_start_twice_once_it_holds_a_checkpoint(tmp_path):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handdg.train.config import TrainConfig
+from handdg.run.config import TrainConfig
 from tiny_datasets import hand_mm, write_freihand
 
 K_FH = np.array([[300.0, 0.0, 16.0], [0.0, 300.0, 16.0], [0.0, 0.0, 1.0]])

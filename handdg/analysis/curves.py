@@ -15,7 +15,7 @@ from typing import Sequence
 from handdg.analysis.figure import FigureContext, body_top, new_figure, save_figure
 from handdg.errors import HanddgError
 from handdg.jsonfields import read_json, require
-from handdg.train.runs import CONFIG, METRICS
+from handdg.run.runs import CONFIG, METRICS
 
 LOSSES = ("loss", "heat", "pose", "con")
 

@@ -15,9 +15,9 @@ import numpy as np
 from handdg.analysis.figure import FigureContext, body_top, new_figure, save_figure
 from handdg.analysis.variants import run_variant
 from handdg.errors import HanddgError
+from handdg.evaluation.metrics import auc
 from handdg.jsonfields import NotAnObject, read_json, require, require_numbers
-from handdg.train.metrics import auc
-from handdg.train.runs import CONFIG
+from handdg.run.runs import CONFIG
 
 PROTOCOLS = ("hand3d", "official")
 

@@ -15,8 +15,8 @@ import torch
 
 from handdg.analysis.store_view import StoreView, l2_normalise
 from handdg.errors import HanddgError
+from handdg.inputs.features import mix
 from handdg.options import check_ratio
-from handdg.train.features import mix
 
 PROMPT_ID = re.compile(r"[+-]?\d+")
 """A --prompt that is a (possibly signed) integer is a prompt id, never text."""
@@ -56,7 +56,7 @@ def mix_features(image_feature: np.ndarray, text_feature: np.ndarray, ratio: flo
                  normalise: bool = True) -> np.ndarray:
     """f = r·n(f_CI) + (1−r)·n(f_CT) (without the n's when `normalise` is False), float32 numpy.
 
-    The very mixing training uses (`handdg.train.features.mix`), so a query is a training feature.
+    The very mixing training uses (`handdg.inputs.features.mix`), so a query is a training feature.
     """
     if not 0.0 <= ratio <= 1.0:
         raise HanddgError(f"ratio r = {ratio} is outside [0, 1]; pick the image weight r in 0..1")

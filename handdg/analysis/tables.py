@@ -19,7 +19,7 @@ from handdg.analysis.table_writer import KEY_FIELDS, Record, csv_number, csv_tex
 from handdg.analysis.variants import RunVariant, run_variant
 from handdg.errors import HanddgError
 from handdg.files import write_text_atomic
-from handdg.train.config import TARGET_RATIOS
+from handdg.run.config import TARGET_RATIOS
 
 DATASETS = ("stb", "rhd")
 

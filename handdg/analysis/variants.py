@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from handdg.errors import HanddgError
+from handdg.inputs.augment import PHOTOMETRIC
 from handdg.jsonfields import require, require_list, shown
-from handdg.train.augment import PHOTOMETRIC
-from handdg.train.config import BRANCH2_MODES, TARGET_RATIOS, TrainConfig
+from handdg.run.config import BRANCH2_MODES, TARGET_RATIOS, TrainConfig
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""`handdg import-official`: a thin click layer over handdg.train.official.import_official."""
+"""`handdg import-official`: a thin click layer over handdg.model.official.import_official."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def import_official(snapshot: Path, out: Path) -> None:
     strictly; CLIP, HandSegNet and the unused modules are dropped. The result evaluates
     (`handdg eval`, official decoding by default), predicts and fine-tunes (`handdg train --init`).
     """
-    from handdg.train.official import describe, import_official as run_import
+    from handdg.model.official import describe, import_official as run_import
 
     written, imported = run_import(snapshot, out)
     for line in describe(imported):

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from handdg.errors import HanddgError
-from handdg.train.config import PRESETS
+from handdg.run.config import PRESETS
 
 _PATH = click.Path(path_type=Path)
 

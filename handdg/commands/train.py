@@ -1,6 +1,6 @@
 """`handdg train` and `handdg eval`: thin click layers over handdg.train.loop.train and
-handdg.train.evaluate.evaluate. Train options are generated from the declaration of every training
-option (handdg.train.options.OPTIONS): names, flags, types, defaults, help and their checks."""
+handdg.evaluation.evaluate.evaluate. Train options are generated from the declaration of every training
+option (handdg.run.options.OPTIONS): names, flags, types, defaults, help and their checks."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import click
 
 from handdg.commands.types import COUNT, WORKERS
 from handdg.errors import HanddgError
-from handdg.train.config import TrainConfig
-from handdg.train.options import AUGMENT_PRESETS, OPTION, OPTIONS, PRECISIONS, RESUMABLE, Option
+from handdg.run.config import TrainConfig
+from handdg.run.options import AUGMENT_PRESETS, OPTION, OPTIONS, PRECISIONS, RESUMABLE, Option
 
 LAYOUT = click.Choice(["freihand", "rhd", "stb"])
 WORKERS_HELP = OPTION["workers"].help
@@ -142,8 +142,8 @@ def eval_cmd(checkpoint: Path, layout: str, root: Path, split: str, camera: str,
              batch_size: int, workers: int | None, device: str, precision: str, boxes: Path | None,
              decode_as: str | None, out: Path | None) -> None:
     """Score a checkpoint on STB, RHD or FreiHAND under both protocols (hand3d and official)."""
-    from handdg.train.evaluate import evaluate, format_table
-    from handdg.train.runs import write_json
+    from handdg.evaluation.evaluate import evaluate, format_table
+    from handdg.run.runs import write_json
 
     result = evaluate(checkpoint, layout, root, split, camera, batch_size, xy_from, device, workers,
                       precision=precision, boxes=boxes, decode_as=decode_as)

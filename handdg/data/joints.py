@@ -71,7 +71,7 @@ def wrist_to_palm(xyz: np.ndarray) -> np.ndarray:
     """Inverse of `palm_to_wrist`: STB's palm centre = midpoint of wrist and ring-finger MCP.
 
     This is the palm that hand3d's STB rule implies, not hand3d's RHD palm (midpoint of wrist
-    and middle MCP, `handdg.train.targets.with_root`).
+    and middle MCP, `handdg.model.targets.with_root`).
     """
     out = np.array(xyz, dtype=np.float64, copy=True)
     out[..., 0, :] = 0.5 * (out[..., 0, :] + out[..., RING_MCP, :])

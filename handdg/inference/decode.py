@@ -17,9 +17,9 @@ import numpy as np
 import torch
 
 from handdg.data.joints import MIDDLE_MCP, MIDDLE_PIP
-from handdg.train.heatmaps import HeatmapCodec
-from handdg.train.model import ModelOutput
-from handdg.train.targets import DEPTH_RANGE_MM, canonical_to_relative
+from handdg.model.heatmaps import HeatmapCodec
+from handdg.model.network import ModelOutput
+from handdg.model.targets import DEPTH_RANGE_MM, canonical_to_relative
 
 MIRROR_X = np.diag([-1.0, 1.0, 1.0])
 

@@ -21,17 +21,17 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from handdg.files import sha256, write_atomic, write_json_atomic
 from handdg.data.boxes import SIDES, HandBox, box_affine, read_boxes
 from handdg.data.joints import NAMES
+from handdg.device.distributed import pick_device
+from handdg.device.precision import Precision
 from handdg.errors import HanddgError
+from handdg.evaluation.evaluate import load_model
+from handdg.files import sha256, write_atomic, write_json_atomic
 from handdg.inference.decode import Crop, Hand, assumed_K, decode_hands
 from handdg.inference.drawing import draw_overlay
 from handdg.inference.sources import Frame, Source, find_sources, frames, video_rate, write_video
-from handdg.train.batches import _warp
-from handdg.train.distributed import pick_device
-from handdg.train.evaluate import load_model
-from handdg.train.precision import Precision
+from handdg.inputs.batches import _warp
 
 JSONL = "predictions.jsonl"
 

@@ -17,7 +17,7 @@ from handdg.errors import HanddgError
 from handdg.reproduce import state
 from handdg.reproduce.plan import TEST_SPLIT, Plan, Run, Settings, check_run_dir
 from handdg.reproduce.summary import write_tables
-from handdg.train.options import OPTION, REPRODUCE_FLAGS
+from handdg.run.options import OPTION, REPRODUCE_FLAGS
 
 Say = Callable[[str], None]
 DEDICATED_OPTIONS = REPRODUCE_FLAGS
@@ -58,8 +58,8 @@ def _train(run: Run, say: Say) -> None:
 
 def _evaluate(run: Run, dataset: str, settings: Settings, say: Say) -> None:
     """Score the run's final checkpoint on one test set (both protocols) unless that is done already."""
-    from handdg.train.evaluate import evaluate
-    from handdg.train.runs import write_json
+    from handdg.evaluation.evaluate import evaluate
+    from handdg.run.runs import write_json
 
     if state.eval_current(run, dataset, settings.stb_camera):
         return

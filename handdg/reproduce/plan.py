@@ -18,15 +18,15 @@ from typing import Any
 from handdg.analysis.tables import DATASETS, TABLES, Table
 from handdg.analysis.variants import RunVariant, run_variant
 from handdg.errors import HanddgError
-from handdg.train.config import AUGMENT_PRESETS, TrainConfig
-from handdg.train.options import OPTION, PLANNED, RUNTIME
+from handdg.run.config import AUGMENT_PRESETS, TrainConfig
+from handdg.run.options import OPTION, PLANNED, RUNTIME
 
 TABLE_NAMES = tuple(t.name.removeprefix("table") for t in TABLES)
 """The TABLE argument: 3, 4a, 4b, 5, 6 (and `all`)."""
 SOURCE_LAYOUT, SOURCE_SPLIT, TEST_SPLIT = "freihand", "train", "test"
 RUNTIME_FIELDS = RUNTIME
 """Config fields that may differ between a run directory and its variant (where and how it runs):
-the options declared `runtime` (handdg.train.options)."""
+the options declared `runtime` (handdg.run.options)."""
 FIXED_FIELDS = PLANNED
 """Fields set by the plan itself (the tables' knobs, the inputs, the seed, the runtime options): `--set`
 cannot change them; the options declared `reproduce="plan"`."""
@@ -217,7 +217,7 @@ def check_inputs(settings: Settings) -> None:
 
 def check_run_dir(run: Run) -> None:
     """HanddgError if `run.dir` holds a run trained with other settings than the plan gives it."""
-    from handdg.train.runs import CONFIG
+    from handdg.run.runs import CONFIG
     from handdg.train.validate import default_validation
 
     path = run.dir / CONFIG

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from handdg.analysis.tables import DATASETS
 from handdg.reproduce.plan import Run
+from handdg.run.runs import write_json
 from handdg.train import lifecycle
-from handdg.train.runs import write_json
 
 DONE, RUNNING, FAILED, INTERRUPTED, TODO = "done", "running", "failed", "interrupted", "to do"
 STATES = (DONE, RUNNING, FAILED, INTERRUPTED, TODO)

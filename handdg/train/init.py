@@ -11,8 +11,8 @@ from dataclasses import replace
 from typing import Any
 
 from handdg.errors import HanddgError
-from handdg.train import runs
-from handdg.train.model import ModelConfig
+from handdg.model.network import ModelConfig
+from handdg.run import runs
 
 INHERITED = ("side_input", "rotation_eps")
 _OPTION = {"input_size": "--preset", "width_divisor": "--preset", "lifting_divisor": "--preset", "norm": "--norm",

@@ -12,7 +12,7 @@ first checkpoint, tell when it is done, and lock it against a second process.
     claim(out, slot)        hold the run's lock for a block (`handdg reproduce`: train + evals of one run)
 
 A run is done when its newest complete checkpoint is its planned step. The step loop itself
-is handdg.train.loop.train; the files of a run directory are handdg.train.runs.
+is handdg.train.loop.train; the files of a run directory are handdg.run.runs.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from handdg.errors import HanddgError
+from handdg.run import runs
+from handdg.run.config import TrainConfig, recipe
 from handdg.stores.locks import LOCK_FILE, ChunkLocks
-from handdg.train import runs
-from handdg.train.config import TrainConfig, recipe
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def resume(out: str | Path, steps: int | None = None, workers: int | None = None
 
 def _check_recipe(saved: TrainConfig, out: str | Path) -> None:
     """HanddgError unless the run in `out` (its config.json: `saved`) was trained under this handdg's recipe
-    (handdg.train.config.recipe, where recipe versioning lives)."""
+    (handdg.run.config.recipe, where recipe versioning lives)."""
     recipe(saved.recipe, resuming=out)
 
 

@@ -18,21 +18,23 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from handdg import prompts
+from handdg.device import distributed
+from handdg.device.precision import Precision
 from handdg.errors import HanddgError
+from handdg.evaluation.reference import mean_pose
+from handdg.inputs.batch_augment import finish_batch
+from handdg.inputs.batches import CropSpec, HandCrops, StepBatches, collate_plans
+from handdg.inputs.features import ClipFeatures
+from handdg.inputs.seeds import PROMPTS, keyed_generator
 from handdg.loading import loader_options
-from handdg.train import distributed, init, runs, validate
-from handdg.train.batch_augment import finish_batch
-from handdg.train.batches import CropSpec, HandCrops, StepBatches, collate_plans
-from handdg.train.config import TrainConfig
-from handdg.train.features import ClipFeatures
+from handdg.model.losses import LossConfig, LossTerms, total_loss
+from handdg.model.network import HandPoseNet, ModelConfig
+from handdg.model.targets import canonical_target, uvd_target
+from handdg.run import runs
+from handdg.run.config import TrainConfig
+from handdg.train import init, validate
 from handdg.train.lifecycle import resume  # noqa: F401 - `loop.resume`, the name tests and notebooks use
-from handdg.train.losses import LossConfig, LossTerms, total_loss
-from handdg.train.reference import mean_pose
-from handdg.train.model import HandPoseNet, ModelConfig
-from handdg.train.precision import Precision
-from handdg.train.seeds import PROMPTS, keyed_generator
 from handdg.train.timing import StepTimer
-from handdg.train.targets import canonical_target, uvd_target
 
 METRIC_FIELDS = ["loss", "heat", "pose", "con", "lr"]
 PROMPT_BATCH = 256
@@ -75,16 +77,25 @@ class OnlineClip:
         self.std = torch.tensor(encoder.std).view(1, 3, 1, 1)
 
     @classmethod
-    def load(cls, config: TrainConfig, device: torch.device, show: bool) -> "OnlineClip":
-        """Build the run's CLIP and encode the 3,920 prompts once (CLIP is frozen: they never change)."""
+    def load(cls, config: TrainConfig, device: torch.device, show: bool,
+             prompt_limit: int | None = None) -> "OnlineClip":
+        """Build the run's CLIP and encode the 3,920 prompts once (CLIP is frozen: they never change).
+
+        `prompt_limit` encodes only the first N prompts (prompts are then drawn from those), recorded in the
+        run's CLIP provenance as `prompts_encoded`: for benchmarks that time a step, never for a real run."""
         from handdg.featurize.clip import load_clip
 
         encoder = load_clip(config.clip_model, config.clip_weights, str(device))
         texts = prompts.all_prompts()
+        provenance = encoder.provenance
+        if prompt_limit is not None:
+            if isinstance(prompt_limit, bool) or not isinstance(prompt_limit, int) or prompt_limit < 1:
+                raise HanddgError(f"prompt_limit must be a whole number of prompts, at least 1, got {prompt_limit!r}")
+            texts, provenance = texts[:prompt_limit], {**provenance, "prompts_encoded": prompt_limit}
         chunks = [encoder.encode_text(list(texts[i:i + PROMPT_BATCH]))
                   for i in tqdm(range(0, len(texts), PROMPT_BATCH), desc="encoding prompts", unit="batch",
                                 disable=not show)]
-        return cls(encoder, ClipFeatures(None, torch.cat(chunks), encoder.provenance, config.normalise_mix))
+        return cls(encoder, ClipFeatures(None, torch.cat(chunks), provenance, config.normalise_mix))
 
     def image_features(self, clean: torch.Tensor) -> torch.Tensor:
         """(B,3,S,S) crops in [0,1] -> raw CLIP image features: bicubic resize + CLIP normalisation."""
@@ -101,12 +112,14 @@ class ClipInput:
         self.features, self.online, self.ratio, self.seed = features, online, ratio, seed
 
     @classmethod
-    def for_run(cls, config: TrainConfig, dataset, ctx: distributed.Context) -> "ClipInput | None":
-        """None for the baseline; else cached features from the store or an online CLIP."""
+    def for_run(cls, config: TrainConfig, dataset, ctx: distributed.Context,
+                prompt_limit: int | None = None) -> "ClipInput | None":
+        """None for the baseline; else cached features from the store or an online CLIP (OnlineClip.load's
+        `prompt_limit`)."""
         if not config.uses_clip:
             return None
         if config.clip_mode == "online":
-            online = OnlineClip.load(config, ctx.device, ctx.main)
+            online = OnlineClip.load(config, ctx.device, ctx.main, prompt_limit)
             return cls(online.features, online, config.mixing_ratio(), config.seed)
         features = ClipFeatures.from_store(config.store, dataset, config.normalise_mix)
         return cls(features, None, config.mixing_ratio(), config.seed)
@@ -144,19 +157,23 @@ def _build_model(config: TrainConfig, clip_dim: int, ctx: distributed.Context, a
     return net, distributed.wrap(net, ctx)
 
 
-def train(config: TrainConfig, resume: bool = False, timer: StepTimer | None = None) -> Path:
+def train(config: TrainConfig, resume: bool = False, timer: StepTimer | None = None,
+          prompt_limit: int | None = None) -> Path:
     """Train (or, with `resume`, continue from its newest checkpoint) the run described by `config`;
     returns the run directory. When to start, resume or leave a run is handdg.train.lifecycle's.
-    `timer` (handdg.train.timing.StepTimer) records each step's wait for data and its compute time."""
+    `timer` (handdg.train.timing.StepTimer) records each step's wait for data and its compute time.
+    `prompt_limit` (benchmarks timing a step of --clip-mode online) encodes only the first N prompts at
+    start (OnlineClip.load); it is no training option, and a run without it encodes all 3,920."""
     config.validate()
     ctx = distributed.start(config.device)
     try:
-        return _train(config, resume, ctx, timer)
+        return _train(config, resume, ctx, timer, prompt_limit)
     finally:
         distributed.stop()
 
 
-def _train(config: TrainConfig, resume: bool, ctx: distributed.Context, timer: StepTimer | None) -> Path:
+def _train(config: TrainConfig, resume: bool, ctx: distributed.Context, timer: StepTimer | None,
+           prompt_limit: int | None = None) -> Path:
     from handdg.data import open_dataset
 
     out = Path(config.out)
@@ -165,7 +182,7 @@ def _train(config: TrainConfig, resume: bool, ctx: distributed.Context, timer: S
     amp = Precision.for_run(config, ctx.device)
     dataset = open_dataset(config.data, config.layout, config.split)
     validate.default_validation(config)
-    clip = ClipInput.for_run(config, dataset, ctx)
+    clip = ClipInput.for_run(config, dataset, ctx, prompt_limit)
     net, model = _build_model(config, clip.features.dim if clip else DEFAULT_CLIP_DIM, ctx, amp, resume)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr, betas=(0.9, 0.999))
     start = _restore(out, net, optimizer, config, amp) if resume else 0

@@ -1,7 +1,7 @@
 """Validation while training: score the model on a held-out set every few steps, keep the best.
 
 The default held-out set is FreiHAND's evaluation split of the training root when it has labels
-(evaluation_xyz.json). Scores are the eval command's own (`handdg.train.evaluate.score`) on up to
+(evaluation_xyz.json). Scores are the eval command's own (`handdg.evaluation.evaluate.score`) on up to
 `val_limit` evenly spaced samples; the lowest hand3d EPE so far is kept as RUN/best.safetensors
 (with RUN/best.json naming its step), so a run that overfits late still leaves its best model.
 """
@@ -16,11 +16,11 @@ import numpy as np
 import torch
 from torch.utils.data import Subset
 
-from handdg.train import runs
-from handdg.train.batches import CropSpec, HandCrops
-from handdg.train.config import TrainConfig
-from handdg.train.evaluate import DEFAULT_XY_FROM, score
-from handdg.train.model import HandPoseNet
+from handdg.evaluation.evaluate import DEFAULT_XY_FROM, score
+from handdg.inputs.batches import CropSpec, HandCrops
+from handdg.model.network import HandPoseNet
+from handdg.run import runs
+from handdg.run.config import TrainConfig
 
 FIELDS = ["val_hand3d_mm", "val_official_mm", "val_2d_px", "val_constant_mm"]
 BEST_JSON = "best.json"

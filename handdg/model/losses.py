@@ -28,9 +28,9 @@ import torch
 import torch.nn.functional as F
 
 from handdg.errors import HanddgError
-from handdg.train.heatmaps import HeatmapCodec
-from handdg.train.model import ModelOutput
-from handdg.train.options import check, default
+from handdg.model.heatmaps import HeatmapCodec
+from handdg.model.network import ModelOutput
+from handdg.run.options import check, default
 
 Contrastive = Literal["paper", "hinge"]
 NegativeFrom = Literal["e2", "e1"]
@@ -41,7 +41,7 @@ HeatStages = Literal["all", "last"]
 @dataclass(frozen=True)
 class LossConfig:
     """Weights, heatmap-loss form and contrastive variant; paper λ = (1, 1, 0.1), margin 0.5. The defaults
-    are the training options' (handdg.train.options: --lambda-*, --contrastive, --heat-*)."""
+    are the training options' (handdg.run.options: --lambda-*, --contrastive, --heat-*)."""
 
     heat: float = default("lambda_heat")
     pose: float = default("lambda_pose")

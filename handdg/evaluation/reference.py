@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from handdg.data.transforms import bone_length
-from handdg.train import metrics
-from handdg.train.targets import with_root
+from handdg.evaluation import metrics
+from handdg.model.targets import with_root
 
 REFERENCE_LIMIT = 1000
 """Training samples (evenly spaced) the mean pose is taken over."""

@@ -1,7 +1,7 @@
 """The input pipeline's costly half done on the training device, one batch at a time.
 
 With `augment_on="device"` a DataLoader worker only decodes the source image and draws the sample's
-augmentation from its keyed generator (handdg.train.augment, in the same order as the per-sample
+augmentation from its keyed generator (handdg.inputs.augment, in the same order as the per-sample
 path); `finish_batch` then does on the device, for the whole batch, what `HandCrops` otherwise does per
 sample on a CPU core: the crop warp (mirror, view rotation and crop folded into one affine map,
 `grid_sample`), the ground-truth heatmaps (`HeatmapCodec.encode_batch`) and the
@@ -15,8 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from handdg.train import augment
-from handdg.train.heatmaps import HeatmapCodec
+from handdg.inputs import augment
+from handdg.model.heatmaps import HeatmapCodec
 
 # The parameter vector of one sample's photometric draw: op -> (offset, length); slot 0 = "fired".
 LAYOUT = {"jitter": (0, 6), "cutout": (6, 5), "noise": (11, 3), "sobel": (14, 1), "drop": (15, 1), "blur": (16, 2)}

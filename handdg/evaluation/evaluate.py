@@ -19,17 +19,18 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from handdg.device.distributed import pick_device
+from handdg.device.precision import Precision
 from handdg.errors import HanddgError
+from handdg.evaluation import metrics
+from handdg.evaluation.reference import constant_pose_scores
+from handdg.inputs.batches import CropSpec, HandCrops
 from handdg.loading import default_workers, loader_options
+from handdg.model.heatmaps import HeatmapCodec
+from handdg.model.network import HandPoseNet, ModelConfig
+from handdg.model.targets import Decoded, decode, decode_official
 from handdg.options import check_int
-from handdg.train import metrics, runs
-from handdg.train.batches import CropSpec, HandCrops
-from handdg.train.distributed import pick_device
-from handdg.train.model import HandPoseNet, ModelConfig
-from handdg.train.precision import Precision
-from handdg.train.reference import constant_pose_scores
-from handdg.train.heatmaps import HeatmapCodec
-from handdg.train.targets import Decoded, decode, decode_official
+from handdg.run import runs
 
 DEFAULT_XY_FROM = {"stb": "heatmap", "rhd": "regression", "freihand": "regression"}
 """Where a 2.5-D model's x, y come from in the official protocol, as the official code read them."""
@@ -48,7 +49,7 @@ def load_model(checkpoint: str | Path, device: torch.device) -> tuple[HandPoseNe
 
 
 def decoder(kind: str, layout: str, xy_from: str, size: int) -> Decoder:
-    """(model output, batch) -> Decoded, as handdg decodes (`handdg.train.targets.decode`) or as the official
+    """(model output, batch) -> Decoded, as handdg decodes (`handdg.model.targets.decode`) or as the official
     test code did (`decode_official`)."""
     if kind == "official":
         return lambda out, batch: decode_official(out, batch["xyz_mm"].double(), batch["K"].double(), size, layout, xy_from)

@@ -29,7 +29,7 @@ from safetensors.torch import save_file
 from handdg import __version__
 from handdg.errors import HanddgError
 from handdg.files import write_atomic, write_json_atomic
-from handdg.train.config import TrainConfig
+from handdg.run.config import TrainConfig
 
 CONFIG = "config.json"
 METRICS = "metrics.csv"

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from handdg.errors import HanddgError
-from handdg.train.options import check
+from handdg.run.options import check
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 SCALER_KEY = "grad_scaler"

@@ -25,12 +25,12 @@ from handdg.data.camera import project
 from handdg.data.transforms import crop_affine, hand_box, mirror
 from handdg.data.values import refuse_bad_samples
 from handdg.errors import HanddgError
-from handdg.train import augment
-from handdg.train.config import TrainConfig
-from handdg.train.model import ModelConfig
-from handdg.train.heatmaps import HeatmapCodec
-from handdg.train.targets import with_root
-from handdg.train.seeds import AUGMENT, keyed_generator, keyed_seed
+from handdg.inputs import augment
+from handdg.inputs.seeds import AUGMENT, keyed_generator, keyed_seed
+from handdg.model.heatmaps import HeatmapCodec
+from handdg.model.network import ModelConfig
+from handdg.model.targets import with_root
+from handdg.run.config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ def collate_plans(samples: list[dict[str, torch.Tensor]]) -> dict[str, torch.Ten
     """Batch `HandCrops(on_device=True)` samples: sources of different sizes padded black, the rest stacked."""
     from torch.utils.data import default_collate
 
-    from handdg.train.batch_augment import pad_sources
+    from handdg.inputs.batch_augment import pad_sources
 
     batch = default_collate([{k: v for k, v in s.items() if k != "source"} for s in samples])
     batch["source"] = pad_sources([s["source"] for s in samples])
@@ -151,7 +151,7 @@ class HandCrops(Dataset):
     online CLIP mode encodes (the official code fed CLIP that crop). `boxes`, one per sample, replace
     the crop around the ground-truth joints (evaluation with the official test boxes). `on_device` returns
     the decoded picture and the sample's draws instead of the crop (`collate_plans` batches them, and
-    handdg.train.batch_augment.finish_batch finishes the batch on the training device).
+    handdg.inputs.batch_augment.finish_batch finishes the batch on the training device).
     """
 
     def __init__(self, dataset: HandDataset, spec: CropSpec, augmentations: Sequence[str] = (),
@@ -194,8 +194,8 @@ class HandCrops(Dataset):
     def _plan(self, sample: Sample, geometry: augment.Geometry, box: HandBox | None, gen: torch.Generator | None,
               index: int) -> dict[str, torch.Tensor]:
         """The worker's half with `on_device`: the decoded picture, its map to the crop and the photometric draw
-        (handdg.train.batch_augment.finish_batch makes the crop, heatmaps and photometric ops on the device)."""
-        from handdg.train.batch_augment import SIZE, draw_photometric
+        (handdg.inputs.batch_augment.finish_batch makes the crop, heatmaps and photometric ops on the device)."""
+        from handdg.inputs.batch_augment import SIZE, draw_photometric
 
         fields, M, image = crop_geometry(sample, self.spec, geometry, box)
         photo = draw_photometric(self.augmentations, gen) if gen is not None else torch.zeros(SIZE, dtype=torch.float64)

@@ -26,9 +26,9 @@ import torch
 
 from handdg.data.joints import MIDDLE_MCP, palm_to_wrist
 from handdg.data.transforms import bone_length
-from handdg.train.hand_frame import flip_right_hand
-from handdg.train.heatmaps import HeatmapCodec
-from handdg.train.model import ModelOutput
+from handdg.model.hand_frame import flip_right_hand
+from handdg.model.heatmaps import HeatmapCodec
+from handdg.model.network import ModelOutput
 
 Root = Literal["wrist", "palm"]
 PINKY_MCP = 17  # handdg (FreiHAND) order; hand3d's ROT_NODE_ID 20 in RHD order

@@ -1,6 +1,6 @@
 """Every knob of a training run in one dataclass: each of the paper's ablations is a field.
 
-The fields, their defaults, allowed values and help are declared once in handdg.train.options
+The fields, their defaults, allowed values and help are declared once in handdg.run.options
 (OPTIONS); TrainConfig is built from that declaration, plus `recipe`, the version of what the
 fields mean. A run directory stores the resolved config as config.json; `--resume` reads it back,
 so a run is fully described by that file (plus the feature store it names).
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from handdg.errors import HanddgError
-from handdg.train.options import (AUGMENT_PRESETS, AUGMENTATIONS, BRANCH2_MODES, LAYOUTS, LR_SCHEDULES,  # noqa: F401
+from handdg.run.options import (AUGMENT_PRESETS, AUGMENTATIONS, BRANCH2_MODES, LAYOUTS, LR_SCHEDULES,  # noqa: F401
                                   MEMORY_FORMATS, OPTIONS, PRECISIONS, PRESETS, ROTATIONS, TARGET_RATIOS,
                                   parse_augment)
 
@@ -51,11 +51,11 @@ def _option_fields(cls: type) -> type:
 class TrainConfig:
     """A training run: the paper's method (Eq. 1-4, λ 1/1/0.1, Adam) with a recipe that learns from scratch.
 
-    One field per option of handdg.train.options.OPTIONS (`handdg train --help` lists them), plus `recipe`.
+    One field per option of handdg.run.options.OPTIONS (`handdg train --help` lists them), plus `recipe`.
     heatmap_size is the GT heatmap side (the paper's 32); predictions (input/8 per side) are
     upsampled to it by the heatmap loss. heatmap_sigma is the Gaussian's std in GT heatmap pixels
     (2 px of 32 ≈ hand3d's σ 25 at 256; the official code's σ 10 ≈ 0.9 px). heat_reduction /
-    heat_stages: see handdg.train.losses. pose_gradient "joint" lets L_pose train the heatmap net
+    heat_stages: see handdg.model.losses. pose_gradient "joint" lets L_pose train the heatmap net
     too (the paper's end-to-end Eq. 1); "lifting" stops it at the heatmaps (hand3d trains the nets
     apart). norm "batch" adds BatchNorm to the heatmap net's hidden convs; "none" is the official
     network layer for layer. rotation is ViewPoint's output: "6d" (continuous) or "axis-angle" (H3D).

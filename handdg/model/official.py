@@ -20,9 +20,9 @@ import torch
 
 from handdg.errors import HanddgError
 from handdg.files import sha256
-from handdg.train import runs
-from handdg.train.config import AUGMENT_PRESETS, TrainConfig
-from handdg.train.model import HandPoseNet, ModelConfig
+from handdg.model.network import HandPoseNet, ModelConfig
+from handdg.run import runs
+from handdg.run.config import AUGMENT_PRESETS, TrainConfig
 
 OFFICIAL_MODEL = ModelConfig(input_size=256, width_divisor=1, clip_dim=512, fusion="concat", target="2.5d",
                              rotation_eps=0.0, norm="none", rotation="axis-angle", lifting_divisor=1,

@@ -21,9 +21,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from handdg.errors import HanddgError
-from handdg.train.hand_frame import flip_right_hand, rodrigues, rotation_6d, rows_6d, side_onehot
-from handdg.train.heatmaps import HeatmapCodec
-from handdg.train.options import NETWORK_PRESETS, OPTION, check, default
+from handdg.model.hand_frame import flip_right_hand, rodrigues, rotation_6d, rows_6d, side_onehot
+from handdg.model.heatmaps import HeatmapCodec
+from handdg.run.options import NETWORK_PRESETS, OPTION, check, default
 
 NUM_JOINTS = 21
 LEAK = 0.01  # leaky ReLU slope of H3D / the official code (PyTorch's default)
@@ -35,7 +35,7 @@ Rotation = Literal["6d", "axis-angle"]
 SideInput = Literal["given", "official"]
 
 PRESETS = NETWORK_PRESETS
-"""--preset's network sizes (declared with the training options, handdg.train.options)."""
+"""--preset's network sizes (declared with the training options, handdg.run.options)."""
 _DEFAULT_SIZE = PRESETS[default("preset")]
 TRAINED_BEFORE: dict[str, object] = {
     "input_size": 256, "width_divisor": 1, "clip_dim": 512, "fusion": "concat", "target": "canonical",
@@ -350,10 +350,10 @@ class HandPoseNet(nn.Module):
 
     def lift(self, heatmaps: torch.Tensor, hand_side: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """H3D's lifting: (B,21,h,w) maps and (B,) right-hand flags -> canonical coords (B,21,3), rotation (B,3,3)."""
-        coords, rotation, _ = self._lift(heatmaps, hand_side)
+        coords, rotation, _ = self.lift_with_rows(heatmaps, hand_side)
         return coords, rotation
 
-    def _lift(self, heatmaps: torch.Tensor, hand_side: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    def lift_with_rows(self, heatmaps: torch.Tensor, hand_side: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """`lift`, plus the 6-D form's two vectors before Gram-Schmidt (None for axis-angle)."""
         onehot = side_onehot(hand_side, heatmaps.dtype)
         coords = self.pose_prior(heatmaps, onehot).view(-1, NUM_JOINTS, 3)
@@ -367,7 +367,7 @@ class HandPoseNet(nn.Module):
         official = self.config.side_input == "official"
         if official:
             hand_side = torch.zeros_like(hand_side)
-        coords, rotation, rows = self._lift(heatmaps, hand_side)
+        coords, rotation, rows = self.lift_with_rows(heatmaps, hand_side)
         if self.config.target == "2.5d":
             coords = flip_right_hand(coords, hand_side) @ rotation
             if official:

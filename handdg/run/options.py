@@ -1,7 +1,7 @@
 """Every training option, declared once: name, type, default, allowed values or range, help, and what a
 resume or a reproduction may do with it.
 
-From OPTIONS derive TrainConfig's fields and defaults (handdg.train.config), `handdg train`'s options
+From OPTIONS derive TrainConfig's fields and defaults (handdg.run.config), `handdg train`'s options
 (handdg.commands.train: names, flags, types, defaults, help), the validation of a config, a command
 line, ModelConfig and LossConfig (`Option.check`: one message per kind of mistake, the same from the
 CLI and from the library), ModelConfig's and LossConfig's defaults, and the resume rules (RESUMABLE,
@@ -40,12 +40,12 @@ lifting nets keep the published widths, which cost little at 8²-16² maps and w
 PRESETS = tuple(NETWORK_PRESETS)
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
-"""Resolved for the device when a run starts (handdg.train.precision); config.json keeps the result."""
+"""Resolved for the device when a run starts (handdg.device.precision); config.json keeps the result."""
 LR_SCHEDULES = ("cosine", "step", "constant")
 AUGMENT_ON = ("auto", "workers", "device")
 """Resolved for the device when a run starts (handdg.train.loop); config.json keeps the result."""
 ROTATIONS = ("axis-angle", "6d")
-"""ViewPoint's output: H3D's axis-angle, or the continuous 6-D form (handdg.train.hand_frame.rotation_6d)."""
+"""ViewPoint's output: H3D's axis-angle, or the continuous 6-D form (handdg.model.hand_frame.rotation_6d)."""
 
 SAME = object()
 """`Option.legacy` default: a saved config without the field means the option's default."""
