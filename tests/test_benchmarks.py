@@ -80,3 +80,18 @@ def test_learning_benchmarks_run_only_when_named():
     everything = {run_all._name(p) for p in run_all.scripts(None)}
     assert "retrieval" in everything and not everything & set(run_all.LONG)
     assert [run_all._name(p) for p in run_all.scripts("lifting,retrieval")] == ["retrieval", "lifting"]
+
+
+def test_learning_reports_on_one_data_seed_and_validates_on_another(tmp_path):
+    """bench_learning: the reported datasets come from --data-seed, validation (best.safetensors) from another
+    seed's FreiHAND evaluation split, never the split reported as in-domain; the tuning seed is 0."""
+    import bench_learning
+
+    assert bench_learning.TUNING_DATA_SEED == 0
+    assert bench_learning.validation_seed(1) == 0 and bench_learning.validation_seed(2) == 0
+    assert bench_learning.validation_seed(0) == 1
+    roots = {"freihand": tmp_path / "freihand-1000-seed2", "validation": tmp_path / "freihand-1000"}
+    config = bench_learning._config(roots, None, tmp_path / "run", "tiny", "baseline", 10)
+    assert config.data == str(roots["freihand"]) and config.val_data == str(roots["validation"])
+    assert config.val_split == "evaluation" and config.val_data != config.data
+    assert bench_learning._run_name("tiny", "baseline", {"seed": 3, "data_seed": 2}) == "tiny-baseline-seed3-dataseed2"
