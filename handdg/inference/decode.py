@@ -19,7 +19,7 @@ import torch
 from handdg.data.joints import MIDDLE_MCP, MIDDLE_PIP
 from handdg.model.heatmaps import HeatmapCodec
 from handdg.model.network import ModelOutput
-from handdg.model.targets import DEPTH_RANGE_MM, canonical_to_relative
+from handdg.model.targets import DEPTH_RANGE_MM, back_project, canonical_to_relative
 
 MIRROR_X = np.diag([-1.0, 1.0, 1.0])
 
@@ -65,8 +65,7 @@ def root_depth_from_bone(uv: np.ndarray, dz: np.ndarray, K: np.ndarray, bone_mm:
     With rays r = K⁻¹(u, v, 1): |a·Z + b| = L, a = r_pip - r_mcp, b = r_pip·dz_pip - r_mcp·dz_mcp, the far root
     of the quadratic (or the closest approach when the bone can never be that long).
     """
-    rays = np.c_[uv, np.ones(len(uv))] @ np.linalg.inv(K).T
-    rays = rays / rays[:, 2:]
+    rays = _back_project(uv, np.ones(len(uv)), K)
     a = rays[MIDDLE_PIP] - rays[MIDDLE_MCP]
     b = rays[MIDDLE_PIP] * dz[MIDDLE_PIP] - rays[MIDDLE_MCP] * dz[MIDDLE_MCP]
     qa, qb, qc = a @ a, 2 * a @ b, b @ b - bone_mm**2
@@ -76,8 +75,9 @@ def root_depth_from_bone(uv: np.ndarray, dz: np.ndarray, K: np.ndarray, bone_mm:
 
 
 def _back_project(uv: np.ndarray, z: np.ndarray, K: np.ndarray) -> np.ndarray:
-    rays = np.c_[uv, np.ones(len(uv))] @ np.linalg.inv(K).T
-    return rays / rays[:, 2:] * z[:, None]
+    """handdg.model.targets.back_project for one hand's numpy arrays."""
+    as_batch = (torch.as_tensor(np.asarray(a, dtype=np.float64))[None] for a in (uv, z, K))
+    return back_project(*as_batch)[0].numpy()
 
 
 def decode_hands(output: ModelOutput, crops: list[Crop], size: int) -> list[Hand]:

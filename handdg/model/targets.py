@@ -113,7 +113,7 @@ def uvd_target(uv_crop: ArrayLike, xyz_mm: ArrayLike, crop_size: int,
     return torch.cat([uv / crop_size, depth[..., None]], dim=-1)
 
 
-def _back_project(uv: torch.Tensor, z: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+def back_project(uv: torch.Tensor, z: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     """(B,21,2) pixels at depths (B,21) through intrinsics (B,3,3) -> (B,21,3) camera points."""
     pixels = torch.cat([uv, torch.ones_like(uv[..., :1])], dim=-1)
     rays = pixels @ torch.linalg.inv(K).transpose(1, 2)
@@ -126,7 +126,7 @@ def uvd_to_camera(uvd: ArrayLike, K_crop: ArrayLike, crop_size: int, root_depth_
     uvd, K = _t(uvd), _t(K_crop)
     z_rel = (2.0 * uvd[..., 2] - 1.0) * (depth_range_mm / 2.0)
     z = z_rel - z_rel[:, :1] + _t(root_depth_mm).reshape(-1, 1)
-    return _back_project(uvd[..., :2] * crop_size, z, K)
+    return back_project(uvd[..., :2] * crop_size, z, K)
 
 
 @dataclass
@@ -181,8 +181,8 @@ def decode_official(output: ModelOutput, gt_xyz_mm: ArrayLike, K_crop: ArrayLike
     z = (2.0 * uvd[..., 2] - 1.0) * half
     root = gt[:, :1, 2]
     if layout == "stb":
-        cam = _back_project(uv, z - z[:, :1] + root, K)
+        cam = back_project(uv, z - z[:, :1] + root, K)
     else:
-        cam = _back_project(uv, z + root, K)
+        cam = back_project(uv, z + root, K)
         cam = torch.cat([cam[..., :2], cam[..., 2:] - cam[:, :1, 2:] + root[..., None]], dim=-1)
     return Decoded(relative_mm=cam - cam[:, :1], camera_mm=cam)
