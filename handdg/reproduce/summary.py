@@ -1,21 +1,18 @@
 """The tables of a reproduction: each cell is the mean ± sample std over seeds of the finished runs
 that fill the row (the row predicates of handdg.analysis.tables), beside the paper's number, with
-the row's paired difference from the Baseline over the same seeds and its 95 % t-interval.
-
-Pairing by seed removes what the seed changes in both runs alike (initialisation, data order,
-augmentation draws), which is why a ~1 mm effect can be told apart with few seeds.
+the row's paired difference from the Baseline over the same seeds and its 95 % t-interval
+(handdg.analysis.paired).
 """
 
 from __future__ import annotations
 
-import math
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from scipy import stats
-
 from handdg.analysis import table_writer
+from handdg.analysis.paired import LEVEL, Difference
+from handdg.analysis.paired import paired_difference as paired_values
 from handdg.analysis.pck import EvalResult, load_eval
 from handdg.analysis.table_writer import KEY_FIELDS, Record, csv_number, markdown_grid, number
 from handdg.analysis.tables import DATASETS, Match, Table, result_variant, variant
@@ -25,7 +22,6 @@ from handdg.reproduce import state
 from handdg.reproduce.plan import BASELINE, VARIANTS, Plan, Variant
 
 PROTOCOLS = ("official", "hand3d")
-LEVEL = 0.95
 
 
 @dataclass(frozen=True)
@@ -46,27 +42,9 @@ class Cell:
         return statistics.stdev(self.values.values()) if len(self.values) > 1 else None
 
 
-@dataclass(frozen=True)
-class Difference:
-    """Mean paired difference (row − baseline, mm) over `pairs` seeds and its t-interval (None if < 2 pairs)."""
-
-    mean: float
-    low: float | None
-    high: float | None
-    pairs: int
-
-
 def paired_difference(row: Cell, baseline: Cell, level: float = LEVEL) -> Difference | None:
     """Row minus baseline, seed by seed over the seeds both have; t-interval on the mean difference."""
-    seeds = sorted(set(row.values) & set(baseline.values))
-    if not seeds:
-        return None
-    diffs = [row.values[s] - baseline.values[s] for s in seeds]
-    mean = statistics.fmean(diffs)
-    if len(diffs) < 2:
-        return Difference(mean, None, None, 1)
-    half = stats.t.ppf(0.5 + level / 2, len(diffs) - 1) * statistics.stdev(diffs) / math.sqrt(len(diffs))
-    return Difference(mean, mean - half, mean + half, len(diffs))
+    return paired_values(row.values, baseline.values, level)
 
 
 def finished_results(plan: Plan) -> list[EvalResult]:

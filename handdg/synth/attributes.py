@@ -4,10 +4,13 @@ Every written image gets one record (hand colour word, background word, room or 
 which hands, the domain look, gloves) in a JSON-lines sidecar the real readers never open.
 The default look keeps each domain's character and names it with the nearest words; the
 "broad" look draws hand colour, background word, room/background and side uniformly, for
-caption training. The closed-world experiment splits Table 2's world in two: "restricted" shows
-only right hands in RESTRICTED_HAND_COLOURS over a plain green background (a green-screen
-source), "unseen" only the hand colours and background words the restricted look never shows
-(its targets: looks the prompts describe but the source never shows).
+caption training. The closed-world experiment splits Table 2's world in two. Its default split
+changes one attribute class only: "restricted-hands" shows right hands in RESTRICTED_HAND_COLOURS
+over every background word, room or background (the source), "unseen-hands" only the other hand
+colours over the same backgrounds (the targets: a hand colour the prompts describe but the
+source never shows). The first split changed both classes at once: "restricted" shows only right
+hands in RESTRICTED_HAND_COLOURS over a plain green background (a green-screen source),
+"unseen" only the hand colours and background words the restricted look never shows.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from handdg.errors import HanddgError
 from handdg.prompts import BACKGROUNDS, COLOURS, HAND_COLOURS
 
 SIDECAR = "handdg_attributes.jsonl"
-LOOKS = ("default", "broad", "restricted", "unseen")
+LOOKS = ("default", "broad", "restricted", "unseen", "restricted-hands", "unseen-hands")
 BACKGROUND_WORDS = tuple(dict.fromkeys(COLOURS))  # the 19 distinct words ("yellow" is printed twice)
 PLACES = BACKGROUNDS
 
@@ -105,7 +108,25 @@ def draw_unseen(rng: np.random.Generator) -> Described:
                      place=PLACES[rng.integers(len(PLACES))], side=("right", "left")[rng.integers(2)], look="unseen")
 
 
-_DRAWS = {"broad": draw_described, "restricted": draw_restricted, "unseen": draw_unseen}
+def _hands_only(rng: np.random.Generator, colours: tuple[str, ...], look: str) -> Described:
+    """A right hand of one of `colours` over any background word, room or background."""
+    return Described(hand_colour=colours[rng.integers(len(colours))],
+                     colour=BACKGROUND_WORDS[rng.integers(len(BACKGROUND_WORDS))],
+                     place=PLACES[rng.integers(len(PLACES))], side="right", look=look)
+
+
+def draw_restricted_hands(rng: np.random.Generator) -> Described:
+    """The restricted-hands look: a right hand in peach or light beige over any background (a closed-world source)."""
+    return _hands_only(rng, RESTRICTED_HAND_COLOURS, "restricted-hands")
+
+
+def draw_unseen_hands(rng: np.random.Generator) -> Described:
+    """The unseen-hands look: a hand colour restricted-hands never shows, over the same backgrounds (its targets)."""
+    return _hands_only(rng, UNSEEN_HAND_COLOURS, "unseen-hands")
+
+
+_DRAWS = {"broad": draw_described, "restricted": draw_restricted, "unseen": draw_unseen,
+          "restricted-hands": draw_restricted_hands, "unseen-hands": draw_unseen_hands}
 
 
 def draw_look(rng: np.random.Generator, look: str) -> Described:

@@ -33,8 +33,8 @@ def make_dataset(out: Path | str, layout: str, count: int, seed: int, overwrite:
     B1Counting/B1Random and, with "train" in `splits`, of the ten B2..B6 training sequences.
     `splits` defaults to DEFAULT_SPLITS[layout] (STB is a target domain: test only). `look`
     "default" keeps the domain's own look, "broad" draws Table 2's attributes for every sample,
-    "restricted" and "unseen" draw from the two halves of the closed-world experiment's split of
-    them; either way each image's attributes go to the SIDECAR file (attributes.py).
+    "restricted"/"unseen" and "restricted-hands"/"unseen-hands" draw from the two halves of the
+    closed-world experiment's two splits of them; either way each image's attributes go to the SIDECAR file (attributes.py).
     """
     if layout not in LAYOUTS:
         raise HanddgError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
