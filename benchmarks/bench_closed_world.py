@@ -2,10 +2,11 @@
 
 The paper's claim (WACV 2023, Table 4a) where it can be checked on a CPU. In handdg's synthetic
 world every prompt word has a look and the built-in synthetic CLIP knows it. The source is synthetic
-FreiHAND in the `restricted-hands` look (right hands in peach or light beige over every background
-word, room or background); the targets are synthetic STB and RHD test sets in the `unseen-hands`
-look (the other five hand colours of Table 2 over the same backgrounds): one attribute the targets
-show is never in the source, and only the prompts describe it.
+FreiHAND in the `restricted-hands` look (right hands in peach, light beige or dark brown over every
+background word, room or background); the targets are synthetic STB and RHD test sets in the
+`unseen-hands` look (the other four hand colours of Table 2, white, brown, pale yellow and black,
+over the same backgrounds): one attribute the targets show is never in the source, and only the
+prompts describe it.
 
 Arms, each trained with seeds 0..N-1 (tiny preset) and scored in domain (the source's own held-out
 split) and on both targets under both protocols:
@@ -134,7 +135,10 @@ def _in_domain(run, source: Path) -> Path:
 
 
 def _execute(plans: dict, source: Path, say) -> list[tuple[str, object]]:
-    """Train and score every run, seed by seed (so pairs complete early); returns (arm, run) of each."""
+    """Train and score every run, seed by seed (so pairs complete early); returns (arm, run) of the finished ones.
+
+    Runs another process holds are skipped (reproduce's locks), so two copies of this script with
+    `--threads 1` share the work; the one that finishes last reports every run."""
     from handdg.reproduce.execute import execute_run, raise_on_failures
     from handdg.reproduce.state import DONE, status
     from handdg.reproduce.summary import write_tables
@@ -150,7 +154,12 @@ def _execute(plans: dict, source: Path, say) -> list[tuple[str, object]]:
     for plan in plans.values():
         write_tables(plan)
         raise_on_failures([status(run, "sk") for run in plan.runs])
-    return [(_arm(run, name), run) for _, name, run in order]
+    done = [(_arm(run, name), run) for _, name, run in order
+            if status(run, "sk").state == DONE and (run.dir / "eval_freihand.json").is_file()]
+    if len(done) < len(order):
+        say(f"{len(order) - len(done)} of {len(order)} runs are not finished (running elsewhere?): "
+            "the report covers the finished ones; run again to complete it")
+    return done
 
 
 def _scores(runs: list[tuple[str, object]]) -> tuple[dict, dict, float]:
@@ -170,6 +179,27 @@ def _scores(runs: list[tuple[str, object]]) -> tuple[dict, dict, float]:
             if ratio is not None:
                 skill.setdefault((arm, dataset), {})[run.seed] = ratio
     return epe, skill, seconds / 3600
+
+
+def _probes(runs: list[tuple[str, object]]) -> dict[str, dict]:
+    """Branch2's effect in every IE / IE+TE run (handdg.train.probe), cached in the run as probe.json, by arm."""
+    from handdg.train.probe import probe
+
+    by_arm: dict[str, dict] = {}
+    for arm, run in runs:
+        if not run.config.uses_clip:
+            continue
+        path = run.dir / "probe.json"
+        data = json.loads(path.read_text()) if path.is_file() else None
+        if data is None or data.get("step") != run.config.steps:
+            data = probe(run.dir, run.config.steps)
+            path.write_text(json.dumps(data, indent=1) + "\n")
+        by_arm.setdefault(arm, {})[str(run.seed)] = data
+    means = {}
+    for arm, seeds in by_arm.items():
+        means[arm] = {when: {k: statistics.fmean(s[when][k] for s in seeds.values()) for k in seeds["0"][when]}
+                      for when in ("init", "trained")} if "0" in seeds else {}
+    return {"mean_over_seeds": means, "per_run": by_arm}
 
 
 def _cell(row) -> str:
@@ -245,6 +275,7 @@ def main() -> None:
     plans = _plans(work, roots, args, args.quick)
     runs = _execute(plans, roots["source"], lambda line: print(line, file=sys.stderr, flush=True))
     epe, skill, hours = _scores(runs)
+    probes = _probes(runs)
     from handdg.analysis.closed_world import figure, summarise, verdict
     from handdg.analysis.figure import FigureContext
 
@@ -256,6 +287,11 @@ def main() -> None:
                 ["arm", "test set", "hand3d EPE", "skill", "Δ vs baseline", "Δ vs normal-aug", "gap closed",
                  "official EPE"], _table(results, skill))
     print(f"\nverdict: {sentence}")
+    print_table("Branch2 at initialisation and after training (mean over seeds; gradient on the heatmap net)",
+                ["arm", "when", "cos(e1', e2')", "L_con", "L_con's gradient share", "cos(∇L_con, ∇task)"],
+                [[arm, when, f"{m['cos_e1_e2']:.3f}", f"{m['l_con']:.3f}", f"{m['grad_share_con']:.4f}",
+                  f"{m['grad_cos_con_task']:+.3f}"]
+                 for arm, means in probes["mean_over_seeds"].items() for when, m in means.items()])
     context = FigureContext("handdg-synth", "builtin", f"closed world, data seed {args.data_seed} "
                             f"({args.source_look} → {args.target_look})")
     figures = figure(results, ARMS, context, args.figure if not args.quick else work / "closed_world")
@@ -269,7 +305,7 @@ def main() -> None:
                "out": {k: str(p.settings.out) for k, p in plans.items()},
                "wall_minutes": round((time.perf_counter() - start) / 60, 2),
                "run_hours": round(hours, 3), "cpu_hours": round(hours * args.threads, 3), "threads": args.threads,
-               "verdict": sentence, "figure": [str(p) for p in figures],
+               "verdict": sentence, "branch2_probe": probes, "figure": [str(p) for p in figures],
                "results": [r.to_json() for r in results],
                "skill_ratio_hand3d": {f"{a}/{d}": {str(s): v for s, v in sorted(r.items())}
                                       for (a, d), r in skill.items()}}

@@ -95,3 +95,33 @@ def test_learning_reports_on_one_data_seed_and_validates_on_another(tmp_path):
     assert config.data == str(roots["freihand"]) and config.val_data == str(roots["validation"])
     assert config.val_split == "evaluation" and config.val_data != config.data
     assert bench_learning._run_name("tiny", "baseline", {"seed": 3, "data_seed": 2}) == "tiny-baseline-seed3-dataseed2"
+
+
+def test_closed_world_plans_its_arms_controls_and_oracle_on_the_report_seed(tmp_path):
+    """bench_closed_world: five source arms (Table 6's normal-aug control among them) and the oracle, which is
+    the baseline trained on the target look; data from --data-seed, validation on the tuning seed's split."""
+    import argparse
+
+    import bench_closed_world as cw
+
+    args = argparse.Namespace(source=2, targets=2, source_look="restricted-hands", target_look="unseen-hands",
+                              data_seed=1, seeds=2, steps=3, batch_size=2)
+    roots = cw._datasets(tmp_path, args, args.data_seed)
+    manifest = {k: json.loads((p / "handdg_synth.json").read_text()) for k, p in roots.items()}
+    assert {k: (m["seed"], m["look"], m["layout"]) for k, m in manifest.items()} == {
+        "source": (1, "restricted-hands", "freihand"), "oracle": (1, "unseen-hands", "freihand"),
+        "stb": (1, "unseen-hands", "stb"), "rhd": (1, "unseen-hands", "rhd"),
+        "validation": (cw.TUNING_DATA_SEED, "restricted-hands", "freihand")}
+    assert manifest["source"]["splits"] == ["train", "test"] and manifest["validation"]["splits"] == ["test"]
+    plans = cw._plans(tmp_path, roots, args, quick=True)
+    main, oracle = plans["main"], plans["oracle"]
+    assert main.variants == ["baseline", "ie", "ie-te-r0.9", "ie-te-r0.6", "baseline-normal-aug"]
+    assert sorted(cw._arm(r, "main") for r in main.runs if r.seed == 0) == sorted(cw.MAIN_ARMS)
+    assert oracle.variants == ["baseline"] and {cw._arm(r, "oracle") for r in oracle.runs} == {"oracle"}
+    configs = {cw._arm(r, name): r.config for name, p in plans.items() for r in p.runs if r.seed == 1}
+    assert configs["normal-aug"].augment == ("geometric", "jitter", "cutout", "noise", "sobel", "drop", "blur")
+    assert configs["normal-aug"].branch2 == "none" and configs["normal-aug"].store is None
+    assert configs["baseline"].augment == ("geometric", "jitter") and configs["ie-te-r0.6"].ratio == 0.6
+    assert Path(configs["oracle"].data) == roots["oracle"] and configs["oracle"].branch2 == "none"
+    assert {Path(c.data) for a, c in configs.items() if a != "oracle"} == {roots["source"]}
+    assert {c.val_data for c in configs.values()} == {str(roots["validation"])}

@@ -98,3 +98,28 @@ def test_restricted_source_and_unseen_targets_never_share_a_hand_colour_or_backg
         assert {r["look"] for r in targets} == {"unseen"}
         assert all(r["hand_colour"] not in RESTRICTED_HAND_COLOURS and r["colour"] != "green" for r in targets)
     assert len({r["colour"] for r in read_sidecar(tmp_path / "rhd")}) >= 6
+
+
+def test_restricted_hands_source_and_unseen_hands_targets_differ_in_hand_colour_only(tmp_path, runner):
+    from PIL import Image
+
+    from handdg.synth.attributes import SOURCE_HAND_COLOURS, TARGET_HAND_COLOURS
+
+    assert set(SOURCE_HAND_COLOURS) | set(TARGET_HAND_COLOURS) == set(HAND_COLOURS)
+    ok = runner.invoke(main, ["synth", str(tmp_path / "fh"), "--layout", "freihand", "--count", "12", "--look",
+                              "restricted-hands"])
+    assert ok.exit_code == 0, ok.output
+    source = read_sidecar(tmp_path / "fh")
+    assert len(source) == 48 + 2 and {r["look"] for r in source} == {"restricted-hands"}
+    assert {r["hand_colour"] for r in source} == {"peach", "light beige", "dark brown"}
+    assert {tuple(r["hands"]) for r in source} == {("right",)} and {r["place"] for r in source} == {"room", "background"}
+    assert len({r["colour"] for r in source}) >= 10  # backgrounds drawn from all 19 words, not one green screen
+    versions = [np.asarray(Image.open(tmp_path / "fh" / f"training/rgb/{k:08d}.jpg"), np.float32) for k in (0, 12)]
+    assert np.abs(versions[0] - versions[1]).mean() > 10  # one hand over two different backdrops
+    targets = []
+    for layout, count in (("rhd", 24), ("stb", 2)):
+        targets += read_sidecar(make_dataset(tmp_path / layout, layout, count, seed=4, look="unseen-hands"))
+    assert {r["look"] for r in targets} == {"unseen-hands"}
+    assert {r["hand_colour"] for r in targets} == {"white", "brown", "pale yellow", "black"}
+    assert not {r["hand_colour"] for r in targets} & set(SOURCE_HAND_COLOURS)
+    assert {r["colour"] for r in targets} & {r["colour"] for r in source}  # the backgrounds are shared

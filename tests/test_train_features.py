@@ -96,3 +96,26 @@ def test_online_clip_encodes_fewer_prompts_only_when_asked_and_says_so():
     assert few.features.provenance == {**whole.features.provenance, "prompts_encoded": 5}
     with pytest.raises(HanddgError, match="prompt_limit must be a whole number"):
         loop.OnlineClip.load(config, cpu, show=False, prompt_limit=0)
+
+
+def test_probe_measures_branch2_and_a_zero_weight_contrastive_loss_sends_no_gradient(stored, tmp_path):
+    from handdg.train.probe import probe
+
+    root, store_path = stored
+    base = loop.train(tiny_config(root, tmp_path / "base", branch2="none", steps=1))
+    with pytest.raises(HanddgError, match="nothing to probe"):
+        probe(base)
+    run = loop.train(tiny_config(root, tmp_path / "iete", branch2="ie+te", target="stb", store=str(store_path),
+                                 steps=2))
+    result = probe(run, batches=2)
+    assert result["step"] == 2 and result["ratio"] == 0.6 and set(result) >= {"init", "trained"}
+    for when in ("init", "trained"):
+        m = result[when]
+        assert -1 <= m["cos_e1_e2"] <= 1 and 0 < m["grad_share_con"] < 1 and m["grad_norm_con"] > 0
+    assert result["init"] != result["trained"]
+    one = probe(run, batches=1)["trained"]  # one batch: the share is exactly the norms' ratio
+    assert one["grad_share_con"] == pytest.approx(one["grad_norm_con"] / (one["grad_norm_con"] + one["grad_norm_task"]))
+    silent = loop.train(tiny_config(root, tmp_path / "zero", branch2="ie+te", target="stb", store=str(store_path),
+                                    steps=1, lambda_con=0.0))
+    zero = probe(silent, batches=1)["trained"]
+    assert zero["grad_norm_con"] == 0 and zero["grad_share_con"] == 0 and zero["grad_norm_task"] > 0

@@ -5,9 +5,9 @@ which hands, the domain look, gloves) in a JSON-lines sidecar the real readers n
 The default look keeps each domain's character and names it with the nearest words; the
 "broad" look draws hand colour, background word, room/background and side uniformly, for
 caption training. The closed-world experiment splits Table 2's world in two. Its default split
-changes one attribute class only: "restricted-hands" shows right hands in RESTRICTED_HAND_COLOURS
+changes one attribute class only: "restricted-hands" shows right hands in SOURCE_HAND_COLOURS
 over every background word, room or background (the source), "unseen-hands" only the other hand
-colours over the same backgrounds (the targets: a hand colour the prompts describe but the
+colours (TARGET_HAND_COLOURS) over the same backgrounds (the targets: a hand colour the prompts describe but the
 source never shows). The first split changed both classes at once: "restricted" shows only right
 hands in RESTRICTED_HAND_COLOURS over a plain green background (a green-screen source),
 "unseen" only the hand colours and background words the restricted look never shows.
@@ -48,6 +48,9 @@ RESTRICTED_HAND_COLOURS = ("peach", "light beige")
 RESTRICTED_COLOUR = "green"
 UNSEEN_HAND_COLOURS = tuple(w for w in HAND_COLOURS if w not in RESTRICTED_HAND_COLOURS)
 UNSEEN_COLOURS = tuple(w for w in BACKGROUND_WORDS if w != RESTRICTED_COLOUR)
+SOURCE_HAND_COLOURS = ("peach", "light beige", "dark brown")
+"""The restricted-hands look's hand colours: two light and one dark, so the source is not one skin tone."""
+TARGET_HAND_COLOURS = tuple(w for w in HAND_COLOURS if w not in SOURCE_HAND_COLOURS)
 
 
 @dataclass(frozen=True)
@@ -116,13 +119,13 @@ def _hands_only(rng: np.random.Generator, colours: tuple[str, ...], look: str) -
 
 
 def draw_restricted_hands(rng: np.random.Generator) -> Described:
-    """The restricted-hands look: a right hand in peach or light beige over any background (a closed-world source)."""
-    return _hands_only(rng, RESTRICTED_HAND_COLOURS, "restricted-hands")
+    """The restricted-hands look: a right hand in peach, light beige or dark brown over any background (a source)."""
+    return _hands_only(rng, SOURCE_HAND_COLOURS, "restricted-hands")
 
 
 def draw_unseen_hands(rng: np.random.Generator) -> Described:
     """The unseen-hands look: a hand colour restricted-hands never shows, over the same backgrounds (its targets)."""
-    return _hands_only(rng, UNSEEN_HAND_COLOURS, "unseen-hands")
+    return _hands_only(rng, TARGET_HAND_COLOURS, "unseen-hands")
 
 
 _DRAWS = {"broad": draw_described, "restricted": draw_restricted, "unseen": draw_unseen,
