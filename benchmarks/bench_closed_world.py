@@ -22,7 +22,7 @@ the world's design and size were chosen on data seed 0 (TUNING_DATA_SEED); `--da
 makes every reported dataset, and validation during training runs on seed 0's source split. Runs
 resume when the script is run again (reproduce's run folders and locks).
 
-Usage: python benchmarks/bench_closed_world.py [--quick] [--seeds 5] [--steps 1500] [--data-seed 1]
+Usage: python benchmarks/bench_closed_world.py [--quick] [--seeds 5] [--steps 1200] [--data-seed 1]
        [--source 500] [--targets 100] [--source-look restricted-hands] [--target-look unseen-hands] [--work DIR]
 """
 
@@ -51,7 +51,7 @@ QUICK = {"seeds": 2, "steps": 2, "batch_size": 4, "source": 8, "targets": 4}
 
 def _extra(ap) -> None:
     ap.add_argument("--seeds", type=int, default=5, help="runs per arm (training seeds 0..N-1, paired across arms)")
-    ap.add_argument("--steps", type=int, default=1500, help="training steps per run")
+    ap.add_argument("--steps", type=int, default=1200, help="training steps per run")
     ap.add_argument("--batch-size", type=int, default=32, help="samples per training step")
     ap.add_argument("--data-seed", type=int, default=1,
                     help=f"seed of every reported dataset (the design was tuned on {TUNING_DATA_SEED})")
