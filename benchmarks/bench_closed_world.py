@@ -214,8 +214,11 @@ def _diff(d) -> str:
 
 
 def _gap(row) -> str:
+    """The share of the baseline→oracle gap closed; on the baseline's row the gap itself."""
+    if row.arm == "baseline" and row.gap_mm is not None:
+        return f"gap {row.gap_mm:.1f} mm" + ("" if row.gap_shown else " (not shown)")
     if row.gap_closed is None:
-        return "-"
+        return "no gap shown" if row.gap_mm is not None and not row.gap_shown and row.arm != "oracle" else "-"
     spread = f" [{row.gap_low:.2f}, {row.gap_high:.2f}]" if row.gap_low is not None else ""
     return f"{row.gap_closed:.2f}{spread}"
 

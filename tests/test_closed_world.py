@@ -40,6 +40,14 @@ def test_summary_of_a_toy_table_by_hand():
     assert base.vs_baseline is None and base.gap_closed is None and oracle.gap_closed is None
     assert oracle.vs_baseline.mean == pytest.approx(-20.0)
     assert find(results, "ie-te-r0.6", "rhd", "hand3d") is None
+    assert arm.gap_mm == pytest.approx(20.0) and arm.gap_shown and base.gap_shown
+
+
+def test_no_gap_closed_share_where_the_oracle_is_not_shown_better():
+    noisy = {**_toy(), ("oracle", "stb", "hand3d"): {0: 40.0, 1: 56.0, 2: 45.0}}  # diffs -10, +4, -9: spans 0
+    arm = find(summarise(noisy), "ie-te-r0.6", "stb", "hand3d")
+    assert arm.gap_mm == pytest.approx(52.0 - 47.0) and not arm.gap_shown
+    assert arm.gap_closed is None and arm.gap_low is None and arm.vs_baseline.mean == pytest.approx(-5.0)
 
 
 def test_judge_and_verdict_follow_the_interval():

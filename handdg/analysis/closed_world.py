@@ -36,9 +36,11 @@ class ArmResult:
     high: float | None
     vs_baseline: Difference | None  # arm − baseline, seed-paired
     vs_control: Difference | None  # arm − normal-aug control, seed-paired
-    gap_closed: float | None  # (baseline − arm) / (baseline − oracle), on the means
+    gap_closed: float | None  # (baseline − arm) / (baseline − oracle), on the means; None unless the gap is shown
     gap_low: float | None  # the same with the paired interval's ends (the oracle's gap taken as known)
     gap_high: float | None
+    gap_mm: float | None = None  # baseline − oracle (means), the most a DG method could gain here
+    gap_shown: bool = False  # the oracle beats the baseline by its seed-paired interval
 
     def to_json(self) -> dict:
         """A JSON object of every field (seeds as string keys)."""
@@ -69,7 +71,11 @@ def _paired(epe: Mapping[Key, Mapping[int, float]], arm: str, other: str, datase
 
 
 def summarise(epe: Mapping[Key, Mapping[int, float]]) -> list[ArmResult]:
-    """Every (arm, test set, protocol) that has runs, with its interval, paired differences and gap closed."""
+    """Every (arm, test set, protocol) that has runs, with its interval, paired differences and gap closed.
+
+    The gap-closed share is given only where the oracle beats the baseline by its paired interval:
+    a gap the seeds cannot tell from zero would make any share meaningless.
+    """
     results = []
     for (arm, dataset, protocol), values in epe.items():
         if not values:
@@ -78,14 +84,18 @@ def summarise(epe: Mapping[Key, Mapping[int, float]]) -> list[ArmResult]:
         half = t_half_width(list(values.values()))
         vs_base = _paired(epe, arm, BASELINE, dataset, protocol)
         base, oracle = epe.get((BASELINE, dataset, protocol)), epe.get((ORACLE, dataset, protocol))
-        gap = gap_low = gap_high = None
-        if base and oracle and arm not in (BASELINE, ORACLE):
+        gap = gap_low = gap_high = gap_mm = None
+        shown = judge(_paired(epe, ORACLE, BASELINE, dataset, protocol)) == "lower"
+        if base and oracle:
             base_mean, oracle_mean = statistics.fmean(base.values()), statistics.fmean(oracle.values())
-            gap = gap_closed(base_mean, mean, oracle_mean)
-            gap_low, gap_high = _gap_interval(vs_base, base_mean, oracle_mean)
+            gap_mm = base_mean - oracle_mean
+            if shown and arm not in (BASELINE, ORACLE):
+                gap = gap_closed(base_mean, mean, oracle_mean)
+                gap_low, gap_high = _gap_interval(vs_base, base_mean, oracle_mean)
         results.append(ArmResult(arm, dataset, protocol, dict(values), mean,
                                  None if half is None else mean - half, None if half is None else mean + half,
-                                 vs_base, _paired(epe, arm, CONTROL, dataset, protocol), gap, gap_low, gap_high))
+                                 vs_base, _paired(epe, arm, CONTROL, dataset, protocol), gap, gap_low, gap_high,
+                                 gap_mm, shown))
     return results
 
 
