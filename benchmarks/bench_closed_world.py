@@ -163,7 +163,8 @@ def _execute(plans: dict, source: Path, say) -> list[tuple[str, object]]:
 
 
 def _scores(runs: list[tuple[str, object]]) -> tuple[dict, dict, float]:
-    """EPE by (arm, test set, protocol) and seed, skill ratios by (arm, test set), and the hours spent."""
+    """EPE by (arm, test set, protocol) and seed, skill ratios by (arm, test set), and the runs' hours (the sum of
+    each run's train + eval wall time, from reproduce.json; with two `--threads 1` copies, one core each)."""
     from handdg.reproduce.state import eval_path, read_timing
 
     epe, skill, seconds = {}, {}, 0.0
@@ -197,8 +198,9 @@ def _probes(runs: list[tuple[str, object]]) -> dict[str, dict]:
         by_arm.setdefault(arm, {})[str(run.seed)] = data
     means = {}
     for arm, seeds in by_arm.items():
-        means[arm] = {when: {k: statistics.fmean(s[when][k] for s in seeds.values()) for k in seeds["0"][when]}
-                      for when in ("init", "trained")} if "0" in seeds else {}
+        runs_of_arm = list(seeds.values())
+        means[arm] = {when: {k: statistics.fmean(r[when][k] for r in runs_of_arm) for k in runs_of_arm[0][when]}
+                      for when in ("init", "trained")}
     return {"mean_over_seeds": means, "per_run": by_arm}
 
 
@@ -307,7 +309,7 @@ def main() -> None:
                "clip": "handdg-synth builtin", "datasets": {k: str(v) for k, v in roots.items()},
                "out": {k: str(p.settings.out) for k, p in plans.items()},
                "wall_minutes": round((time.perf_counter() - start) / 60, 2),
-               "run_hours": round(hours, 3), "cpu_hours": round(hours * args.threads, 3), "threads": args.threads,
+               "run_hours": round(hours, 3), "threads": args.threads,
                "verdict": sentence, "branch2_probe": probes, "figure": [str(p) for p in figures],
                "results": [r.to_json() for r in results],
                "skill_ratio_hand3d": {f"{a}/{d}": {str(s): v for s, v in sorted(r.items())}

@@ -51,7 +51,8 @@ def _measure(net: HandPoseNet, batches: list[dict], clip: ClipInput, config) -> 
 
 
 def probe(run_dir: Path | str, step: int | None = None, batches: int = 4) -> dict:
-    """Branch2's effect in run `run_dir` at checkpoint `step` (default: the newest) and at initialisation."""
+    """Branch2's effect in run `run_dir` at checkpoint `step` (default: the newest) and at its start (the seed's
+    fresh network, or the --init checkpoint it started from)."""
     run_dir = Path(run_dir)
     config, provenance = runs.read_run(run_dir)
     if not config.uses_clip:
@@ -63,6 +64,8 @@ def probe(run_dir: Path | str, step: int | None = None, batches: int = 4) -> dic
     clip = ClipInput.for_run(config, dataset, Context(0, 1, torch.device("cpu")))
     torch.manual_seed(config.seed)  # the run's own initialisation, as training built it
     fresh = HandPoseNet(model_config(config, clip.features.dim, provenance.get("model")))
+    if config.init:  # an --init run started from that checkpoint's weights, not from the seed's
+        runs.load_into(fresh, runs.load_weights(config.init).weights, config.init)
     trained = HandPoseNet(fresh.config)
     runs.restore_weights(run_dir / "checkpoints" / f"step_{step}.safetensors", trained, provenance["model"])
     crops = HandCrops(dataset, CropSpec.for_run(config, trained.config), config.augment)
