@@ -80,3 +80,23 @@ def test_gt_lifting_adds_the_lifting_of_the_ground_truth_maps_to_the_pose_loss(d
     assert with_gt[2] == pytest.approx(without[2])
     assert with_gt[3] > without[3] > 0
     assert json.loads((tmp_path / "gt" / "config.json").read_text())["config"]["gt_lifting"] is True
+
+
+def test_the_runs_adam_is_fused_and_updates_as_the_per_tensor_loop_does():
+    torch.manual_seed(0)
+    start = [torch.randn(300, 200), torch.randn(64)]
+    mine = [p.clone().requires_grad_() for p in start]
+    loop_form = [p.clone().requires_grad_() for p in start]
+    fast, reference = loop.adam(mine, 3e-3), torch.optim.Adam(loop_form, lr=3e-3, foreach=False)
+    assert fast.defaults["fused"] is True
+    for _ in range(50):
+        grads = [torch.randn_like(p) for p in start]
+        for a, b, g in zip(mine, loop_form, grads):
+            a.grad, b.grad = g.clone(), g.clone()
+        fast.step()
+        reference.step()
+    assert max((a - b).abs().max().item() for a, b in zip(mine, loop_form)) < 1e-6
+    assert max((a - p).abs().max().item() for a, p in zip(mine, start)) > 0.1  # it moved
+    reloaded = loop.adam([p.clone().requires_grad_() for p in start], 3e-3)
+    reloaded.load_state_dict(reference.state_dict())
+    assert reloaded.state_dict()["state"][0]["step"].item() == 50

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from handdg import prompts
-from handdg.device import distributed
+from handdg.device import allocator, distributed
 from handdg.device.precision import Precision
 from handdg.errors import HanddgError
 from handdg.evaluation.reference import mean_pose
@@ -134,6 +134,18 @@ class ClipInput:
         return self.features.mixed(image, drawn, self.ratio).to(batch["image"].device)
 
 
+def adam(params: list[torch.nn.Parameter], lr: float) -> torch.optim.Adam:
+    """Adam (β 0.9, 0.999) as PyTorch's fused kernel where this torch has one for the device, else its foreach form.
+
+    The fused kernel updates every parameter in one pass: the same update to float rounding (1 ulp after 50
+    steps, tests/test_train_loop.py), and 1/10 of the tiny preset's CPU step time that the per-tensor loop
+    spent (docs/performance.md). Checkpoints of either form load into the other."""
+    try:
+        return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), fused=True)
+    except (RuntimeError, TypeError):  # torch < 2.4 fuses on CUDA only
+        return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), foreach=True)
+
+
 def _dataset_identity(dataset) -> dict:
     return {"name": dataset.name, "root": str(dataset.root), "split": dataset.split, "count": len(dataset),
             "fingerprint": dataset.fingerprint()}
@@ -165,6 +177,7 @@ def train(config: TrainConfig, resume: bool = False, timer: StepTimer | None = N
     `prompt_limit` (benchmarks timing a step of --clip-mode online) encodes only the first N prompts at
     start (OnlineClip.load); it is no training option, and a run without it encodes all 3,920."""
     config.validate()
+    allocator.keep_freed_memory()
     ctx = distributed.start(config.device)
     try:
         return _train(config, resume, ctx, timer, prompt_limit)
@@ -184,7 +197,7 @@ def _train(config: TrainConfig, resume: bool, ctx: distributed.Context, timer: S
     validate.default_validation(config)
     clip = ClipInput.for_run(config, dataset, ctx, prompt_limit)
     net, model = _build_model(config, clip.features.dim if clip else DEFAULT_CLIP_DIM, ctx, amp, resume)
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr, betas=(0.9, 0.999))
+    optimizer = adam([p for p in model.parameters() if p.requires_grad], config.lr)
     start = _restore(out, net, optimizer, config, amp) if resume else 0
     batches = StepBatches(len(dataset), config.batch_size, config.seed, ctx.rank, ctx.world, start, config.steps)
     spec = crop_spec(config, net.config)
