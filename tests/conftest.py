@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,9 @@ from click.testing import CliRunner
 
 # Tiny tensors: one thread is faster than two and keeps results independent of the machine.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Decoded-image caches of the tests' datasets go to a folder of this session, not the user's ~/.cache.
+os.environ["HANDDG_CACHE"] = tempfile.mkdtemp(prefix="handdg-test-cache-")
+atexit.register(shutil.rmtree, os.environ["HANDDG_CACHE"], True)
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "mmpose-samples"

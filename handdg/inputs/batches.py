@@ -26,6 +26,7 @@ from handdg.data.transforms import crop_affine, hand_box, mirror
 from handdg.data.values import refuse_bad_samples
 from handdg.errors import HanddgError
 from handdg.inputs import augment
+from handdg.inputs.decoded import DecodedImages
 from handdg.inputs.seeds import AUGMENT, keyed_generator, keyed_seed
 from handdg.model.heatmaps import HeatmapCodec
 from handdg.model.network import ModelConfig
@@ -151,11 +152,13 @@ class HandCrops(Dataset):
     online CLIP mode encodes (the official code fed CLIP that crop). `boxes`, one per sample, replace
     the crop around the ground-truth joints (evaluation with the official test boxes). `on_device` returns
     the decoded picture and the sample's draws instead of the crop (`collate_plans` batches them, and
-    handdg.inputs.batch_augment.finish_batch finishes the batch on the training device).
+    handdg.inputs.batch_augment.finish_batch finishes the batch on the training device). `images`
+    (handdg.inputs.decoded) gives each sample's decoded picture instead of decoding its file: the same pixels.
     """
 
     def __init__(self, dataset: HandDataset, spec: CropSpec, augmentations: Sequence[str] = (),
-                 keep_clean: bool = False, boxes: Sequence[HandBox] | None = None, on_device: bool = False) -> None:
+                 keep_clean: bool = False, boxes: Sequence[HandBox] | None = None, on_device: bool = False,
+                 images: DecodedImages | None = None) -> None:
         refuse_bad_samples(dataset)
         if boxes is not None and len(boxes) != len(dataset):
             raise HanddgError(f"{len(boxes)} boxes for {len(dataset)} samples of {dataset.name} {dataset.split}: "
@@ -166,13 +169,16 @@ class HandCrops(Dataset):
         self.keep_clean = keep_clean
         self.boxes = boxes
         self.on_device = on_device
+        if images is not None and len(images) != len(dataset):
+            raise HanddgError(f"{len(images)} decoded images for {len(dataset)} samples of {dataset.name} {dataset.split}")
+        self.images = images
 
     def __len__(self) -> int:
         return len(self.dataset)
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
         index, seed = key if isinstance(key, tuple) else (key, None)
-        sample = self.dataset[index]
+        sample = self._sample(index)
         if not np.isfinite(sample.uv).all() or not np.isfinite(sample.xyz_mm).all():
             raise HanddgError(f"{self.dataset.name} sample {sample.id} has no 3D annotation: "
                               "train and evaluate only on annotated splits")
@@ -190,6 +196,14 @@ class HandCrops(Dataset):
             tensors["image"] = augment.photometric(tensors["image"], self.augmentations, gen)
         tensors["index"] = torch.tensor(index)
         return tensors
+
+    def _sample(self, index: int) -> Sample:
+        """Sample `index`, its picture from the decoded images when given (the reader then skips the file)."""
+        if self.images is None:
+            return self.dataset[index]
+        sample = self.dataset.annotation(index)
+        sample.image = self.images[index]
+        return sample
 
     def _plan(self, sample: Sample, geometry: augment.Geometry, box: HandBox | None, gen: torch.Generator | None,
               index: int) -> dict[str, torch.Tensor]:

@@ -229,6 +229,10 @@ OPTIONS: tuple[Option, ...] = (
            "Where crops are warped, heat-mapped and jittered: workers (each sample in a DataLoader worker) or "
            "device (the whole batch on the training device; workers only decode); auto = device on CUDA, "
            "workers on CPU.", AUGMENT_ON, runtime=True, reproduce="plan", legacy="workers"),
+    Option("decode_cache", str, "auto",
+           "Where the training images are kept decoded (uint8, memory-mapped; built on first use, verified at each "
+           "start): a folder, auto ($HANDDG_CACHE/decoded, else ~/.cache/handdg/decoded), or none (decode every "
+           "sample).", runtime=True, reproduce="plan"),
     Option("clip_mode", str, "cached",
            "cached = features from --store; online = frozen CLIP in every step (reference).", ("cached", "online")),
     Option("clip_model", str, "ViT-B-32", "CLIP architecture for --clip-mode online."),

@@ -23,7 +23,9 @@ from handdg.device.precision import Precision
 from handdg.errors import HanddgError
 from handdg.evaluation.reference import mean_pose
 from handdg.inputs.batch_augment import finish_batch
+from handdg.inputs import decoded
 from handdg.inputs.batches import CropSpec, HandCrops, StepBatches, collate_plans
+from handdg.inputs.decoded import DecodedImages
 from handdg.inputs.features import ClipFeatures
 from handdg.inputs.seeds import PROMPTS, keyed_generator
 from handdg.loading import loader_options
@@ -213,7 +215,8 @@ def _train(config: TrainConfig, resume: bool, ctx: distributed.Context, timer: S
     distributed.barrier(ctx)
     keep_clean = clip is not None and clip.online is not None
     on_device = config.augment_on == "device"
-    crops = HandCrops(dataset, spec, config.augment, keep_clean=keep_clean, on_device=on_device)
+    crops = HandCrops(dataset, spec, config.augment, keep_clean=keep_clean, on_device=on_device,
+                      images=_decoded_images(config, dataset, ctx))
     loader = DataLoader(crops, batch_sampler=batches, collate_fn=collate_plans if on_device else None,
                         **loader_options(config.workers, ctx.device))
     validator = validate.Validator(config, spec, reference, ctx.device, amp.name) if ctx.main and config.val_data else None
@@ -261,6 +264,17 @@ def _train(config: TrainConfig, resume: bool, ctx: distributed.Context, timer: S
         if log is not None:
             log.close()
     return out
+
+
+def _decoded_images(config: TrainConfig, dataset, ctx: distributed.Context) -> DecodedImages | None:
+    """The run's decoded-image cache (rank 0 builds or repairs it first, the others then open it), or None."""
+    if config.decode_cache == "none":
+        return None
+    root = decoded.default_root() if config.decode_cache == "auto" else Path(config.decode_cache)
+    if ctx.main:
+        images = decoded.open_cache(dataset, root, show=True)
+    distributed.barrier(ctx)
+    return images if ctx.main else decoded.open_cache(dataset, root, show=False)
 
 
 def _logged_values(terms: LossTerms, ctx: distributed.Context) -> torch.Tensor:
