@@ -17,16 +17,23 @@ Modes: input in the workers or on the device (fp32), and in the workers with `--
 - FLOPs per sample of a training step (torch's FlopCounterMode, forward + backward) and the fraction of
   the fp32 matmul bound measured here in the same run (a 1024² matmul at the training thread count);
 - cores an H200 needs on the paper preset: (its samples/s at `--utilisation` of `--gpu-tflops` / the
-  worker's samples/s per core) + 1 for the training process.
+  worker's samples/s per core) + 1 for the training process;
+- before and after: the default mode measured again under the code of commit `--before` (a git worktree run
+  in a child process, same data, same machine, same run of this script), and the speed-up of today's code.
 
 Usage: python benchmarks/bench_throughput.py [--quick] [--threads N] [--presets tiny,small,paper]
        [--steps 30] [--paper-steps 6] [--paper-batch 8] [--unique 64] [--gpu-tflops 790] [--utilisation 0.4]
+       [--before REV|none]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -38,6 +45,8 @@ MODES = {"workers": {"augment_on": "workers"}, "device": {"augment_on": "device"
          "bf16": {"augment_on": "workers", "precision": "bf16", "memory_format": "channels_last"}}
 """Input pipeline in the workers or on the device (fp32), and in the workers with bf16 autocast + channels_last."""
 BATCH = 32
+BEFORE = "d1760c1"
+"""The code before the input cache, the fused Adam and the allocator setting (2026-12-03)."""
 
 
 def _options(ap: argparse.ArgumentParser) -> None:
@@ -49,6 +58,8 @@ def _options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--samples", type=int, default=96, help="samples timed for the input pipeline's CPU cost")
     ap.add_argument("--gpu-tflops", type=float, default=790.0, help="the GPU's dense bf16 TFLOP/s (H200: ~790)")
     ap.add_argument("--utilisation", type=float, default=0.4, help="fraction of --gpu-tflops training reaches")
+    ap.add_argument("--before", default=BEFORE, help="commit whose code is measured too, in the default mode (none: skip)")
+    ap.add_argument("--child", type=Path, default=None, help=argparse.SUPPRESS)
 
 
 def matmul_bound(threads: int, size: int = 1024, repeats: int = 10) -> float:
@@ -114,8 +125,14 @@ def worker_cpu_ms(config, samples: int) -> float:
     from handdg.inputs.batches import HandCrops
     from handdg.train.loop import crop_spec, model_config
 
-    crops = HandCrops(open_dataset(config.data, "freihand", "train"), crop_spec(config, model_config(config, 512)),
-                      config.augment, on_device=config.augment_on == "device")
+    from handdg.train import loop
+
+    dataset = open_dataset(config.data, "freihand", "train")
+    spec = crop_spec(config, model_config(config, 512))
+    if hasattr(loop, "training_crops"):
+        crops = loop.training_crops(config, dataset, spec, keep_clean=False)
+    else:  # code from before the decoded-image cache (--before)
+        crops = HandCrops(dataset, spec, config.augment, on_device=config.augment_on == "device")
     keys = [(i % len(crops), 1000 + i) for i in range(samples)]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -129,20 +146,69 @@ def worker_cpu_ms(config, samples: int) -> float:
         torch.set_num_threads(threads)
 
 
-def measure(root: Path, work: Path, preset: str, args: argparse.Namespace, bound: float) -> dict:
-    """Every figure of one preset, both modes."""
+def measure_mode(root: Path, work: Path, preset: str, mode: str, args: argparse.Namespace) -> dict:
+    """Full step, step on ready batches and the worker's CPU cost of one preset in one mode."""
     batch = args.paper_batch if preset == "paper" else BATCH
     steps = args.paper_steps if preset == "paper" else args.steps
-    found = {"preset": preset, "batch": batch, "steps": steps}
+    config = base_config(root, preset, batch, steps + 3, mode)
+    full = timed_run(config, work / f"{preset}-{mode}-full")
+    ready = timed_run(replace(config, workers=0), work / f"{preset}-{mode}-ready")
+    return {"full": full, "ready": ready, "worker_cpu_ms": worker_cpu_ms(config, args.samples), "workers": config.workers}
+
+
+def measure_before(root: Path, work: Path, presets: list[str], args: argparse.Namespace) -> dict | None:
+    """The default mode of each preset under commit `args.before`'s code: a worktree, measured by a child
+    process of this script that imports handdg from it (same data, same machine, same run)."""
+    if args.before == "none":
+        return None
+    repo = Path(__file__).resolve().parents[1]
+    tree = work / "before"
+    subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", "--force", str(tree), args.before],
+                   check=True, capture_output=True)
+    try:
+        commit = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], check=True,
+                                capture_output=True, text=True).stdout.strip()
+        out = work / "before.json"
+        argv = [__file__, "--child", str(out), "--presets", ",".join(presets), "--threads", str(args.threads),
+                "--steps", str(args.steps), "--paper-steps", str(args.paper_steps), "--paper-batch",
+                str(args.paper_batch), "--samples", str(args.samples), "--out", str(work)] + (["--quick"] * args.quick)
+        # handdg is imported from the worktree before this script (whose harness puts today's checkout on sys.path)
+        start = (f"import sys, runpy; sys.path.insert(0, {str(tree)!r}); import handdg; "
+                 f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); sys.argv = {argv!r}; "
+                 f"runpy.run_path({__file__!r}, run_name='__main__')")
+        env = {**os.environ, "HANDDG_BENCH_LIBRARY": str(tree), "HANDDG_BENCH_DATA": str(root)}
+        subprocess.run([sys.executable, "-c", start], check=True, env=env)
+        return {"commit": commit, "presets": json.loads(out.read_text())}
+    finally:
+        subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], capture_output=True)
+
+
+def child_main(args: argparse.Namespace) -> None:
+    """--child: measure the default mode of each preset with the handdg on PYTHONPATH (another commit's)."""
+    import handdg
+
+    library = os.environ["HANDDG_BENCH_LIBRARY"]
+    if not handdg.__file__.startswith(library):
+        raise SystemExit(f"the child imported handdg from {handdg.__file__}, not from {library}")
+    root, work = Path(os.environ["HANDDG_BENCH_DATA"]), args.child.parent / "before-runs"
+    found = {p: measure_mode(root, work, p, "workers", args) for p in args.presets.split(",") if p}
+    args.child.write_text(json.dumps(found))
+
+
+def measure(root: Path, work: Path, preset: str, args: argparse.Namespace, bound: float,
+            before: dict | None) -> dict:
+    """Every figure of one preset, every mode (and the default mode under `before`'s code)."""
+    batch = args.paper_batch if preset == "paper" else BATCH
+    found = {"preset": preset, "batch": batch, "steps": args.paper_steps if preset == "paper" else args.steps}
+    modes = list(MODES)
     for mode in MODES:
-        config = base_config(root, preset, batch, steps + 3, mode)
-        full = timed_run(config, work / f"{preset}-{mode}-full")
-        ready = timed_run(replace(config, workers=0), work / f"{preset}-{mode}-ready")
-        found[mode] = {"full": full, "ready": ready, "worker_cpu_ms": worker_cpu_ms(config, args.samples),
-                       "workers": config.workers}
-    flops = flops_per_sample(base_config(root, preset, batch, steps, "workers"))
+        found[mode] = measure_mode(root, work, preset, mode, args)
+    if before is not None:
+        found["before"] = before["presets"][preset]
+        modes.append("before")
+    flops = flops_per_sample(base_config(root, preset, batch, found["steps"], "workers"))
     found["flops_per_sample"] = flops
-    for mode in MODES:
+    for mode in modes:
         m = found[mode]
         m["samples_per_s"] = batch / m["full"]["step_s"]
         m["ready_samples_per_s"] = batch / m["ready"]["compute_s"]
@@ -162,20 +228,27 @@ def h200_cores(paper: dict, tflops: float, utilisation: float) -> dict[str, dict
 def main() -> None:
     """Measure each preset in both modes, print the tables and write the claims."""
     args = parse_args(__doc__, _options)
+    if args.child is not None:
+        global BATCH
+        BATCH = 4 if args.quick else BATCH
+        return child_main(args)
     from handdg.synth import make_dataset
 
     presets = [p for p in args.presets.split(",") if p]
     if args.quick:
         args.unique, args.steps, args.paper_steps, args.samples, presets = 4, 4, 4, 8, ["tiny"]
-        global BATCH
         BATCH = 4
     bound = matmul_bound(args.threads)
     with tempfile.TemporaryDirectory(prefix="handdg-bench-throughput-") as tmp:
         root = make_dataset(Path(tmp) / "freihand", "freihand", args.unique, seed=0)
-        measured = [measure(root, Path(tmp), preset, args, bound) for preset in presets]
-    rows = [[m["preset"], mode, m[mode]["samples_per_s"], m[mode]["full"]["wait_share"], m[mode]["ready_samples_per_s"],
-             m[mode]["worker_cpu_ms"], m["flops_per_sample"] / 1e9, m[mode]["bound_fraction"],
-             m[mode]["ready_bound_fraction"]] for m in measured for mode in MODES]
+        os.environ["HANDDG_CACHE"] = str(Path(tmp) / "cache")  # decoded images of this run's data only
+        before = measure_before(root, Path(tmp), presets, args)
+        measured = [measure(root, Path(tmp), preset, args, bound, before) for preset in presets]
+    shown = list(MODES) + (["before"] if before else [])
+    rows = [[m["preset"], mode if mode != "before" else f"workers @ {before['commit']}", m[mode]["samples_per_s"],
+             m[mode]["full"]["wait_share"], m[mode]["ready_samples_per_s"], m[mode]["worker_cpu_ms"],
+             m["flops_per_sample"] / 1e9, m[mode]["bound_fraction"], m[mode]["ready_bound_fraction"]]
+            for m in measured for mode in shown]
     print_table(f"training throughput, {args.threads} threads (fp32 matmul bound {bound:.0f} GFLOP/s)",
                 ["preset", "augment on", "samples/s", "data wait", "ready samples/s", "worker ms/sample",
                  "GFLOP/sample", "of bound", "ready of bound"], rows)
@@ -191,6 +264,15 @@ def main() -> None:
                                 f"{m['flops_per_sample'] / 1e9:.2f} GFLOP/sample; worker {r['worker_cpu_ms']:.2f} "
                                 "CPU ms/sample", limit="the network step on this CPU (small convolutions run far "
                                                         "below the matmul rate)"))
+        if before:
+            claims.append(Claim("13", f"training throughput, {m['preset']} preset: today's default vs commit "
+                                      f"{before['commit']}", m["workers"]["samples_per_s"] / m["before"]["samples_per_s"],
+                                f"{m['workers']['samples_per_s']:.0f} vs {m['before']['samples_per_s']:.0f} samples/s "
+                                f"(ready batches {m['workers']['ready_samples_per_s']:.0f} vs "
+                                f"{m['before']['ready_samples_per_s']:.0f}; worker {m['workers']['worker_cpu_ms']:.2f} vs "
+                                f"{m['before']['worker_cpu_ms']:.2f} CPU ms/sample)", unit="×",
+                                target=2.0 if m["preset"] == "tiny" else None,
+                                limit="the network step: small convolutions far below the matmul rate"))
         for mode in ("device", "bf16"):
             claims.append(Claim("13", f"training throughput, {m['preset']} preset: {mode} vs workers fp32",
                                 m[mode]["samples_per_s"] / m["workers"]["samples_per_s"],
@@ -207,7 +289,8 @@ def main() -> None:
                                 target=4 if mode == "device" else None, higher_is_better=False, unit=" cores",
                                 limit="samples/s per core of this CPU; a faster core needs fewer"))
     write_result("throughput", args, claims, {"batch": BATCH, "matmul_bound_gflops": bound, "presets": measured,
-                                              "h200": cores, "unique_samples": args.unique})
+                                              "h200": cores, "unique_samples": args.unique,
+                                              "before": before["commit"] if before else None})
 
 
 if __name__ == "__main__":

@@ -215,8 +215,7 @@ def _train(config: TrainConfig, resume: bool, ctx: distributed.Context, timer: S
     distributed.barrier(ctx)
     keep_clean = clip is not None and clip.online is not None
     on_device = config.augment_on == "device"
-    crops = HandCrops(dataset, spec, config.augment, keep_clean=keep_clean, on_device=on_device,
-                      images=_decoded_images(config, dataset, ctx))
+    crops = training_crops(config, dataset, spec, keep_clean, ctx)
     loader = DataLoader(crops, batch_sampler=batches, collate_fn=collate_plans if on_device else None,
                         **loader_options(config.workers, ctx.device))
     validator = validate.Validator(config, spec, reference, ctx.device, amp.name) if ctx.main and config.val_data else None
@@ -266,15 +265,23 @@ def _train(config: TrainConfig, resume: bool, ctx: distributed.Context, timer: S
     return out
 
 
-def _decoded_images(config: TrainConfig, dataset, ctx: distributed.Context) -> DecodedImages | None:
+def training_crops(config: TrainConfig, dataset, spec: CropSpec, keep_clean: bool,
+                   ctx: distributed.Context | None = None) -> HandCrops:
+    """A run's training crops: its augmentations, where they run (resolved `augment_on`) and its decoded images."""
+    return HandCrops(dataset, spec, config.augment, keep_clean=keep_clean, on_device=config.augment_on == "device",
+                     images=_decoded_images(config, dataset, ctx))
+
+
+def _decoded_images(config: TrainConfig, dataset, ctx: distributed.Context | None) -> DecodedImages | None:
     """The run's decoded-image cache (rank 0 builds or repairs it first, the others then open it), or None."""
     if config.decode_cache == "none":
         return None
-    root = decoded.default_root() if config.decode_cache == "auto" else Path(config.decode_cache)
-    if ctx.main:
-        images = decoded.open_cache(dataset, root, show=True)
-    distributed.barrier(ctx)
-    return images if ctx.main else decoded.open_cache(dataset, root, show=False)
+    root = decoded.default_root() if config.decode_cache == "auto" else Path(config.decode_cache).expanduser()
+    if ctx is None or ctx.main:
+        images = decoded.open_cache(dataset, root, show=ctx is not None)
+    if ctx is not None:
+        distributed.barrier(ctx)
+    return images if ctx is None or ctx.main else decoded.open_cache(dataset, root, show=False)
 
 
 def _logged_values(terms: LossTerms, ctx: distributed.Context) -> torch.Tensor:
