@@ -25,6 +25,30 @@ def test_heatmap_loss_is_a_squared_norm_per_sample_and_upsamples_predictions() -
     assert heatmap_loss(torch.full((1, 21, 1, 1), 2.0), torch.zeros(1, 21, 4, 4)).item() == 4.0 * 21 * 16
 
 
+def _upsampled_then_squared(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Eq. 2 the straightforward way: upsample, subtract, square, sum per sample, batch mean."""
+    up = torch.nn.functional.interpolate(pred.double(), size=target.shape[-2:], mode="bilinear", align_corners=False)
+    return ((up - target.double()) ** 2).flatten(1).sum(dim=1).mean()
+
+
+@pytest.mark.parametrize("size, gt", [(8, 32), (16, 32), (8, 20), (32, 32)])
+def test_the_heat_loss_at_the_maps_own_size_equals_upsampling_them(size, gt) -> None:
+    torch.manual_seed(size + gt)
+    target = torch.rand(3, 21, gt, gt)
+    pred = (torch.randn(3, 21, size, size) * 0.5).requires_grad_()
+    loss = heatmap_loss(pred, target)
+    loss.backward()
+    reference_pred = pred.detach().double().requires_grad_()
+    reference = _upsampled_then_squared(reference_pred, target)
+    reference.backward()
+    assert loss.dtype == torch.float32
+    assert loss.item() == pytest.approx(reference.item(), rel=1e-5)
+    assert torch.allclose(pred.grad.double(), reference_pred.grad, rtol=1e-4, atol=1e-4)
+    assert heatmap_loss(pred, target, "mean").item() == pytest.approx(reference.item() / (21 * gt * gt), rel=1e-5)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # the loss stays float32 under autocast
+        assert heatmap_loss(pred, target).item() == pytest.approx(reference.item(), rel=1e-5)
+
+
 def test_every_cpm_stage_is_supervised_unless_asked_otherwise() -> None:
     target = torch.zeros(1, 21, 1, 1)
     stages = tuple(torch.full((1, 21, 1, 1), v) for v in (1.0, 2.0, 3.0))
@@ -70,6 +94,15 @@ def test_negative_is_the_farthest_gt_heatmap_from_the_anchor_prediction() -> Non
     # anchor 0 (0,0): to gt1 dist 5, to gt2 dist 1 -> 1. anchor 1 (3,4): gt0 5, gt2 sqrt(20) -> 0.
     # anchor 2 (1,0): gt0 1, gt1 sqrt(20) -> 1.
     assert select_negatives(pred, gt).tolist() == [1, 0, 1]
+
+
+def test_negatives_from_small_maps_are_those_of_the_upsampled_maps() -> None:
+    torch.manual_seed(3)
+    pred, gt = torch.randn(16, 21, 8, 8), torch.rand(16, 21, 32, 32)
+    up = torch.nn.functional.interpolate(pred, size=(32, 32), mode="bilinear", align_corners=False)
+    dist = torch.cdist(up.flatten(1).double(), gt.flatten(1).double())
+    dist.fill_diagonal_(-1.0)
+    assert select_negatives(pred, gt).tolist() == dist.argmax(dim=1).tolist()
 
 
 def test_a_sample_is_never_its_own_negative() -> None:

@@ -28,7 +28,6 @@ import torch
 import torch.nn.functional as F
 
 from handdg.errors import HanddgError
-from handdg.model.heatmaps import HeatmapCodec
 from handdg.model.network import ModelOutput
 from handdg.run.options import check, default
 
@@ -78,14 +77,62 @@ class LossTerms:
 def heatmap_loss(pred: torch.Tensor, target: torch.Tensor, reduction: HeatReduction = "sum") -> torch.Tensor:
     """Squared error between predicted and GT heatmaps (B,21,·,·), predictions upsampled to the GT size:
     summed over maps and pixels then averaged over the batch (`sum`, Eq. 2), or averaged over all (`mean`)."""
-    squared = (HeatmapCodec.resize(pred, target.shape[-2:]).float() - target) ** 2
-    return squared.flatten(1).sum(dim=1).mean() if reduction == "sum" else squared.mean()
+    return _reduce(_UpsampledError(target, tuple(pred.shape[-2:]))(pred), target, reduction)
 
 
 def supervised_heatmap_loss(output: ModelOutput, target: torch.Tensor, config: LossConfig) -> torch.Tensor:
     """L_heat of the supervised CPM stages: all three summed (hand3d) or the last one only."""
     stages = output.stages if config.heat_stages == "all" and output.stages else (output.heatmaps,)
-    return sum(heatmap_loss(maps, target, config.heat_reduction) for maps in stages)
+    error = _UpsampledError(target, tuple(stages[0].shape[-2:]))
+    return sum(_reduce(error(maps), target, config.heat_reduction) for maps in stages)
+
+
+def _reduce(per_sample: torch.Tensor, target: torch.Tensor, reduction: HeatReduction) -> torch.Tensor:
+    return per_sample.mean() if reduction == "sum" else per_sample.mean() / target[0].numel()
+
+
+def _interpolation(out: int, size: int, device: torch.device) -> torch.Tensor:
+    """(out, size) matrix of 1-D linear resampling, align_corners=False: bilinear upsampling is A·P·Aᵀ."""
+    eye = torch.eye(size, dtype=torch.float64, device=device)[:, None, :]
+    return F.interpolate(eye, size=out, mode="linear", align_corners=False)[:, 0, :].T.float()
+
+
+class _UpsampledError:
+    """Per-sample ‖up(P) − T‖² over 21 maps, computed at the predictions' own size (h, w).
+
+    With U = A_h ⊗ A_w the bilinear upsampling, ‖UP − T‖² = ⟨(A_hᵀA_h) P (A_wᵀA_w), P⟩ − 2⟨P, A_hᵀ T A_w⟩ + ‖T‖²:
+    the same value and gradient as upsampling every stage's maps to the GT size (tests/test_losses.py, to float
+    rounding), with the target projected once per batch instead of three 21×32² passes per stage forward and
+    backward (a tenth of the tiny preset's step, docs/performance.md). In float32 under autocast too."""
+
+    def __init__(self, target: torch.Tensor, size: tuple[int, int]) -> None:
+        self.direct = tuple(target.shape[-2:]) == size
+        self.target = target.float()
+        if self.direct:
+            return
+        with torch.autocast(target.device.type, enabled=False):
+            a_h, a_w = (_interpolation(o, n, target.device) for o, n in zip(target.shape[-2:], size))
+            self.gram_h, self.gram_w = a_h.T @ a_h, a_w.T @ a_w
+            self.projected = a_h.T @ self.target @ a_w
+            self.target_sq = self.target.square().flatten(1).sum(dim=1)
+
+    def __call__(self, pred: torch.Tensor) -> torch.Tensor:
+        """(B,) sums of squared errors of the maps `pred` (B,21,h,w)."""
+        pred = pred.float()
+        if self.direct:
+            return (pred - self.target).square().flatten(1).sum(dim=1)
+        with torch.autocast(pred.device.type, enabled=False):
+            fitted = (self.gram_h @ pred @ self.gram_w) * pred - 2.0 * self.projected * pred
+            return fitted.flatten(1).sum(dim=1) + self.target_sq
+
+    def between(self, pred: torch.Tensor) -> torch.Tensor:
+        """(B, B) squared distances between every sample's upsampled maps and every target, same expansion."""
+        pred = pred.float()
+        with torch.autocast(pred.device.type, enabled=False):
+            if self.direct:
+                return torch.cdist(pred.flatten(1), self.target.flatten(1)).square()
+            own = ((self.gram_h @ pred @ self.gram_w) * pred).flatten(1).sum(dim=1)
+            return own[:, None] - 2.0 * pred.flatten(1) @ self.projected.flatten(1).T + self.target_sq[None, :]
 
 
 def pose_loss(output: ModelOutput, coords: torch.Tensor, rotation: torch.Tensor | None = None) -> torch.Tensor:
@@ -116,8 +163,7 @@ def select_negatives(pred_heatmaps: torch.Tensor, gt_heatmaps: torch.Tensor) -> 
     """(B,) index of the sample whose GT heatmap is farthest (L2) from each anchor's prediction, self excluded."""
     if pred_heatmaps.shape[0] < 2:
         raise ValueError("negative mining needs a batch of at least 2 samples")
-    pred = HeatmapCodec.resize(pred_heatmaps, gt_heatmaps.shape[-2:]).flatten(1).float()
-    dist = torch.cdist(pred, gt_heatmaps.flatten(1).float())
+    dist = _UpsampledError(gt_heatmaps, tuple(pred_heatmaps.shape[-2:])).between(pred_heatmaps)
     dist.fill_diagonal_(-1.0)
     return dist.argmax(dim=1)
 
