@@ -16,6 +16,8 @@ Modes: input in the workers or on the device (fp32), and in the workers with `--
   samples/s per core;
 - FLOPs per sample of a training step (torch's FlopCounterMode, forward + backward) and the fraction of
   the fp32 matmul bound measured here in the same run (a 1024² matmul at the training thread count);
+- where a step's CPU time goes: the share of each kind of op (convolutions forward and backward, matmuls,
+  batch norm, pooling and resampling, the optimiser, the rest) in a torch.profiler trace of the step;
 - cores an H200 needs on the paper preset: (its samples/s at `--utilisation` of `--gpu-tflops` / the
   worker's samples/s per core) + 1 for the training process;
 - before and after: the default mode measured again under the code of commit `--before` (a git worktree run
@@ -96,25 +98,69 @@ def timed_run(config, out: Path) -> dict[str, float]:
     return timer.summary()
 
 
-def flops_per_sample(config) -> float:
-    """Training FLOPs per sample of one step of `config`'s network (forward + losses + backward)."""
+def network_step(config, batch: int, optimise: bool = False):
+    """One training step of `config`'s network on fixed random tensors (forward + losses + backward, and Adam)."""
     import torch
 
     from handdg.model.losses import total_loss
     from handdg.model.network import HandPoseNet
-    from handdg.train.loop import loss_config, model_config
+    from handdg.train import loop
 
-    net = HandPoseNet(model_config(config, 512)).train()
-    size, batch = net.config.input_size, 4
+    net = HandPoseNet(loop.model_config(config, 512)).train()
+    for module in (net.branch2, net.projection):
+        module.requires_grad_(False)
+    trained = [p for p in net.parameters() if p.requires_grad]
+    optimiser = loop.adam(trained, 1e-3) if hasattr(loop, "adam") else torch.optim.Adam(trained, 1e-3)
+    size = net.config.input_size
     x, side = torch.rand(batch, 3, size, size), torch.ones(batch)
     gt = torch.rand(batch, 21, config.heatmap_size, config.heatmap_size)
     coords, rot = torch.randn(batch, 21, 3), torch.eye(3).expand(batch, 3, 3).contiguous()
 
     def step() -> None:
         out = net(x, side, None, gt_heatmaps=gt if config.gt_lifting else None)
-        total_loss(out, gt, coords, rot, loss_config(config)).total.backward()
+        total_loss(out, gt, coords, rot, loop.loss_config(config)).total.backward()
+        if optimise:
+            optimiser.step()
+            optimiser.zero_grad(set_to_none=True)
 
-    return count_flops(step) / batch
+    return step
+
+
+def flops_per_sample(config) -> float:
+    """Training FLOPs per sample of one step of `config`'s network (forward + losses + backward)."""
+    return count_flops(network_step(config, 4)) / 4
+
+
+PROFILE_KINDS = [
+    ("convolution backward", ("convolution_backward",)),
+    ("convolution forward", ("mkldnn_convolution", "_convolution", "conv2d", "thnn_conv")),
+    ("matmul (lifting FCs, losses)", ("addmm", "aten::mm", "bmm", "matmul", "linear")),
+    ("batch norm", ("batch_norm",)),
+    ("pooling and resampling", ("pool", "upsample", "interpolate", "pad")),
+    ("optimiser", ("adam", "optimizer", "_foreach", "lerp", "addcdiv", "addcmul", "sqrt")),
+]
+"""What each share of a profiled step is, by the names of the ATen ops (first match wins); the rest is elementwise."""
+
+
+def profile_shares(config, batch: int, steps: int = 4) -> dict[str, float]:
+    """Share of one network step's self CPU time per kind of op (torch.profiler, on ready tensors)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    step = network_step(config, batch, optimise=True)
+    step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+    totals: dict[str, float] = {}
+    for event in prof.key_averages():
+        if not event.key.startswith("aten::") and "Optimizer" not in event.key:
+            continue
+        name = event.key.lower()
+        kind = next((k for k, names in PROFILE_KINDS if any(n in name for n in names)),
+                    "elementwise, copies and the rest")
+        totals[kind] = totals.get(kind, 0.0) + event.self_cpu_time_total
+    whole = sum(totals.values()) or 1.0
+    return {kind: time / whole for kind, time in sorted(totals.items(), key=lambda kv: -kv[1])}
 
 
 def worker_cpu_ms(config, samples: int) -> float:
@@ -208,6 +254,7 @@ def measure(root: Path, work: Path, preset: str, args: argparse.Namespace, bound
         modes.append("before")
     flops = flops_per_sample(base_config(root, preset, batch, found["steps"], "workers"))
     found["flops_per_sample"] = flops
+    found["profile"] = profile_shares(base_config(root, preset, batch, found["steps"], "workers"), batch)
     for mode in modes:
         m = found[mode]
         m["samples_per_s"] = batch / m["full"]["step_s"]
@@ -252,6 +299,9 @@ def main() -> None:
     print_table(f"training throughput, {args.threads} threads (fp32 matmul bound {bound:.0f} GFLOP/s)",
                 ["preset", "augment on", "samples/s", "data wait", "ready samples/s", "worker ms/sample",
                  "GFLOP/sample", "of bound", "ready of bound"], rows)
+    for m in measured:
+        print_table(f"where a {m['preset']} step's CPU time goes (fp32, ready tensors, torch.profiler)",
+                    ["kind of op", "share"], [[kind, f"{share:.0%}"] for kind, share in m["profile"].items()])
     claims = []
     for m in measured:
         for mode in MODES:
