@@ -237,7 +237,11 @@ def child_main(args: argparse.Namespace) -> None:
     if not handdg.__file__.startswith(library):
         raise SystemExit(f"the child imported handdg from {handdg.__file__}, not from {library}")
     root, work = Path(os.environ["HANDDG_BENCH_DATA"]), args.child.parent / "before-runs"
-    found = {p: measure_mode(root, work, p, "workers", args) for p in args.presets.split(",") if p}
+    found = {}
+    for preset in [p for p in args.presets.split(",") if p]:
+        found[preset] = measure_mode(root, work, preset, "workers", args)
+        batch = args.paper_batch if preset == "paper" else BATCH
+        found[preset]["device_worker_cpu_ms"] = worker_cpu_ms(base_config(root, preset, batch, 1, "device"), args.samples)
     args.child.write_text(json.dumps(found))
 
 
@@ -250,7 +254,7 @@ def measure(root: Path, work: Path, preset: str, args: argparse.Namespace, bound
     for mode in MODES:
         found[mode] = measure_mode(root, work, preset, mode, args)
     if before is not None:
-        found["before"] = before["presets"][preset]
+        found["before"], found["before_commit"] = before["presets"][preset], before["commit"]
         modes.append("before")
     flops = flops_per_sample(base_config(root, preset, batch, found["steps"], "workers"))
     found["flops_per_sample"] = flops
@@ -270,6 +274,15 @@ def h200_cores(paper: dict, tflops: float, utilisation: float) -> dict[str, dict
     rate = tflops * 1e12 * utilisation / paper["flops_per_sample"]
     return {mode: {"gpu_samples_per_s": rate, "cores": math.ceil(rate / paper[mode]["input_samples_per_core"]) + 1}
             for mode in ("workers", "device")}
+
+
+def _before_cores(paper: dict, need: dict, mode: str) -> str:
+    """`need`'s core count under the --before code's worker cost, as a clause ("" without a before run)."""
+    if "before" not in paper:
+        return ""
+    ms = paper["before"]["worker_cpu_ms" if mode == "workers" else "device_worker_cpu_ms"]
+    cores = math.ceil(need[mode]["gpu_samples_per_s"] * ms / 1e3) + 1
+    return f" (commit {paper['before_commit']}: {cores} cores, {ms:.2f} ms/sample)"
 
 
 def main() -> None:
@@ -329,15 +342,15 @@ def main() -> None:
                                 f"{m[mode]['samples_per_s']:.0f} vs {m['workers']['samples_per_s']:.0f} samples/s",
                                 unit="×", limit="on a CPU both halves of the pipeline share the same cores"))
     paper = next((m for m in measured if m["preset"] == "paper"), None)
-    cores = h200_cores(paper, args.gpu_tflops, args.utilisation) if paper else None
-    if cores:
+    cores = {f"{u:g}": h200_cores(paper, args.gpu_tflops, u) for u in (args.utilisation, 1.0)} if paper else None
+    for utilisation, need in (cores or {}).items():
         for mode in ("workers", "device"):
-            claims.append(Claim("13", f"CPU cores to feed an H200 with the paper preset, input on {mode}",
-                                cores[mode]["cores"], f"{cores[mode]['gpu_samples_per_s']:,.0f} samples/s at "
-                                f"{args.utilisation:.0%} of {args.gpu_tflops:g} TFLOP/s; worker "
-                                f"{paper[mode]['worker_cpu_ms']:.2f} CPU ms/sample on this CPU",
-                                target=4 if mode == "device" else None, higher_is_better=False, unit=" cores",
-                                limit="samples/s per core of this CPU; a faster core needs fewer"))
+            claims.append(Claim("13", f"CPU cores to feed an H200 with the paper preset at {float(utilisation):.0%} of "
+                                      f"its bf16 peak, input on {mode}", need[mode]["cores"],
+                                f"{need[mode]['gpu_samples_per_s']:,.0f} samples/s at {float(utilisation):.0%} of "
+                                f"{args.gpu_tflops:g} TFLOP/s; worker {paper[mode]['worker_cpu_ms']:.2f} CPU ms/sample "
+                                f"on this CPU{_before_cores(paper, need, mode)}", target=4 if mode == "device" else None, higher_is_better=False,
+                                unit=" cores", limit="samples/s per core of this CPU; a faster core needs fewer"))
     write_result("throughput", args, claims, {"batch": BATCH, "matmul_bound_gflops": bound, "presets": measured,
                                               "h200": cores, "unique_samples": args.unique,
                                               "before": before["commit"] if before else None})
