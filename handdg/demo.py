@@ -195,7 +195,7 @@ def _train(out: Path, settings: DemoSettings, report: DemoReport) -> None:
         ensure_trained(TrainConfig(data=str(_data(out, "freihand")), layout="freihand", split="train", out=str(run),
                                    preset=settings.preset, steps=settings.steps, batch_size=settings.batch_size,
                                    checkpoint_every=max(settings.steps // 2, 1), seed=settings.seed, device="cpu",
-                                   **clip))
+                                   decode_cache=str(out / "cache"), **clip))
         report.add(f"training run {name} (config, metrics.csv, checkpoints, best.safetensors)", run)
 
 

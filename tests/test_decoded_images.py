@@ -98,3 +98,22 @@ def test_training_from_the_cache_logs_the_losses_of_decoding(data, tmp_path):
     rows = [[(r["step"], r["loss"]) for r in runs.read_metrics(out)] for out in (plain, cached)]
     assert rows[0] == rows[1] and len(rows[0]) == 4
     assert decoded.cache_folder(_dataset(data), tmp_path / "cache").is_dir()
+
+
+def test_no_cache_is_built_where_it_would_nearly_fill_the_disk(data, tmp_path, capsys, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    dataset = _dataset(data)
+    need = dataset.load_image(0).nbytes * len(dataset)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10 * need, 9 * need, need + need // 2))
+    assert decoded.open_cache(dataset, tmp_path / "cache", show=False) is None
+    err = capsys.readouterr().err
+    assert "not built" in err and "--decode-cache DIR" in err
+    assert not decoded.cache_folder(dataset, tmp_path / "cache").exists()
+    crops = loop.training_crops(tiny_config(data, tmp_path / "run", decode_cache=str(tmp_path / "cache")), dataset,
+                                SPEC, keep_clean=False)
+    assert crops.images is None and crops[(0, 1)]["image"].shape == (3, 64, 64)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10 * need, need, 9 * need))
+    assert decoded.open_cache(dataset, tmp_path / "cache", show=False) is not None

@@ -30,6 +30,7 @@ def test_tiny_demo_makes_everything_it_lists_and_a_rerun_keeps_it(runner, tmp_pa
     tables = (out / "tables" / "tables.md").read_text()
     ie_te = next(line for line in tables.splitlines() if line.startswith("| IE+TE | 0.6 |"))
     assert "—" not in ie_te.split("|")[3] and "—" not in ie_te.split("|")[5]  # STB and RHD both measured
+    assert [c.name.split("-")[:2] for c in (out / "cache").iterdir() if c.is_dir()] == [["freihand", "train"]]
     ranking = (out / "figures" / "retrieval.txt").read_text().splitlines()
     assert len(ranking) == 11 and "00000000 " not in "".join(ranking[1:])  # the query image is never a hit
 

@@ -17,6 +17,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import sys
 import zlib
 from contextlib import contextmanager
@@ -32,6 +33,8 @@ from handdg.files import staged_folder
 
 VERSION = 1
 PIXELS, INDEX, MANIFEST = "pixels.u8", "index.npy", "manifest.json"
+FREE_AFTER = 0.10
+"""A cache is only built when the disk keeps at least this share of its size free afterwards."""
 
 
 def default_root() -> Path:
@@ -126,8 +129,20 @@ def _locked(folder: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def open_cache(dataset: HandDataset, root: Path | str, show: bool = True) -> DecodedImages:
-    """`dataset`'s verified cache under `root`, built (or rebuilt, saying why on stderr) when needed."""
+def room_for(dataset: HandDataset, root: Path) -> str | None:
+    """Why a cache of `dataset` should not be built under `root` (it would leave less than FREE_AFTER of the
+    disk free; its size from the first image's), or None."""
+    need = np.asarray(dataset.load_image(0)).nbytes * len(dataset)
+    usage = shutil.disk_usage(root)
+    if usage.free - need >= FREE_AFTER * usage.total:
+        return None
+    return (f"it needs {need / 1e9:.1f} GB and {root} has {usage.free / 1e9:.1f} GB free of {usage.total / 1e9:.0f}; "
+            "decoding every sample instead (--decode-cache DIR puts it elsewhere)")
+
+
+def open_cache(dataset: HandDataset, root: Path | str, show: bool = True) -> DecodedImages | None:
+    """`dataset`'s verified cache under `root`, built (or rebuilt, saying why on stderr) when needed; None (said
+    on stderr) when building it would nearly fill the disk."""
     folder = cache_folder(dataset, Path(root))
     with _locked(folder):
         if (folder / INDEX).exists():
@@ -139,4 +154,8 @@ def open_cache(dataset: HandDataset, root: Path | str, show: bool = True) -> Dec
             if why is None:
                 return cache
             print(f"decoded-image cache {folder}: {why}; building it again", file=sys.stderr)
+        full = room_for(dataset, folder.parent)
+        if full is not None:
+            print(f"decoded-image cache not built: {full}", file=sys.stderr)
+            return None
         return build(dataset, folder, show)

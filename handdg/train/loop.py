@@ -273,7 +273,8 @@ def training_crops(config: TrainConfig, dataset, spec: CropSpec, keep_clean: boo
 
 
 def _decoded_images(config: TrainConfig, dataset, ctx: distributed.Context | None) -> DecodedImages | None:
-    """The run's decoded-image cache (rank 0 builds or repairs it first, the others then open it), or None."""
+    """The run's decoded-image cache (rank 0 builds or repairs it first, the others then open it), or None
+    (`--decode-cache none`, or no room for it on the disk)."""
     if config.decode_cache == "none":
         return None
     root = decoded.default_root() if config.decode_cache == "auto" else Path(config.decode_cache).expanduser()
