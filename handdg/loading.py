@@ -16,6 +16,7 @@ from typing import Any
 
 MAX_WORKERS = 32
 PREFETCH_BATCHES = 4
+WORKER_NICENESS = 10
 """Batches each worker prepares ahead (DataLoader's prefetch_factor; its default is 2)."""
 
 
@@ -32,11 +33,20 @@ def default_workers() -> int:
     return max(0, min(MAX_WORKERS, per_process - 1))
 
 
+def yield_to_the_model(worker_id: int) -> None:
+    """A CPU run's DataLoader worker lowers its own priority (nice +WORKER_NICENESS): it then runs when the model's
+    threads wait, instead of stalling one of them at its next barrier (tiny preset on 2 cores: ~8 % more
+    samples/s, docs/performance.md)."""
+    os.nice(WORKER_NICENESS)
+
+
 def loader_options(workers: int, device: Any) -> dict[str, Any]:
     """DataLoader keyword arguments for `workers` processes feeding `device` (a torch.device)."""
+    cpu = getattr(device, "type", str(device)) == "cpu"
     return {
         "num_workers": workers,
         "pin_memory": getattr(device, "type", str(device)) == "cuda",
         "persistent_workers": workers > 0,
         "prefetch_factor": PREFETCH_BATCHES if workers > 0 else None,
+        "worker_init_fn": yield_to_the_model if cpu and workers > 0 else None,
     }

@@ -106,9 +106,28 @@ def test_default_workers_leave_a_core_per_process(monkeypatch, cores, local_worl
 
 def test_loader_options_pin_memory_only_for_cuda_and_keep_workers_alive():
     assert loading.loader_options(0, CPU) == {"num_workers": 0, "pin_memory": False,
-                                              "persistent_workers": False, "prefetch_factor": None}
+                                              "persistent_workers": False, "prefetch_factor": None,
+                                              "worker_init_fn": None}
     on_gpu = loading.loader_options(3, CUDA)
     assert on_gpu["pin_memory"] and on_gpu["persistent_workers"] and on_gpu["prefetch_factor"] == 4
+    assert on_gpu["worker_init_fn"] is None  # a GPU's workers are what it waits for
+    assert loading.loader_options(1, CPU)["worker_init_fn"] is loading.yield_to_the_model
+
+
+def test_a_cpu_runs_worker_runs_at_lower_priority_than_the_model():
+    import os
+
+    from torch.utils.data import DataLoader
+
+    class Niceness(torch.utils.data.Dataset):
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, index):
+            return os.nice(0)
+
+    seen = {int(n) for n in DataLoader(Niceness(), batch_size=1, **loading.loader_options(1, CPU))}
+    assert seen == {min(19, os.nice(0) + loading.WORKER_NICENESS)}  # the kernel caps niceness at 19
 
 
 def test_channels_last_runs_the_whole_network_and_matches_contiguous(data, tmp_path):
