@@ -117,3 +117,16 @@ def test_no_cache_is_built_where_it_would_nearly_fill_the_disk(data, tmp_path, c
     assert crops.images is None and crops[(0, 1)]["image"].shape == (3, 64, 64)
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10 * need, need, 9 * need))
     assert decoded.open_cache(dataset, tmp_path / "cache", show=False) is not None
+
+
+def test_a_large_disk_with_a_few_gigabytes_free_still_takes_a_small_cache(data, tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(271 * 10**9, 248 * 10**9, 23 * 10**9))
+    dataset = _dataset(data)
+    assert decoded.room_for(dataset, tmp_path) is None
+    assert decoded.open_cache(dataset, tmp_path / "cache", show=False) is not None
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(271 * 10**9, 267 * 10**9, 4 * 10**9))
+    assert "4.0 GB free of 271" in decoded.room_for(dataset, tmp_path)

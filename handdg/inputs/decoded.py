@@ -33,8 +33,9 @@ from handdg.files import staged_folder
 
 VERSION = 1
 PIXELS, INDEX, MANIFEST = "pixels.u8", "index.npy", "manifest.json"
-FREE_AFTER = 0.10
-"""A cache is only built when the disk keeps at least this share of its size free afterwards."""
+RESERVE_SHARE, RESERVE_BYTES = 0.10, 5 * 2**30
+"""A cache is only built when the disk keeps min(RESERVE_SHARE of its size, RESERVE_BYTES) free afterwards: a
+tenth of a small disk, 5 GiB of a large one (a 271 GB disk with 23 GB free still takes a 1 GB cache)."""
 
 
 def default_root() -> Path:
@@ -130,11 +131,11 @@ def _locked(folder: Path) -> Iterator[None]:
 
 
 def room_for(dataset: HandDataset, root: Path) -> str | None:
-    """Why a cache of `dataset` should not be built under `root` (it would leave less than FREE_AFTER of the
-    disk free; its size from the first image's), or None."""
+    """Why a cache of `dataset` should not be built under `root` (it would leave less than the reserve free; its
+    size from the first image's), or None."""
     need = np.asarray(dataset.load_image(0)).nbytes * len(dataset)
     usage = shutil.disk_usage(root)
-    if usage.free - need >= FREE_AFTER * usage.total:
+    if usage.free - need >= min(RESERVE_SHARE * usage.total, RESERVE_BYTES):
         return None
     return (f"it needs {need / 1e9:.1f} GB and {root} has {usage.free / 1e9:.1f} GB free of {usage.total / 1e9:.0f}; "
             "decoding every sample instead (--decode-cache DIR puts it elsewhere)")
