@@ -6,7 +6,8 @@ Stages, each on handdg's own code (the functions the CLI commands call):
 1. synth: a synthetic FreiHAND set (`handdg.synth`, 224 px JPEGs);
 2. featurize: CLIP ViT-B/32 with random weights (fp16 autocast on CUDA) over the set, into a
    feature store: images/s of the whole pipeline (decode, encode, write) vs the bare forward;
-3. train: the `paper` preset from the cached store, in fp32 and bf16: samples/s, the fraction of
+3. train: the `paper` preset from the cached store, in fp32 and bf16 (on CUDA also bf16 under
+   `--compile`, whose compile time the warm-up steps hold): samples/s, the fraction of
    the GPU's bf16 FLOP ceiling (`--peak-tflops`, FLOPs per sample counted by torch's
    FlopCounterMode) and each step split into waiting for data vs the rest (forward, backward,
    update);
@@ -122,12 +123,14 @@ def base_config(root: Path, store: Path, args: argparse.Namespace, **changes):
     return TrainConfig(**{**values, **changes})
 
 
-def train(root: Path, store: Path, work: Path, precision: str, args: argparse.Namespace, flops: float) -> dict:
+def train(root: Path, store: Path, work: Path, precision: str, args: argparse.Namespace, flops: float,
+          compile: bool = False) -> dict:
     """One training run: median step time after warm-up, split into data wait and the rest (the loop's StepTimer)."""
     from handdg.train import loop
     from handdg.train.timing import StepTimer
 
-    config = base_config(root, store, args, precision=precision, out=str(work / f"train-{precision}"))
+    name = f"train-{precision}" + ("-compiled" if compile else "")
+    config = base_config(root, store, args, precision=precision, compile=compile, out=str(work / name))
     timer = StepTimer(warm_up=min(WARMUP_STEPS, max(0, args.steps - 3)))
     start = time.perf_counter()
     loop.train(config, timer=timer)
@@ -136,10 +139,11 @@ def train(root: Path, store: Path, work: Path, precision: str, args: argparse.Na
     step_s, wait_s = summary["step_s"], summary["wait_s"]
     samples_s = args.batch / step_s
     return {"precision": config.precision, "memory_format": config.memory_format, "workers": config.workers,
+            "compile": compile,
             "step_s": step_s, "data_wait_s": wait_s, "compute_s": max(0.0, step_s - wait_s),
             "samples_per_s": samples_s, "flops_per_sample": flops,
             "fraction_of_peak": samples_s * flops / (args.peak_tflops * 1e12), "wall_s": wall,
-            "out": str(work / f"train-{precision}"), "epoch_minutes": FREIHAND_IMAGES / samples_s / 60}
+            "out": str(work / name), "epoch_minutes": FREIHAND_IMAGES / samples_s / 60}
 
 
 def ddp(root: Path, store: Path, work: Path, args: argparse.Namespace) -> dict:
@@ -207,7 +211,8 @@ def table_rows(r: dict) -> list[list[object]]:
             ["featurize", "whole pipeline (decode, encode, write)", r["featurize"]["pipeline_img_s"], "img/s"],
             ["featurize", "pipeline / bare", r["featurize"]["pipeline_img_s"] / r["featurize"]["bare_img_s"], ""]]
     for t in r["train"]:
-        where = f"{r['preset']} {t['precision']} ({t['memory_format']}, {t['workers']} workers)"
+        where = (f"{r['preset']} {t['precision']}{' compiled' if t.get('compile') else ''} "
+                 f"({t['memory_format']}, {t['workers']} workers)")
         rows += [["train", f"{where} samples/s", t["samples_per_s"], "samples/s"],
                  ["train", f"{where} fraction of bf16 peak", t["fraction_of_peak"], ""],
                  ["train", f"{where} step: data wait / rest", f"{1e3 * t['data_wait_s']:.1f} / {1e3 * t['compute_s']:.1f}", "ms"],
@@ -237,8 +242,9 @@ def run(args: argparse.Namespace) -> dict:
         encoder = result["featurize"].pop("encoder")
         flops = clock("flops", flops_per_image, base_config(root, store, args), encoder, encoder.embed_dim)
         del encoder
-        result["train"] = [clock(f"train {p}", train, root, store, work, p, args, flops["train_branch2"])
-                           for p in ("fp32", "bf16")]
+        variants = [("fp32", False), ("bf16", False)] + [("bf16", True)] * (args.cuda and not args.quick)
+        result["train"] = [clock(f"train {p}" + " compiled" * c, train, root, store, work, p, args,
+                                 flops["train_branch2"], c) for p, c in variants]
         result["ddp"] = clock("ddp", ddp, root, store, work, args)
         result["eval"] = clock("eval", evaluate, root, result["train"][-1]["out"], args)
     result["retrieval"] = clock("retrieval", retrieval, args.rows)

@@ -156,3 +156,16 @@ def test_precision_flags_on_the_command_line(data, tmp_path, runner):
                                   "--out", str(tmp_path / "eval.json")])
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "eval.json").read_text())["precision"] == "bf16"
+
+
+@pytest.mark.slow
+def test_compile_trains_the_same_losses_as_eager_and_saves_plain_weights(data, tmp_path):
+    from safetensors.torch import load_file
+
+    eager = loop.train(tiny_config(data, tmp_path / "eager", steps=3, workers=0))
+    compiled = loop.train(tiny_config(data, tmp_path / "compiled", steps=3, workers=0, compile=True))
+    assert json.loads((compiled / "config.json").read_text())["config"]["compile"] is True
+    assert [s for s, *_ in _losses(compiled)] == [1, 2, 3]
+    for (_, a, *_), (_, b, *_) in zip(_losses(compiled), _losses(eager)):
+        assert a == pytest.approx(b, rel=1e-4)
+    assert sorted(load_file(compiled / "last.safetensors")) == sorted(load_file(eager / "last.safetensors"))

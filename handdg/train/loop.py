@@ -155,7 +155,8 @@ def _dataset_identity(dataset) -> dict:
 
 def _build_model(config: TrainConfig, clip_dim: int, ctx: distributed.Context, amp: Precision,
                  resume: bool) -> tuple[HandPoseNet, torch.nn.Module]:
-    """The run's network: fresh (seeded), or --init's weights; a resumed run gets its checkpoint's later."""
+    """The run's network (what checkpoints and validation use: fresh and seeded, or --init's weights; a resumed
+    run gets its checkpoint's later) and what trains it (DDP-wrapped under torchrun, compiled with --compile)."""
     torch.manual_seed(config.seed)
     if config.init and not resume:
         start = init.init_checkpoint(config.init, model_config(config, clip_dim))
@@ -168,7 +169,8 @@ def _build_model(config: TrainConfig, clip_dim: int, ctx: distributed.Context, a
         for module in (net.branch2, net.projection):
             module.requires_grad_(False)
     amp.prepare(net)
-    return net, distributed.wrap(net, ctx)
+    model = distributed.wrap(net, ctx)
+    return net, torch.compile(model) if config.compile else model
 
 
 def train(config: TrainConfig, resume: bool = False, timer: StepTimer | None = None,
