@@ -34,14 +34,12 @@ import argparse
 import json
 import math
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 
-from harness import Claim, count_flops, parse_args, print_table, write_result
+from harness import Claim, count_flops, imported_from_library, parse_args, print_table, run_at_commit, write_result
 
 MODES = {"workers": {"augment_on": "workers"}, "device": {"augment_on": "device"},
          "bf16": {"augment_on": "workers", "precision": "bf16", "memory_format": "channels_last"}}
@@ -207,35 +205,17 @@ def measure_before(root: Path, work: Path, presets: list[str], args: argparse.Na
     process of this script that imports handdg from it (same data, same machine, same run)."""
     if args.before == "none":
         return None
-    repo = Path(__file__).resolve().parents[1]
-    tree = work / "before"
-    subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", "--force", str(tree), args.before],
-                   check=True, capture_output=True)
-    try:
-        commit = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], check=True,
-                                capture_output=True, text=True).stdout.strip()
-        out = work / "before.json"
-        argv = [__file__, "--child", str(out), "--presets", ",".join(presets), "--threads", str(args.threads),
-                "--steps", str(args.steps), "--paper-steps", str(args.paper_steps), "--paper-batch",
-                str(args.paper_batch), "--samples", str(args.samples), "--out", str(work)] + (["--quick"] * args.quick)
-        # handdg is imported from the worktree before this script (whose harness puts today's checkout on sys.path)
-        start = (f"import sys, runpy; sys.path.insert(0, {str(tree)!r}); import handdg; "
-                 f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); sys.argv = {argv!r}; "
-                 f"runpy.run_path({__file__!r}, run_name='__main__')")
-        env = {**os.environ, "HANDDG_BENCH_LIBRARY": str(tree), "HANDDG_BENCH_DATA": str(root)}
-        subprocess.run([sys.executable, "-c", start], check=True, env=env)
-        return {"commit": commit, "presets": json.loads(out.read_text())}
-    finally:
-        subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], capture_output=True)
+    out = work / "before.json"
+    argv = ["--child", str(out), "--presets", ",".join(presets), "--threads", str(args.threads),
+            "--steps", str(args.steps), "--paper-steps", str(args.paper_steps), "--paper-batch",
+            str(args.paper_batch), "--samples", str(args.samples), "--out", str(work)] + (["--quick"] * args.quick)
+    commit = run_at_commit(args.before, work / "before", __file__, argv, {"HANDDG_BENCH_DATA": str(root)})
+    return {"commit": commit, "presets": json.loads(out.read_text())}
 
 
 def child_main(args: argparse.Namespace) -> None:
     """--child: measure the default mode of each preset with the handdg on PYTHONPATH (another commit's)."""
-    import handdg
-
-    library = os.environ["HANDDG_BENCH_LIBRARY"]
-    if not handdg.__file__.startswith(library):
-        raise SystemExit(f"the child imported handdg from {handdg.__file__}, not from {library}")
+    imported_from_library()
     root, work = Path(os.environ["HANDDG_BENCH_DATA"]), args.child.parent / "before-runs"
     found = {}
     for preset in [p for p in args.presets.split(",") if p]:

@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -144,6 +145,35 @@ class Timing:
     def to_dict(self) -> dict:
         """JSON form."""
         return asdict(self)
+
+
+def run_at_commit(rev: str, tree: Path, script: str, argv: list[str], env: dict[str, str] | None = None) -> str:
+    """Run benchmark `script` (today's file) with `argv` in a child process whose handdg is imported from a git
+    worktree of commit `rev` at `tree` (removed afterwards): a before/after of the code in one run. Returns the
+    short commit. The child sees HANDDG_BENCH_LIBRARY=tree, so it can check where its handdg came from."""
+    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "--force", str(tree), rev],
+                   check=True, capture_output=True)
+    try:
+        commit = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], check=True,
+                                capture_output=True, text=True).stdout.strip()
+        # handdg is imported from the worktree before the script, whose harness puts today's checkout on sys.path
+        start = (f"import sys, runpy; sys.path.insert(0, {str(tree)!r}); import handdg; "
+                 f"sys.path.insert(0, {str(HERE)!r}); sys.argv = {[script, *argv]!r}; "
+                 f"runpy.run_path({script!r}, run_name='__main__')")
+        subprocess.run([sys.executable, "-c", start], check=True,
+                       env={**os.environ, **(env or {}), "HANDDG_BENCH_LIBRARY": str(tree)})
+        return commit
+    finally:
+        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)], capture_output=True)
+
+
+def imported_from_library() -> None:
+    """In a run_at_commit child: exit unless handdg was imported from the worktree it was given."""
+    import handdg
+
+    library = os.environ.get("HANDDG_BENCH_LIBRARY", "")
+    if not library or not handdg.__file__.startswith(library):
+        raise SystemExit(f"the child imported handdg from {handdg.__file__}, not from {library or '(none given)'}")
 
 
 def time_calls(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 1) -> dict[str, Timing]:
