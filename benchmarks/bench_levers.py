@@ -69,7 +69,9 @@ def before_runs(root: Path, args: argparse.Namespace, seeds: list[int]) -> tuple
             ",".join(map(str, seeds)), "--data-seed", str(args.data_seed), "--work", str(args.work),
             "--threads", str(args.threads), "--out", str(args.work)]
     commit = run_at_commit(args.before, args.work / "before-tree", __file__, argv, {"HANDDG_BENCH_DATA": str(root)})
-    return commit, {int(seed): found for seed, found in json.loads(out.read_text()).items()}
+    runs = json.loads(out.read_text())  # JSON keys are strings: the seeds and steps become ints again
+    return commit, {int(seed): {**found, "val_mm": {int(step): mm for step, mm in found["val_mm"].items()}}
+                    for seed, found in runs.items()}
 
 
 def child_main(args: argparse.Namespace) -> None:
