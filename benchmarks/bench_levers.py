@@ -65,7 +65,7 @@ def run(root: Path, out: Path, preset: str, steps: int, seed: int, changes: dict
 def before_runs(root: Path, args: argparse.Namespace, seeds: list[int]) -> tuple[str, dict]:
     """The reference on every seed under commit `args.before`'s code (run_at_commit): (short commit, runs by seed)."""
     out = args.work / f"before-{args.before}.json"
-    argv = ["--child", str(out), "--preset", args.preset, "--steps", str(args.steps), "--seeds",
+    argv = ["--child", str(out), "--before", args.before, "--preset", args.preset, "--steps", str(args.steps), "--seeds",
             ",".join(map(str, seeds)), "--data-seed", str(args.data_seed), "--work", str(args.work),
             "--threads", str(args.threads), "--out", str(args.work)]
     commit = run_at_commit(args.before, args.work / "before-tree", __file__, argv, {"HANDDG_BENCH_DATA": str(root)})
