@@ -41,22 +41,25 @@ def _extra(ap) -> None:
 
 
 def run(root: Path, out: Path, preset: str, steps: int, seed: int, changes: dict) -> dict:
-    """One run (kept in `out`, resumed if there): validation EPEs by step and the median step seconds."""
+    """One run (kept in `out`; a finished one is read, a killed one resumed from its newest checkpoint):
+    validation EPEs by step and the median step seconds of the steps trained now."""
     from handdg.run.config import TrainConfig
     from handdg.run.runs import read_metrics
     from handdg.train import loop
+    from handdg.train.lifecycle import progress
     from handdg.train.timing import StepTimer
 
     every = max(1, steps // 3)
     config = TrainConfig(data=str(root), out=str(out), preset=preset, branch2="none", steps=steps, seed=seed,
                          checkpoint_every=every, val_every=every, val_limit=125, device="cpu", **changes)
     timer = StepTimer(warm_up=5)
-    if not (out / "last.safetensors").exists():
-        if out.exists():
+    done = progress(out).step
+    if done is None or done < steps:
+        if done is None and out.exists():
             import shutil
 
             shutil.rmtree(out)
-        loop.train(config, timer=timer)
+        loop.train(config, resume=done is not None, timer=timer)
     rows = [r for r in read_metrics(out) if "val_hand3d_mm" in r]
     return {"val_mm": {int(r["step"]): r["val_hand3d_mm"] for r in rows},
             "step_s": timer.summary()["step_s"] if len(timer.compute_s) > 5 else None}
