@@ -252,8 +252,8 @@ OPTIONS: tuple[Option, ...] = (
            "Tensor layout of the network: auto = channels_last for bf16/fp16 on CUDA.", MEMORY_FORMATS,
            runtime=True, reproduce="plan", legacy="contiguous"),
     Option("compile", bool, False,
-           "Compile the network with torch.compile (inductor) before training: the same losses to rounding, the "
-           "first step takes about a minute; on a 2-core CPU no faster (docs/performance.md).",
+           "Compile the network with torch.compile (inductor) before training: the same losses to rounding; the "
+           "first step takes about a minute, then a 2-core CPU steps tiny ~1.1x faster (docs/performance.md).",
            cli="--compile/--eager", runtime=True, reproduce="plan"),
     Option("val_data", str, None,
            "Validation dataset root (default: --data's FreiHAND evaluation split when labelled).", optional=True,
