@@ -16,8 +16,9 @@ from typing import Any
 
 MAX_WORKERS = 32
 PREFETCH_BATCHES = 4
-WORKER_NICENESS = 10
 """Batches each worker prepares ahead (DataLoader's prefetch_factor; its default is 2)."""
+WORKER_NICENESS = 10
+"""How much a CPU run's DataLoader workers lower their priority (yield_to_the_model)."""
 
 
 def usable_cores() -> int:
@@ -42,11 +43,11 @@ def yield_to_the_model(worker_id: int) -> None:
 
 def loader_options(workers: int, device: Any) -> dict[str, Any]:
     """DataLoader keyword arguments for `workers` processes feeding `device` (a torch.device)."""
-    cpu = getattr(device, "type", str(device)) == "cpu"
+    kind = getattr(device, "type", str(device))
     return {
         "num_workers": workers,
-        "pin_memory": getattr(device, "type", str(device)) == "cuda",
+        "pin_memory": kind == "cuda",
         "persistent_workers": workers > 0,
         "prefetch_factor": PREFETCH_BATCHES if workers > 0 else None,
-        "worker_init_fn": yield_to_the_model if cpu and workers > 0 else None,
+        "worker_init_fn": yield_to_the_model if kind == "cpu" and workers > 0 else None,
     }
