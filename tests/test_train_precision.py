@@ -169,3 +169,20 @@ def test_compile_trains_the_same_losses_as_eager_and_saves_plain_weights(data, t
     for (_, a, *_), (_, b, *_) in zip(_losses(compiled), _losses(eager)):
         assert a == pytest.approx(b, rel=1e-4)
     assert sorted(load_file(compiled / "last.safetensors")) == sorted(load_file(eager / "last.safetensors"))
+
+
+def test_compile_without_a_cpu_compiler_is_one_line_and_starts_no_run(data, tmp_path, runner, monkeypatch):
+    import shutil
+
+    from handdg.cli import main
+
+    monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    out = tmp_path / "compiled"
+    result = runner.invoke(main, ["train", "--data", str(data), "--out", str(out), "--preset", "tiny",
+                                  "--branch2", "none", "--batch-size", "4", "--heatmap-size", "16", "--steps", "1",
+                                  "--device", "cpu", "--workers", "0", "--compile"])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "--compile needs a C++ compiler" in lines[0] and "--eager" in lines[0]
+    assert not (out / "config.json").exists()

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from handdg import prompts
 from handdg.device import allocator, distributed
+from handdg.device.compile import compiled
 from handdg.device.precision import Precision
 from handdg.errors import HanddgError
 from handdg.evaluation.reference import mean_pose
@@ -170,7 +171,7 @@ def _build_model(config: TrainConfig, clip_dim: int, ctx: distributed.Context, a
             module.requires_grad_(False)
     amp.prepare(net)
     model = distributed.wrap(net, ctx)
-    return net, torch.compile(model) if config.compile else model
+    return net, compiled(model, ctx.device) if config.compile else model
 
 
 def train(config: TrainConfig, resume: bool = False, timer: StepTimer | None = None,
