@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from handdg.errors import HanddgError
+from handdg.model.feature_stats import feature_stats_layer
 from handdg.model.hand_frame import flip_right_hand, rodrigues, rotation_6d, rows_6d, side_onehot
 from handdg.model.heatmaps import HeatmapCodec
 from handdg.run.options import NETWORK_PRESETS, OPTION, check, default
@@ -40,7 +41,7 @@ _DEFAULT_SIZE = PRESETS[default("preset")]
 TRAINED_BEFORE: dict[str, object] = {
     "input_size": 256, "width_divisor": 1, "clip_dim": 512, "fusion": "concat", "target": "canonical",
     "rotation_eps": 1e-8, "norm": OPTION["norm"].saved_value(), "rotation": OPTION["rotation"].saved_value(),
-    "side_input": "given"}
+    "side_input": "given", "feature_stats": "none"}
 """What a saved model dict without a field was built with (the field did not exist yet): the official network's
 norm none and axis-angle, the given hand side; `lifting_divisor` was then the `width_divisor` (from_dict)."""
 
@@ -78,6 +79,7 @@ class ModelConfig:
     rotation: Rotation = default("rotation")
     lifting_divisor: int = _DEFAULT_SIZE["lifting_divisor"]
     side_input: SideInput = "given"
+    feature_stats: str = "none"
 
     def __post_init__(self) -> None:
         if self.input_size < 32 or self.input_size % 8:
@@ -89,7 +91,8 @@ class ModelConfig:
                 raise HanddgError(f"model {name.replace('_', ' ')} {divisor} does not divide 64: use 1, 2, 4, 8, 16 or 32")
         if self.clip_dim < 1:
             raise HanddgError(f"CLIP feature size {self.clip_dim} must be positive: use the store's embed_dim")
-        for name, option in (("fusion", "fusion"), ("target", "pose_target"), ("norm", "norm"), ("rotation", "rotation")):
+        for name, option in (("fusion", "fusion"), ("target", "pose_target"), ("norm", "norm"), ("rotation", "rotation"),
+                             ("feature_stats", "feature_stats")):
             check(option, getattr(self, name))  # the training option's own check and message
         if self.side_input not in ("given", "official"):
             raise HanddgError(f"unknown hand-side input {self.side_input!r}: use 'given' or 'official'")
@@ -199,6 +202,7 @@ class HeatmapNet(nn.Module):
                 c = w(ch)
             self.block_ends.append(len(trunk) - 1)
         self.trunk = nn.ModuleList(trunk)
+        self.feature_stats = nn.ModuleList([feature_stats_layer(cfg.feature_stats) for _ in range(2)])
         chans = [w(512), w(512), w(256), w(256), w(256), w(256), w(128)]
         conv4: list[nn.Module] = []
         for ch in chans:
@@ -226,6 +230,9 @@ class HeatmapNet(nn.Module):
             x = F.leaky_relu(layer(x), LEAK)
             if i in self.block_ends:
                 x = F.max_pool2d(x, 2, 2)
+                block = self.block_ends.index(i)
+                if block < len(self.feature_stats):
+                    x = self.feature_stats[block](x)
         pool3 = x
         encoding = _leaky_stack(list(self.conv4), pool3)
         stages = [self.conv5_2(F.leaky_relu(self.conv5_1(encoding), LEAK))]

@@ -45,6 +45,8 @@ LR_SCHEDULES = ("cosine", "step", "constant")
 AUGMENT_ON = ("auto", "workers", "device")
 """Resolved for the device when a run starts (handdg.train.loop); config.json keeps the result."""
 ROTATIONS = ("axis-angle", "6d")
+FEATURE_STATS = ("none", "mixstyle", "dsu")
+"""Feature-statistics augmentation in the heatmap net's trunk (handdg.model.feature_stats)."""
 """ViewPoint's output: H3D's axis-angle, or the continuous 6-D form (handdg.model.hand_frame.rotation_6d)."""
 
 SAME = object()
@@ -225,6 +227,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("augment", tuple, AUGMENT_PRESETS["official"],
            f"{', '.join(AUGMENT_PRESETS)} or a comma list of {', '.join(AUGMENTATIONS)}.", AUGMENTATIONS,
            reproduce="plan"),
+    Option("styles", str, None,
+           "Style bank made by `handdg styles` (text styles, or a --like control): a training crop is restyled by "
+           "the style of a prompt drawn for it, with probability --style-share.", optional=True, path=True),
+    Option("style_share", float, 0.5, "Share of training crops restyled with --styles.", low=0.0, high=1.0),
+    Option("feature_stats", str, "none",
+           "Perturb the heatmap net's early feature statistics while training (no text): mixstyle (Zhou et al. "
+           "2021) or dsu (Li et al. 2022).", FEATURE_STATS),
     Option("augment_on", str, "auto",
            "Where crops are warped, heat-mapped and jittered: workers (each sample in a DataLoader worker) or "
            "device (the whole batch on the training device; workers only decode); auto = device on CUDA, "

@@ -29,6 +29,7 @@ from handdg.inputs.batches import CropSpec, HandCrops, StepBatches, collate_plan
 from handdg.inputs.decoded import DecodedImages
 from handdg.inputs.features import ClipFeatures
 from handdg.inputs.seeds import PROMPTS, keyed_generator
+from handdg.inputs.styles import StyleSampler
 from handdg.loading import loader_options
 from handdg.model.losses import LossConfig, LossTerms, total_loss
 from handdg.model.network import HandPoseNet, ModelConfig
@@ -48,7 +49,7 @@ DEFAULT_CLIP_DIM = 512
 def model_config(config: TrainConfig, clip_dim: int, saved: dict | None = None) -> ModelConfig:
     """The network a training config asks for (with the forward-only fields of `saved`, an --init network)."""
     model = ModelConfig.from_preset(config.preset, clip_dim=clip_dim, fusion=config.fusion, target=config.pose_target,
-                                    norm=config.norm, rotation=config.rotation)
+                                    norm=config.norm, rotation=config.rotation, feature_stats=config.feature_stats)
     return init.inherit(model, saved)
 
 
@@ -201,6 +202,7 @@ def _train(config: TrainConfig, resume: bool, ctx: distributed.Context, timer: S
     dataset = open_dataset(config.data, config.layout, config.split)
     validate.default_validation(config)
     clip = ClipInput.for_run(config, dataset, ctx, prompt_limit)
+    styles = StyleSampler.for_run(config.styles, config.style_share, dataset)
     net, model = _build_model(config, clip.features.dim if clip else DEFAULT_CLIP_DIM, ctx, amp, resume)
     optimizer = adam([p for p in model.parameters() if p.requires_grad], config.lr)
     start = _restore(out, net, optimizer, config, amp) if resume else 0
@@ -214,11 +216,12 @@ def _train(config: TrainConfig, resume: bool, ctx: distributed.Context, timer: S
             runs.create_run(out, config, {"clip": clip.features.provenance if clip else None,
                                           "dataset": _dataset_identity(dataset), "store": config.store,
                                           "model": net.config.to_dict(), "world_size": ctx.world,
-                                          "reference": reference})
+                                          "reference": reference,
+                                          "styles": styles.provenance if styles else None})
     distributed.barrier(ctx)
     keep_clean = clip is not None and clip.online is not None
     on_device = config.augment_on == "device"
-    crops = training_crops(config, dataset, spec, keep_clean, ctx)
+    crops = training_crops(config, dataset, spec, keep_clean, ctx, styles)
     loader = DataLoader(crops, batch_sampler=batches, collate_fn=collate_plans if on_device else None,
                         **loader_options(config.workers, ctx.device))
     validator = validate.Validator(config, spec, reference, ctx.device, amp.name) if ctx.main and config.val_data else None
@@ -233,7 +236,8 @@ def _train(config: TrainConfig, resume: bool, ctx: distributed.Context, timer: S
         for step, batch in enumerate(timer.batches(loader, ctx.device) if timer else loader, start=start + 1):
             batch = amp.batch_to_device(batch)
             if on_device:
-                batch = finish_batch(batch, spec.input_size, spec.heatmap_size, spec.heatmap_sigma, keep_clean)
+                batch = finish_batch(batch, spec.input_size, spec.heatmap_size, spec.heatmap_sigma, keep_clean,
+                                     styles)
             with amp.autocast():
                 output = model(batch["image"], batch["hand_side"], clip(batch, step, ctx.rank) if clip else None,
                                lift_detached=config.pose_gradient == "lifting",
@@ -269,10 +273,11 @@ def _train(config: TrainConfig, resume: bool, ctx: distributed.Context, timer: S
 
 
 def training_crops(config: TrainConfig, dataset, spec: CropSpec, keep_clean: bool,
-                   ctx: distributed.Context | None = None) -> HandCrops:
-    """A run's training crops: its augmentations, where they run (resolved `augment_on`) and its decoded images."""
+                   ctx: distributed.Context | None = None, styles: StyleSampler | None = None) -> HandCrops:
+    """A run's training crops: its augmentations, where they run (resolved `augment_on`), its decoded images and
+    its style bank (`styles`, opened by the caller)."""
     return HandCrops(dataset, spec, config.augment, keep_clean=keep_clean, on_device=config.augment_on == "device",
-                     images=_decoded_images(config, dataset, ctx))
+                     images=_decoded_images(config, dataset, ctx), styles=styles)
 
 
 def _decoded_images(config: TrainConfig, dataset, ctx: distributed.Context | None) -> DecodedImages | None:
