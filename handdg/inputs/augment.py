@@ -92,7 +92,7 @@ def _grey(image: torch.Tensor) -> torch.Tensor:
 
 
 def _jitter(image: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Colour scale, brightness, contrast; in place on a fresh copy (half the time of out-of-place ops)."""
+    """Colour scale, brightness, contrast; in place on a fresh copy (cheaper than out-of-place ops)."""
     scale = torch.tensor([_uniform(gen, 0.8, 1.2) for _ in range(3)], dtype=image.dtype).view(3, 1, 1)
     image = (image * scale).clamp_(0, 1)
     image.mul_(_uniform(gen, 0.8, 1.2)).clamp_(0, 1)
