@@ -140,5 +140,6 @@ class TrainConfig:
             raise HanddgError(f"unknown training option(s) {', '.join(unknown)} in config "
                               "(written by another handdg version?)")
         values = saved.training_fields(values)
-        values["augment"] = tuple(values["augment"])
+        if "augment" in values:
+            values["augment"] = tuple(values["augment"])
         return cls(**values)
