@@ -54,6 +54,7 @@ DATASETS = ("freihand", "stb", "rhd")
 PROTOCOLS = ("hand3d", "official")
 TUNING_DATA_SEED = 0
 LEDGER = RESULTS / "closed_world_runs.jsonl"
+QUICK_PROMPTS = ["a photo of white hand with green background", "a photo of black hand with red room"]
 QUICK = {"seeds": 2, "steps": 2, "batch_size": 4, "source": 8, "targets": 4}
 
 
@@ -112,7 +113,7 @@ def _bank(work: Path, args, name: str, source: Path, quick: bool) -> Path:
     from handdg.styles.run import run_styles
 
     fam, like = BANKS[name]
-    settings = {**BANK_SETTINGS, **({"candidates": 4, "steps": 1} if quick else {})}
+    settings = {**BANK_SETTINGS, **({"candidates": 4, "steps": 1, "texts": QUICK_PROMPTS} if quick else {})}
     out = work / f"banks-seed{args.data_seed}" / name
     like_path = _bank(work, args, like, source, quick) if like else None
     run_styles(source, "freihand", "train", out, family=fam, like=like_path, model="handdg-synth", weights="builtin",
@@ -283,6 +284,8 @@ def main() -> None:
     work = args.work / ("quick" if args.quick else "full")
     work.mkdir(parents=True, exist_ok=True)
     ledger_path = work / "ledger.jsonl" if args.quick else LEDGER
+    if args.quick:
+        args.out = work
     start = time.perf_counter()
     if not args.report_only:
         _train_missing(args, work, ledger_path, lambda line: print(line, file=sys.stderr, flush=True))

@@ -1,4 +1,4 @@
-"""`handdg train` and `handdg eval`: thin click layers over handdg.train.loop.train and
+"""`handdg train` and `handdg eval`: thin click layers over handdg.train.lifecycle (start, resume) and
 handdg.evaluation.evaluate.evaluate. Train options are generated from the declaration of every training
 option (handdg.run.options.OPTIONS): names, flags, types, defaults, help and their checks."""
 

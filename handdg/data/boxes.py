@@ -7,7 +7,7 @@ The JSON form holds boxes in the pixels of the image as stored:
 
 ("side" and "K" optional; several hands per image). The official `Rhp_bbox.npy` / `STB_bbox.npy` hold one
 row per test sample in dataset order, in the pixels of the image after left hands are mirrored
-(official-code-notes.md §d.4). A box is cut as the square of side max(w, h) around its centre; the
+(docs/official-code.md#test-sets-and-boxes). A box is cut as the square of side max(w, h) around its centre; the
 official code's own cut (`convention="official"`: coordinates truncated to integers, centre sent to
 pixel S/2) is kept for its boxes.
 """
@@ -142,8 +142,8 @@ def read_boxes(path: str | Path) -> dict[str, list[HandBox]] | list[HandBox]:
 
 
 OFFICIAL_RHD_SKIPPED = ("00162", "00359", "01488")
-"""The RHD evaluation images the official loader skips (three of its 53 hard-coded names lie in that
-split, §d.4): with them left out the split has the 2,725 samples of Rhp_bbox.npy."""
+"""The RHD evaluation images the official loader skips (three of its 53 hard-coded names lie in that split,
+docs/official-code.md#test-sets-and-boxes): with them left out the split has the 2,725 samples of Rhp_bbox.npy."""
 
 
 def sample_boxes(path: str | Path, dataset) -> list[HandBox]:

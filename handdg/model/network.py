@@ -1,10 +1,10 @@
 """The paper's hand pose network: CPM heatmap net, PosePrior + ViewPoint, and Branch2.
 
-Layer for layer as the official code (official-code-notes.md §a): a VGG trunk and three CPM
+Layer for layer as the official code (docs/official-code.md#the-network): a VGG trunk and three CPM
 stages give 21 heatmaps at 1/8 of the input; PosePrior regresses 21x3 coordinates and
 ViewPoint an axis-angle rotation from those heatmaps (H3D's lifting); Branch2 taps the trunk
 after pool3 and, given a CLIP feature, produces the two contrastive embeddings e1', e2'
-through one shared projection head. The official model's dead modules (§a.5) are left out.
+through one shared projection head. The official model's dead modules are left out.
 
 The heatmap net's and Branch2's widths are divided by `ModelConfig.width_divisor` and the lifting
 nets' by `lifting_divisor`, so the CPU presets run the same code.
@@ -20,11 +20,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from handdg import saved
 from handdg.errors import HanddgError
 from handdg.model.feature_stats import feature_stats_layer
 from handdg.model.hand_frame import flip_right_hand, rodrigues, rotation_6d, rows_6d, side_onehot
 from handdg.model.heatmaps import HeatmapCodec
-from handdg.run.options import NETWORK_PRESETS, OPTION, check, default
+from handdg.model.defaults import DEFAULTS, NETWORK_PRESETS, check
 
 NUM_JOINTS = 21
 LEAK = 0.01  # leaky ReLU slope of H3D / the official code (PyTorch's default)
@@ -36,14 +37,8 @@ Rotation = Literal["6d", "axis-angle"]
 SideInput = Literal["given", "official"]
 
 PRESETS = NETWORK_PRESETS
-"""--preset's network sizes (declared with the training options, handdg.run.options)."""
-_DEFAULT_SIZE = PRESETS[default("preset")]
-TRAINED_BEFORE: dict[str, object] = {
-    "input_size": 256, "width_divisor": 1, "clip_dim": 512, "fusion": "concat", "target": "canonical",
-    "rotation_eps": 1e-8, "norm": OPTION["norm"].saved_value(), "rotation": OPTION["rotation"].saved_value(),
-    "side_input": "given", "feature_stats": "none"}
-"""What a saved model dict without a field was built with (the field did not exist yet): the official network's
-norm none and axis-angle, the given hand side; `lifting_divisor` was then the `width_divisor` (from_dict)."""
+"""--preset's network sizes (handdg.model.defaults)."""
+_DEFAULT_SIZE = PRESETS[DEFAULTS["preset"]]
 
 
 @dataclass(frozen=True)
@@ -62,9 +57,10 @@ class ModelConfig:
     axis-angle jumps at 180°, near which most views of a freely turning hand lie (docs/training.md, "The recipe").
     `lifting_divisor` narrows PosePrior / ViewPoint apart from `width_divisor` (1 in every preset).
     `side_input` "given" feeds the lifting nets each hand's side; "official" is the released model's
-    forward (§a.3): the constant side [1, 0] (H3D's "left", so no z flip) and x negated after the
-    rotation, whatever the hand; only with the 2.5-D target, as the released checkpoint was trained.
-    The defaults are the network `handdg train` builds by default (the declared --preset, --fusion,
+    forward (docs/official-code.md#the-network, "Hand side"): the constant side [1, 0] (H3D's "left", so no z
+    flip) and x negated after the rotation, whatever the hand; only with the 2.5-D target, as the released
+    checkpoint was trained.
+    The defaults are the network `handdg train` builds by default (handdg.model.defaults: --preset, --fusion,
     --pose-target, --norm, --rotation; a CLIP of 512 dims), so `ModelConfig.from_preset(name)` is
     `handdg train --preset NAME`'s network.
     """
@@ -72,11 +68,11 @@ class ModelConfig:
     input_size: int = _DEFAULT_SIZE["input_size"]
     width_divisor: int = _DEFAULT_SIZE["width_divisor"]
     clip_dim: int = 512
-    fusion: Fusion = default("fusion")
-    target: Target = default("pose_target")
+    fusion: Fusion = DEFAULTS["fusion"]
+    target: Target = DEFAULTS["pose_target"]
     rotation_eps: float = 1e-8
-    norm: Norm = default("norm")
-    rotation: Rotation = default("rotation")
+    norm: Norm = DEFAULTS["norm"]
+    rotation: Rotation = DEFAULTS["rotation"]
     lifting_divisor: int = _DEFAULT_SIZE["lifting_divisor"]
     side_input: SideInput = "given"
     feature_stats: str = "none"
@@ -93,7 +89,7 @@ class ModelConfig:
             raise HanddgError(f"CLIP feature size {self.clip_dim} must be positive: use the store's embed_dim")
         for name, option in (("fusion", "fusion"), ("target", "pose_target"), ("norm", "norm"), ("rotation", "rotation"),
                              ("feature_stats", "feature_stats")):
-            check(option, getattr(self, name))  # the training option's own check and message
+            check(option, getattr(self, name))  # the message names the training option (--pose-target)
         if self.side_input not in ("given", "official"):
             raise HanddgError(f"unknown hand-side input {self.side_input!r}: use 'given' or 'official'")
         if self.side_input == "official" and self.target != "2.5d":
@@ -107,13 +103,12 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
         """Inverse of `to_dict` (e.g. from a checkpoint); unknown fields are a user error, missing ones were
-        not there yet (TRAINED_BEFORE)."""
+        not there yet and mean what the network then was (handdg.saved)."""
         unknown = sorted(set(data) - {f.name for f in fields(cls)})
         if unknown:
             raise HanddgError(f"unknown model field(s) {', '.join(unknown)} in the checkpoint's config "
                               "(written by another handdg version?)")
-        # a field the checkpoint lacks did not exist yet: it means what the network then was, not today's default
-        return cls(**{**TRAINED_BEFORE, "lifting_divisor": data.get("width_divisor", 1), **data})
+        return cls(**saved.network_fields(data))
 
     def to_dict(self) -> dict:
         """Plain JSON-able dict of the fields."""
@@ -345,9 +340,10 @@ class HandPoseNet(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Official init (§a.4): convs Kaiming-normal with zero bias, Linear/BatchNorm PyTorch defaults;
-        except the linear score layers (conv5_2 and each stage's last 1x1), which start at zero so the
-        maps start flat: Kaiming puts noise of std ~1 on them that training would first have to unlearn."""
+        """Official init (docs/official-code.md#the-network, "Initialisation"): convs Kaiming-normal with zero
+        bias, Linear/BatchNorm PyTorch defaults; except the linear score layers (conv5_2 and each stage's last
+        1x1), which start at zero so the maps start flat: Kaiming puts noise of std ~1 on them that training
+        would first have to unlearn."""
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight)
@@ -384,7 +380,7 @@ class HandPoseNet(nn.Module):
 
     def _lift_both(self, maps: torch.Tensor, gt_heatmaps: torch.Tensor | None, hand_side: torch.Tensor) -> tuple:
         """Lift the predicted maps and, when given, the GT maps (resampled to the net's map size) in one
-        batch: the lifting nets have no batch statistics, so this equals two calls (~10 % less tiny step time).
+        batch: the lifting nets have no batch statistics, so this equals two calls, in less time.
         Returns (coords, rotation, rows) of the predicted maps, then of the GT maps (Nones when not given)."""
         if gt_heatmaps is None:
             return *self._pose(maps, hand_side), None, None, None

@@ -2,7 +2,7 @@
 
 The official file is a torch pickle `{'network': state_dict, ...}` saved from the DDP-wrapped
 official `Model`: `module.pose_model.{posenet,poseprior,viewpoint,handsegnet}.*` and
-`module.clip_model.*`, plus modules its forward never uses (official-code-notes.md §a.5). Every
+`module.clip_model.*`, plus modules its forward never uses (docs/official-code.md#the-network). Every
 tensor the forward uses maps one to one onto handdg's `paper` network (the three 128->1 ViewPoint
 heads become one 128->3 layer); CLIP, HandSegNet and the dead modules are dropped and counted.
 The file is read with `weights_only=True`: a .pth.tar can run code when unpickled, so a file
@@ -32,18 +32,19 @@ through Rodrigues without an epsilon, the 2.5-D output, constant hand side [1, 0
 
 DEAD_MODULES = ("dconv1", "dconv2", "dconv3", "dconv4", "dconv5", "bn1", "bn2", "bn3", "bn4", "bn5", "cconv6",
                 "norm1", "norm2", "norm3", "proj_linear1", "proj_linear2", "proj_linear3", "ablation_add_fc1")
-"""PoseNet modules the official forward never calls (§a.5)."""
+"""PoseNet modules the official forward never calls (docs/official-code.md#the-network, "Dead modules")."""
 
 _VIEW_HEADS = ("viewpoint.fc_vp_ux", "viewpoint.fc_vp_uy", "viewpoint.fc_vp_uz")
 
 
 def official_train_config(steps: int) -> TrainConfig:
-    """What is known of how the released model was trained (§c), as a handdg training config.
+    """What is known of how the released model was trained, as a handdg training config
+    (docs/official-code.md#training-targets-and-augmentation).
 
     2.5-D target, last-stage heatmap loss, Eq. 4 as printed, Adam at a constant 1e-4, the official
-    augmentation, the config's image weight 0.8; heatmaps of σ 10/√2 px at 256 (§c.1) are recorded at
+    augmentation, the config's image weight 0.8; heatmaps of σ 10/√2 px at 256 are recorded at
     handdg's 32-pixel GT size. Crops from ground-truth joints (no boxes) use twice the joints' extent,
-    about what the official test boxes give (§d.4).
+    about what the official test boxes give (docs/official-code.md#test-sets-and-boxes).
     """
     return TrainConfig(data="", preset="paper", norm="none", rotation="axis-angle", branch2="ie+te", ratio=0.8,
                        contrastive="paper", heat_stages="last", heat_reduction="mean", gt_lifting=False,

@@ -14,8 +14,10 @@ SUMMARY = "summary.json"
 def run_styles(root: Path | str, layout: str, split: str, out: Path | str, family: str = "regions",
                like: Path | str | None = None, model: str = "ViT-B-32", weights: str = "openai", images: int = 8,
                candidates: int = 256, steps: int = 30, lr: float = 0.05, neutral: str | None = None, seed: int = 0,
-               device: str = "auto", shard: str | None = None, progress: bool = True) -> dict | None:
-    """Build (or finish) a style bank; returns its summary (also OUT/summary.json) once complete, else None."""
+               device: str = "auto", shard: str | None = None, progress: bool = True,
+               texts: list[str] | None = None) -> dict | None:
+    """Build (or finish) a style bank of `texts` (default: the paper's 3,920 prompts); returns its summary (also
+    OUT/summary.json) once complete, else None."""
     from handdg.data import open_dataset
     from handdg.featurize.clip import load_clip
     from handdg.featurize.sharding import resolve_shard
@@ -26,8 +28,8 @@ def run_styles(root: Path | str, layout: str, split: str, out: Path | str, famil
                             optimise=OptimiseSettings(candidates=candidates, steps=steps, lr=lr, seed=seed))
     dataset = open_dataset(root, layout, split)
     encoder = load_clip(model, weights, device)
-    path = build_bank(dataset, out, encoder, settings, kind="random" if like else "text", like=like, shard=shard,
-                      progress=progress, say=lambda line: None)
+    path = build_bank(dataset, out, encoder, settings, kind="random" if like else "text", like=like, texts=texts,
+                      shard=shard, progress=progress, say=lambda line: None)
     spec = spec_of(read_manifest(path))
     if len(done_chunks(path, spec)) < spec.chunks:
         return None
