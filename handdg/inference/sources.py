@@ -79,7 +79,7 @@ def frames(source: Source, every: int = 1, skip: set[str] | None = None) -> Iter
     skip = skip or set()
     if not source.video:
         name = frame_name(source, None)
-        yield Frame(name, source, None, np.zeros((0, 0, 3), np.uint8) if name in skip else read_rgb(source.path))
+        yield Frame(name, source, None, np.zeros((0, 0, 3), np.uint8) if name in skip else read_rgb(source.path, upright=True))
         return
     import av
 
