@@ -13,6 +13,7 @@ import click
 from handdg.commands.types import COUNT, WORKERS
 from handdg.errors import HanddgError
 from handdg.run.config import TrainConfig
+from handdg.run.init_network import check_init
 from handdg.run.options import AUGMENT_PRESETS, OPTION, OPTIONS, PRECISIONS, RESUMABLE, Option
 
 LAYOUT = click.Choice(["freihand", "rhd", "stb"])
@@ -107,6 +108,7 @@ def train(ctx: click.Context, out: Path, resume: bool, **options: Any) -> None:
             if option.path and options.get(option.name):
                 options[option.name] = str(Path(options[option.name]).resolve())
         config = TrainConfig(out=str(out), **options).validate()  # every mistake before torch loads
+        check_init(config)
         from handdg.train import lifecycle
 
         lifecycle.start(config)

@@ -30,7 +30,7 @@ from handdg.evaluation.evaluate import load_model
 from handdg.files import sha256, write_atomic, write_json_atomic
 from handdg.inference.decode import Crop, Hand, assumed_K, decode_hands
 from handdg.inference.drawing import draw_overlay
-from handdg.inference.sources import Frame, Source, find_sources, frames, video_rate, write_video
+from handdg.inference.sources import Frame, Source, checked_sources, frames, video_rate, write_video
 from handdg.inputs.batches import _warp
 
 JSONL = "predictions.jsonl"
@@ -232,7 +232,7 @@ def predict(model: str | Path, inputs: Sequence[str | Path], out: str | Path, se
     """
     settings = settings or Settings(**options)
     out = Path(out)
-    sources = find_sources(inputs)
+    sources = checked_sources(inputs, settings.boxes)
     predictor = Predictor(model, settings)
     boxes = _Boxes(settings)
     out.mkdir(parents=True, exist_ok=True)

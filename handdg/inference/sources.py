@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from handdg.data.boxes import read_boxes
 from handdg.data.images import read_rgb
 from handdg.errors import HanddgError
 
@@ -67,6 +68,18 @@ def find_sources(inputs: Sequence[str | Path]) -> list[Source]:
         raise HanddgError(f"two inputs are both named {twice[0]!r} (their outputs would overwrite each other): "
                           "rename one or predict them into separate --out folders")
     return found
+
+
+def checked_sources(inputs: Sequence[str | Path], boxes: str | Path | None = None) -> list[Source]:
+    """The sources of `inputs` after every check that needs no model (so the CLI makes them before torch loads):
+    inputs exist and are images, videos or folders of them; the boxes file reads; an official .npy has one row
+    per image (a video's frames are counted as they are decoded)."""
+    sources = find_sources(inputs)
+    table = read_boxes(boxes) if boxes is not None else None
+    if isinstance(table, list) and not any(source.video for source in sources) and len(table) != len(sources):
+        raise HanddgError(f"boxes file {boxes} has {len(table)} rows but {len(sources)} images were given: "
+                          "one row per image, in input order")
+    return sources
 
 
 def frame_name(source: Source, index: int | None) -> str:

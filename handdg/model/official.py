@@ -12,6 +12,8 @@ that needs more than tensors and containers is refused, never loaded another way
 from __future__ import annotations
 
 import pickle
+import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,11 +98,12 @@ def read_official(path: str | Path) -> tuple[dict[str, torch.Tensor], int | None
     if not path.is_file():
         raise HanddgError(f"official checkpoint not found: {path} (the authors' snapshot_45.pth.tar)")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns of pickle protocols it did not write; the file decides
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        reason = str(exc).strip().splitlines()[0][:200]
-        raise HanddgError(f"{path} holds more than tensors ({reason}); refused: unpickling a .pth.tar can run "
-                          "code, and handdg reads weights only. Re-save its state dict from a trusted session") from None
+        raise HanddgError(f"{path} holds more than tensors ({_unpickled(str(exc))}); refused: unpickling a .pth.tar "
+                          "can run code, and handdg reads weights only. Re-save its state dict from a trusted session") from None
     except Exception as exc:  # noqa: BLE001 - torch reports corrupt files as RuntimeError, EOFError, zip errors...
         reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise HanddgError(f"cannot read {path} as a torch checkpoint ({reason}): give the authors' "
@@ -112,6 +115,14 @@ def read_official(path: str | Path) -> tuple[dict[str, torch.Tensor], int | None
         raise HanddgError(f"{path} has no 'network' state dict of tensors: not an official checkpoint")
     epoch = payload.get("epoch")
     return dict(state), epoch if isinstance(epoch, int) else None
+
+
+def _unpickled(message: str) -> str:
+    """What a refused pickle asked for, in handdg's words: the function it would call, or its unreadable step."""
+    named = re.search(r"GLOBAL ([\w.]+)", message)
+    if named:
+        return f"it would call {named.group(1)}"
+    return "it needs pickle instructions a weights-only reader does not run"
 
 
 def _group(name: str) -> str:

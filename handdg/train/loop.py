@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from handdg import prompts
 from handdg.device import allocator, distributed
-from handdg.device.compile import compiled
+from handdg.device.compile import compiled, require_toolchain
 from handdg.device.precision import Precision
 from handdg.errors import HanddgError
 from handdg.evaluation.reference import mean_pose
@@ -35,6 +35,7 @@ from handdg.model.network import HandPoseNet, ModelConfig
 from handdg.model.targets import canonical_target, uvd_target
 from handdg.run import runs
 from handdg.run.config import TrainConfig
+from handdg.run.init_network import check_init
 from handdg.train import init, validate
 from handdg.train.lifecycle import resume  # noqa: F401 - `loop.resume`, the name tests and notebooks use
 from handdg.train.timing import StepTimer
@@ -182,9 +183,13 @@ def train(config: TrainConfig, resume: bool = False, timer: StepTimer | None = N
     `prompt_limit` (benchmarks timing a step of --clip-mode online) encodes only the first N prompts at
     start (OnlineClip.load); it is no training option, and a run without it encodes all 3,920."""
     config.validate()
+    if not resume:
+        check_init(config)
     allocator.keep_freed_memory()
     ctx = distributed.start(config.device)
     try:
+        if config.compile:
+            require_toolchain(ctx.device)
         return _train(config, resume, ctx, timer, prompt_limit)
     finally:
         distributed.stop()
