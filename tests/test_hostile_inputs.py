@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -42,12 +43,15 @@ print(json.dumps({"code": result.exit_code, "output": result.output, "torch": "t
 
 
 def _model(path: Path, **network) -> Path:
-    """A tiny network with seeded random weights written as a handdg checkpoint."""
+    """A tiny network with seeded random weights (score layers too, so its joints follow the image)."""
     torch.manual_seed(3)
     model = ModelConfig.from_preset("tiny", **network)
+    net = HandPoseNet(model)
+    for layer in net.heatmap_net.score_layers():
+        torch.nn.init.normal_(layer.weight, std=0.5)
     config = TrainConfig(data="d", preset="tiny", branch2="none", pose_target=model.target)
     reference = {"normed": None, "mm": None, "bone_mm": 27.5, "count": 1}
-    return runs.write_weights(path, 5, HandPoseNet(model).state_dict(), config, model.to_dict(), reference)
+    return runs.write_weights(path, 5, net.state_dict(), config, model.to_dict(), reference)
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +98,13 @@ def test_an_image_without_a_faithful_8_bit_form_is_one_line(tmp_path: Path) -> N
         read_rgb(tmp_path / "float255.tif")
 
 
+def test_an_image_too_large_to_decode_is_one_line(tmp_path: Path, monkeypatch) -> None:
+    Image.fromarray(GREY).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    with pytest.raises(HanddgError, match="big.png has more than 200 pixels, more than handdg decodes: downscale it"):
+        read_rgb(tmp_path / "big.png")
+
+
 def test_a_16_bit_photo_is_predicted_as_its_8_bit_version(model, tmp_path: Path) -> None:
     Image.fromarray(GREY).save(tmp_path / "grey8.png")
     Image.fromarray(GREY.astype(np.uint16) * 257).save(tmp_path / "grey16.png")
@@ -101,6 +112,11 @@ def test_a_16_bit_photo_is_predicted_as_its_8_bit_version(model, tmp_path: Path)
     eight, sixteen = (json.loads((tmp_path / "out" / f"{name}.json").read_text())["hands"][0]["joints"]
                       for name in ("grey8", "grey16"))
     assert [j["uv"] for j in eight] == [j["uv"] for j in sixteen]
+    white = np.full_like(GREY, 255)
+    Image.fromarray(white).save(tmp_path / "white.png")
+    predict(model, [tmp_path / "white.png"], tmp_path / "out", show_progress=False)
+    clipped = json.loads((tmp_path / "out" / "white.json").read_text())["hands"][0]["joints"]
+    assert [j["uv"] for j in clipped] != [j["uv"] for j in eight]  # the model sees the difference
 
 
 def test_data_show_draws_a_16_bit_image_as_its_8_bit_version(tmp_path: Path, runner) -> None:
@@ -178,6 +194,16 @@ def test_a_snapshot_that_would_run_code_is_exactly_one_stderr_line(tmp_path: Pat
         line = one_line_error(result, "refused")
         assert len(result.stderr.strip().splitlines()) == 1 and "PyTorch" not in line and "weights_only" not in line
     assert not (tmp_path / "ran").exists() and not (tmp_path / "o.safetensors").exists()
+
+
+def test_a_torchscript_archive_is_one_line_in_handdg_words(tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.jit.script(torch.nn.Linear(2, 2)).save(str(tmp_path / "scripted.pth.tar"))
+    result = CliRunner().invoke(main, ["import-official", str(tmp_path / "scripted.pth.tar"), "--out",
+                                       str(tmp_path / "o.safetensors")])
+    line = one_line_error(result, "TorchScript archive, not a checkpoint dict")
+    assert len(result.stderr.strip().splitlines()) == 1 and "PyTorch" not in line and "``" not in line
 
 
 @pytest.mark.parametrize("cxx, named", [("/nonexistent/g++", "'/nonexistent/g++', is not a program on PATH"),

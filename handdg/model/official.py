@@ -105,8 +105,7 @@ def read_official(path: str | Path) -> tuple[dict[str, torch.Tensor], int | None
         raise HanddgError(f"{path} holds more than tensors ({_unpickled(str(exc))}); refused: unpickling a .pth.tar "
                           "can run code, and handdg reads weights only. Re-save its state dict from a trusted session") from None
     except Exception as exc:  # noqa: BLE001 - torch reports corrupt files as RuntimeError, EOFError, zip errors...
-        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise HanddgError(f"cannot read {path} as a torch checkpoint ({reason}): give the authors' "
+        raise HanddgError(f"cannot read {path} as a torch checkpoint ({_unreadable(exc)}): give the authors' "
                           "snapshot_45.pth.tar") from None
     if not isinstance(payload, dict):
         raise HanddgError(f"{path} holds a {type(payload).__name__}, not a checkpoint dict with a 'network' state dict")
@@ -123,6 +122,14 @@ def _unpickled(message: str) -> str:
     if named:
         return f"it would call {named.group(1)}"
     return "it needs pickle instructions a weights-only reader does not run"
+
+
+def _unreadable(exc: Exception) -> str:
+    """Why torch could not read a file, in its first sentence only (the rest is advice about torch.load)."""
+    text = str(exc).strip()
+    if "TorchScript" in text:
+        return "it is a TorchScript archive, not a checkpoint dict"
+    return text.splitlines()[0].split(". ")[0][:200] if text else type(exc).__name__
 
 
 def _group(name: str) -> str:
