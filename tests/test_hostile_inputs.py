@@ -119,6 +119,18 @@ def test_a_16_bit_photo_is_predicted_as_its_8_bit_version(model, tmp_path: Path)
     assert [j["uv"] for j in clipped] != [j["uv"] for j in eight]  # the model sees the difference
 
 
+def test_a_photo_is_predicted_upright_as_viewers_show_it(model, tmp_path: Path) -> None:
+    stored = Image.open(PHOTO).crop((0, 0, 224, 160))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned 90° clockwise
+    stored.save(tmp_path / "tagged.png", exif=exif)
+    stored.transpose(Image.Transpose.ROTATE_270).save(tmp_path / "turned.png")
+    predict(model, [tmp_path / "tagged.png", tmp_path / "turned.png"], tmp_path / "out", show_progress=False)
+    tagged, turned = (json.loads((tmp_path / "out" / f"{name}.json").read_text()) for name in ("tagged", "turned"))
+    assert (tagged["width"], tagged["height"]) == (160, 224)
+    assert tagged["hands"][0]["joints"] == turned["hands"][0]["joints"]
+
+
 def test_data_show_draws_a_16_bit_image_as_its_8_bit_version(tmp_path: Path, runner) -> None:
     roots = {}
     for depth in (8, 16):
@@ -226,7 +238,8 @@ def test_root_depth_without_k_writes_no_camera_mm_and_says_so(model, tmp_path: P
     assert any("--root-depth-mm without --K" in note for note in report.notes)
 
 
-@pytest.mark.parametrize("case", ["shard", "featurize root", "predict input", "predict boxes"])
+@pytest.mark.parametrize("case", ["shard", "featurize root", "predict input", "predict boxes", "eval boxes",
+                                  "eval checkpoint", "train data", "train store"])
 def test_checks_that_need_no_model_run_before_torch_loads(case: str, tmp_path: Path, subprocess_env) -> None:
     (tmp_path / "photos").mkdir()
     shutil.copy(PHOTO, tmp_path / "photos")
@@ -241,6 +254,14 @@ def test_checks_that_need_no_model_run_before_torch_loads(case: str, tmp_path: P
                           "absent.jpg"),
         "predict boxes": (["predict", tmp_path / "m.safetensors", tmp_path / "photos", "--out", tmp_path / "o",
                            "--boxes", tmp_path / "boxes.json"], "boxes.json"),
+        "eval boxes": (["eval", tmp_path / "m.safetensors", "--dataset", "rhd", "--root", tmp_path / "photos",
+                        "--boxes", tmp_path / "boxes.json"], "boxes.json"),
+        "eval checkpoint": (["eval", tmp_path / "absent.safetensors", "--dataset", "rhd", "--root", tmp_path / "photos"],
+                            "absent.safetensors"),
+        "train data": (["train", "--data", tmp_path / "absent", "--out", tmp_path / "o", "--branch2", "none"],
+                       "--data"),
+        "train store": (["train", "--data", tmp_path / "photos", "--out", tmp_path / "o", "--branch2", "ie",
+                         "--store", tmp_path / "s.zarr"], "--store"),
     }[case]
     result = _before_torch(args, subprocess_env)
     assert result["code"] == 2 and named in result["output"] and not result["torch"], result

@@ -13,7 +13,6 @@ import click
 from handdg.commands.types import COUNT, WORKERS
 from handdg.errors import HanddgError
 from handdg.run.config import TrainConfig
-from handdg.run.init_network import check_init
 from handdg.run.options import AUGMENT_PRESETS, OPTION, OPTIONS, PRECISIONS, RESUMABLE, Option
 
 LAYOUT = click.Choice(["freihand", "rhd", "stb"])
@@ -107,8 +106,7 @@ def train(ctx: click.Context, out: Path, resume: bool, **options: Any) -> None:
         for option in OPTIONS:
             if option.path and options.get(option.name):
                 options[option.name] = str(Path(options[option.name]).resolve())
-        config = TrainConfig(out=str(out), **options).validate()  # every mistake before torch loads
-        check_init(config)
+        config = TrainConfig(out=str(out), **options).validate().check_inputs()  # every mistake before torch loads
         from handdg.train import lifecycle
 
         lifecycle.start(config)
@@ -117,9 +115,10 @@ def train(ctx: click.Context, out: Path, resume: bool, **options: Any) -> None:
 
 
 @click.command("eval")
-@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dataset", "layout", required=True, type=LAYOUT, help="Test set layout.")
-@click.option("--root", required=True, type=click.Path(path_type=Path), help="Test dataset root.")
+@click.option("--root", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Test dataset root.")
 @click.option("--split", default="test", show_default=True, help="Split to evaluate.")
 @click.option("--camera", type=click.Choice(["sk", "bb", "bb_right"]), default="sk", show_default=True,
               help="STB camera: sk (RealSense colour, IFDG-like), bb / bb_right (Bumblebee left / right; "
@@ -144,6 +143,10 @@ def eval_cmd(checkpoint: Path, layout: str, root: Path, split: str, camera: str,
              batch_size: int, workers: int | None, device: str, precision: str, boxes: Path | None,
              decode_as: str | None, out: Path | None) -> None:
     """Score a checkpoint on STB, RHD or FreiHAND under both protocols (hand3d and official)."""
+    from handdg.data.boxes import read_boxes
+
+    if boxes is not None:
+        read_boxes(boxes)  # before torch loads: a wrong boxes file costs no model load
     from handdg.evaluation.evaluate import evaluate, format_table
     from handdg.run.runs import write_json
 

@@ -35,7 +35,8 @@ def read_rgb(path: Path | str, upright: bool = False) -> np.ndarray:
 def rgb8(im: Image.Image, where: Path | str = "image") -> np.ndarray:
     """`im` as (H, W, 3) uint8 RGB, whatever its mode; HanddgError naming `where` when no faithful 8-bit exists."""
     if im.mode in _WIDE_MODES:
-        return np.repeat(_grey8(np.asarray(im, dtype=np.float64), _WIDE_MODES[im.mode], im.mode, where)[..., None], 3, axis=2)
+        grey = _grey8(np.asarray(im, dtype=np.float64), _WIDE_MODES[im.mode], im.mode, where)
+        return np.repeat(grey[..., None], 3, axis=2)
     if im.mode in _PREMULTIPLIED:
         im = im.convert(_PREMULTIPLIED[im.mode])
     if im.mode in ("P", "PA"):

@@ -92,7 +92,8 @@ def frames(source: Source, every: int = 1, skip: set[str] | None = None) -> Iter
     skip = skip or set()
     if not source.video:
         name = frame_name(source, None)
-        yield Frame(name, source, None, np.zeros((0, 0, 3), np.uint8) if name in skip else read_rgb(source.path, upright=True))
+        pixels = np.zeros((0, 0, 3), np.uint8) if name in skip else read_rgb(source.path, upright=True)
+        yield Frame(name, source, None, pixels)
         return
     import av
 

@@ -103,7 +103,8 @@ def read_official(path: str | Path) -> tuple[dict[str, torch.Tensor], int | None
             payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise HanddgError(f"{path} holds more than tensors ({_unpickled(str(exc))}); refused: unpickling a .pth.tar "
-                          "can run code, and handdg reads weights only. Re-save its state dict from a trusted session") from None
+                          "can run code, and handdg reads weights only. Re-save its state dict from a trusted "
+                          "session") from None
     except Exception as exc:  # noqa: BLE001 - torch reports corrupt files as RuntimeError, EOFError, zip errors...
         raise HanddgError(f"cannot read {path} as a torch checkpoint ({_unreadable(exc)}): give the authors' "
                           "snapshot_45.pth.tar") from None

@@ -18,7 +18,8 @@ _HEADER_LIMIT = 100 * 2**20
 
 def asked_network(config: Any) -> dict[str, Any]:
     """The network fields a training config fixes by its options alone (all but the store's CLIP size)."""
-    return {**NETWORK_PRESETS[config.preset], **{name: getattr(config, option) for name, option in NETWORK_OPTIONS.items()}}
+    chosen = {name: getattr(config, option) for name, option in NETWORK_OPTIONS.items()}
+    return {**NETWORK_PRESETS[config.preset], **chosen}
 
 
 def checkpoint_header(path: str | Path) -> dict[str, str]:
@@ -31,7 +32,8 @@ def checkpoint_header(path: str | Path) -> dict[str, str]:
                 raise ValueError(f"a header of {size} bytes")
             header = json.loads(handle.read(size))
     except FileNotFoundError:
-        raise HanddgError(f"--init {path}: checkpoint not found (give a .safetensors file from a run's checkpoints/)") from None
+        raise HanddgError(f"--init {path}: checkpoint not found "
+                          "(give a .safetensors file from a run's checkpoints/)") from None
     except (OSError, ValueError) as exc:
         raise HanddgError(f"--init {path} is not a .safetensors checkpoint ({exc})") from None
     metadata = header.get("__metadata__") if isinstance(header, dict) else None
@@ -47,7 +49,8 @@ def check_init(config: Any) -> None:
     try:
         saved = json.loads(checkpoint_header(config.init).get("handdg_model", "{}"))
     except json.JSONDecodeError:
-        raise HanddgError(f"--init {config.init}: its network description is not valid JSON (a damaged checkpoint)") from None
+        raise HanddgError(f"--init {config.init}: its network description is not valid JSON "
+                          "(a damaged checkpoint)") from None
     refuse_other_network(config.init, saved if isinstance(saved, dict) else {}, asked_network(config))
 
 

@@ -35,7 +35,6 @@ from handdg.model.network import HandPoseNet, ModelConfig
 from handdg.model.targets import canonical_target, uvd_target
 from handdg.run import runs
 from handdg.run.config import TrainConfig
-from handdg.run.init_network import check_init
 from handdg.train import init, validate
 from handdg.train.lifecycle import resume  # noqa: F401 - `loop.resume`, the name tests and notebooks use
 from handdg.train.timing import StepTimer
@@ -184,7 +183,7 @@ def train(config: TrainConfig, resume: bool = False, timer: StepTimer | None = N
     start (OnlineClip.load); it is no training option, and a run without it encodes all 3,920."""
     config.validate()
     if not resume:
-        check_init(config)
+        config.check_inputs()
     allocator.keep_freed_memory()
     ctx = distributed.start(config.device)
     try:
