@@ -105,6 +105,14 @@ def test_an_image_too_large_to_decode_is_one_line(tmp_path: Path, monkeypatch) -
         read_rgb(tmp_path / "big.png")
 
 
+def test_pil_warnings_stay_out_of_the_output(tmp_path: Path) -> None:
+    corrupt_exif = b"Exif\x00\x00II*\x00\x08\x00\x00\x00\x01\x00\x12\x01\x03\x00\x01\x00\x00\x00\x09\x00\x00\x00"
+    Image.fromarray(GREY).convert("RGB").save(tmp_path / "exif.jpg", exif=corrupt_exif)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_rgb(tmp_path / "exif.jpg", upright=True).shape == GREY.shape + (3,)
+
+
 def test_a_16_bit_photo_is_predicted_as_its_8_bit_version(model, tmp_path: Path) -> None:
     Image.fromarray(GREY).save(tmp_path / "grey8.png")
     Image.fromarray(GREY.astype(np.uint16) * 257).save(tmp_path / "grey16.png")
@@ -239,11 +247,12 @@ def test_root_depth_without_k_writes_no_camera_mm_and_says_so(model, tmp_path: P
 
 
 @pytest.mark.parametrize("case", ["shard", "featurize root", "predict input", "predict boxes", "eval boxes",
-                                  "eval checkpoint", "train data", "train store"])
-def test_checks_that_need_no_model_run_before_torch_loads(case: str, tmp_path: Path, subprocess_env) -> None:
+                                  "eval checkpoint", "predict checkpoint", "train data", "train store"])
+def test_checks_that_need_no_model_run_before_torch_loads(case: str, model, tmp_path: Path, subprocess_env) -> None:
     (tmp_path / "photos").mkdir()
     shutil.copy(PHOTO, tmp_path / "photos")
-    (tmp_path / "m.safetensors").write_bytes(b"unread")
+    shutil.copy(model, tmp_path / "m.safetensors")
+    (tmp_path / "bytes.safetensors").write_bytes(b"unread")
     (tmp_path / "boxes.json").write_text("{not json")
     args, named = {
         "shard": (["featurize", tmp_path / "photos", "--layout", "folder", "--store", tmp_path / "s.zarr",
@@ -258,6 +267,8 @@ def test_checks_that_need_no_model_run_before_torch_loads(case: str, tmp_path: P
                         "--boxes", tmp_path / "boxes.json"], "boxes.json"),
         "eval checkpoint": (["eval", tmp_path / "absent.safetensors", "--dataset", "rhd", "--root", tmp_path / "photos"],
                             "absent.safetensors"),
+        "predict checkpoint": (["predict", tmp_path / "bytes.safetensors", tmp_path / "photos", "--out", tmp_path / "o"],
+                               "bytes.safetensors: not a .safetensors file"),
         "train data": (["train", "--data", tmp_path / "absent", "--out", tmp_path / "o", "--branch2", "none"],
                        "--data"),
         "train store": (["train", "--data", tmp_path / "photos", "--out", tmp_path / "o", "--branch2", "ie",

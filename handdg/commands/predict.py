@@ -28,7 +28,7 @@ class _Intrinsics(click.ParamType):
 
 
 @click.command("predict")
-@click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("model", type=click.Path(path_type=Path))
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for the JSON files and overlays.")
 @click.option("--boxes", type=click.Path(path_type=Path), default=None,
@@ -65,10 +65,12 @@ def predict(model: Path, inputs: tuple[Path, ...], out: Path, boxes: Path | None
     """
     from handdg.errors import HanddgError
     from handdg.inference.sources import checked_sources
+    from handdg.run.header import checkpoint_header
 
     if boxes is not None and whole_image:
         raise HanddgError("give either --boxes FILE or --whole-image, not both")
-    checked_sources(inputs, boxes)  # before torch loads: a wrong input or boxes file costs no model load
+    checkpoint_header(model)  # before torch loads, as the inputs and boxes file: a wrong one costs no model load
+    checked_sources(inputs, boxes)
     from handdg.inference.predictor import Settings, predict as run_predict
 
     if boxes is None:

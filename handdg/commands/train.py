@@ -115,7 +115,7 @@ def train(ctx: click.Context, out: Path, resume: bool, **options: Any) -> None:
 
 
 @click.command("eval")
-@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("checkpoint", type=click.Path(path_type=Path))
 @click.option("--dataset", "layout", required=True, type=LAYOUT, help="Test set layout.")
 @click.option("--root", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Test dataset root.")
@@ -144,9 +144,11 @@ def eval_cmd(checkpoint: Path, layout: str, root: Path, split: str, camera: str,
              decode_as: str | None, out: Path | None) -> None:
     """Score a checkpoint on STB, RHD or FreiHAND under both protocols (hand3d and official)."""
     from handdg.data.boxes import read_boxes
+    from handdg.run.header import checkpoint_header
 
+    checkpoint_header(checkpoint)  # before torch loads, as the boxes file: a wrong file costs no model load
     if boxes is not None:
-        read_boxes(boxes)  # before torch loads: a wrong boxes file costs no model load
+        read_boxes(boxes)
     from handdg.evaluation.evaluate import evaluate, format_table
     from handdg.run.runs import write_json
 

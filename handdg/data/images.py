@@ -84,11 +84,12 @@ def image_size(path: Path | str) -> tuple[int, int]:
 def _opened(path: Path | str, what: str) -> Iterator[Image.Image]:
     """Open `path` with PIL; a missing, undecodable or oversized file becomes a one-line HanddgError.
 
-    PIL's warning about a large image is not printed: a 100-megapixel photo is decoded like any other."""
+    PIL's warnings while decoding are not printed (a large image, corrupt EXIF, a palette's transparency): the
+    image is read or refused, and the one line says which."""
     path = Path(path)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore")
             with Image.open(path) as im:
                 yield im
     except FileNotFoundError:

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from handdg.errors import HanddgError
+from handdg.run.header import checkpoint_header
 from handdg.run.options import NETWORK_PRESETS, OPTION
 
 NETWORK_OPTIONS = {"fusion": "fusion", "target": "pose_target", "norm": "norm", "rotation": "rotation"}
 """Network field -> the training option that sets it (the sizes are --preset's, clip_dim the store's)."""
-_HEADER_LIMIT = 100 * 2**20
 
 
 def asked_network(config: Any) -> dict[str, Any]:
@@ -22,32 +22,12 @@ def asked_network(config: Any) -> dict[str, Any]:
     return {**NETWORK_PRESETS[config.preset], **chosen}
 
 
-def checkpoint_header(path: str | Path) -> dict[str, str]:
-    """A .safetensors file's metadata, from its JSON header alone; HanddgError when it is missing or no such file."""
-    path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            size = int.from_bytes(handle.read(8), "little")
-            if not 2 <= size <= _HEADER_LIMIT:
-                raise ValueError(f"a header of {size} bytes")
-            header = json.loads(handle.read(size))
-    except FileNotFoundError:
-        raise HanddgError(f"--init {path}: checkpoint not found "
-                          "(give a .safetensors file from a run's checkpoints/)") from None
-    except (OSError, ValueError) as exc:
-        raise HanddgError(f"--init {path} is not a .safetensors checkpoint ({exc})") from None
-    metadata = header.get("__metadata__") if isinstance(header, dict) else None
-    if not isinstance(metadata, dict) or "handdg_config" not in metadata:
-        raise HanddgError(f"--init {path} is not a handdg checkpoint (no training config in its metadata)")
-    return metadata
-
-
 def check_init(config: Any) -> None:
     """Refuse `config.init` in one line when its network differs from the one `config` asks for (no-op without it)."""
     if not config.init:
         return
     try:
-        saved = json.loads(checkpoint_header(config.init).get("handdg_model", "{}"))
+        saved = json.loads(checkpoint_header(config.init, "--init checkpoint").get("handdg_model", "{}"))
     except json.JSONDecodeError:
         raise HanddgError(f"--init {config.init}: its network description is not valid JSON "
                           "(a damaged checkpoint)") from None
