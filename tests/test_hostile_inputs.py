@@ -202,18 +202,24 @@ def test_init_from_another_network_names_the_flags_that_match(tmp_path: Path, su
     assert not (tmp_path / "run").exists()
 
 
-def test_a_snapshot_that_would_run_code_is_exactly_one_stderr_line(tmp_path: Path) -> None:
+def test_a_pickle_that_would_run_code_is_exactly_one_stderr_line(tmp_path: Path) -> None:
     class RunsCode:
         def __reduce__(self):
             return os.system, (f"touch {tmp_path / 'ran'}",)
 
+    (tmp_path / "photos").mkdir()
+    shutil.copy(PHOTO, tmp_path / "photos")
     for protocol in (2, 4):
-        snapshot = tmp_path / f"evil{protocol}.pth.tar"
+        snapshot = tmp_path / f"evil{protocol}.pt"
         torch.save({"epoch": 1, "network": {}, "payload": RunsCode()}, snapshot, pickle_protocol=protocol)
-        result = CliRunner().invoke(main, ["import-official", str(snapshot), "--out", str(tmp_path / "o.safetensors")])
-        line = one_line_error(result, "refused")
-        assert len(result.stderr.strip().splitlines()) == 1 and "PyTorch" not in line and "weights_only" not in line
+        for args in (["import-official", snapshot, "--out", tmp_path / "o.safetensors"],
+                     ["featurize", tmp_path / "photos", "--layout", "folder", "--store", tmp_path / "s.zarr",
+                      "--clip-model", "handdg-tiny", "--clip-weights", snapshot, "--workers", "0"]):
+            result = CliRunner().invoke(main, [str(a) for a in args])
+            line = one_line_error(result, "refused: unpickling can run code")
+            assert len(result.stderr.strip().splitlines()) == 1 and "PyTorch" not in line and "weights_only" not in line
     assert not (tmp_path / "ran").exists() and not (tmp_path / "o.safetensors").exists()
+    assert not (tmp_path / "s.zarr").exists()
 
 
 def test_a_torchscript_archive_is_one_line_in_handdg_words(tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ that needs more than tensors and containers is refused, never loaded another way
 from __future__ import annotations
 
 import pickle
-import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ import torch
 
 from handdg.errors import HanddgError
 from handdg.files import sha256
+from handdg.load_errors import load_failure
 from handdg.model.network import HandPoseNet, ModelConfig
 from handdg.run import runs
 from handdg.run.config import AUGMENT_PRESETS, TrainConfig
@@ -102,11 +102,10 @@ def read_official(path: str | Path) -> tuple[dict[str, torch.Tensor], int | None
             warnings.simplefilter("ignore")
             payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise HanddgError(f"{path} holds more than tensors ({_unpickled(str(exc))}); refused: unpickling a .pth.tar "
-                          "can run code, and handdg reads weights only. Re-save its state dict from a trusted "
-                          "session") from None
+        raise HanddgError(f"{path} holds more than tensors ({load_failure(exc)}); handdg reads weights only: "
+                          "re-save its state dict from a trusted session") from None
     except Exception as exc:  # noqa: BLE001 - torch reports corrupt files as RuntimeError, EOFError, zip errors...
-        raise HanddgError(f"cannot read {path} as a torch checkpoint ({_unreadable(exc)}): give the authors' "
+        raise HanddgError(f"cannot read {path} as a torch checkpoint ({load_failure(exc)}): give the authors' "
                           "snapshot_45.pth.tar") from None
     if not isinstance(payload, dict):
         raise HanddgError(f"{path} holds a {type(payload).__name__}, not a checkpoint dict with a 'network' state dict")
@@ -115,22 +114,6 @@ def read_official(path: str | Path) -> tuple[dict[str, torch.Tensor], int | None
         raise HanddgError(f"{path} has no 'network' state dict of tensors: not an official checkpoint")
     epoch = payload.get("epoch")
     return dict(state), epoch if isinstance(epoch, int) else None
-
-
-def _unpickled(message: str) -> str:
-    """What a refused pickle asked for, in handdg's words: the function it would call, or its unreadable step."""
-    named = re.search(r"GLOBAL ([\w.]+)", message)
-    if named:
-        return f"it would call {named.group(1)}"
-    return "it needs pickle instructions a weights-only reader does not run"
-
-
-def _unreadable(exc: Exception) -> str:
-    """Why torch could not read a file, in its first sentence only (the rest is advice about torch.load)."""
-    text = str(exc).strip()
-    if "TorchScript" in text:
-        return "it is a TorchScript archive, not a checkpoint dict"
-    return text.splitlines()[0].split(". ")[0][:200] if text else type(exc).__name__
 
 
 def _group(name: str) -> str:
