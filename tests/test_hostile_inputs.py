@@ -253,7 +253,8 @@ def test_root_depth_without_k_writes_no_camera_mm_and_says_so(model, tmp_path: P
 
 
 @pytest.mark.parametrize("case", ["shard", "featurize root", "predict input", "predict boxes", "eval boxes",
-                                  "eval checkpoint", "predict checkpoint", "train data", "train store"])
+                                  "eval checkpoint", "predict checkpoint", "train data", "train store", "eval out",
+                                  "predict out"])
 def test_checks_that_need_no_model_run_before_torch_loads(case: str, model, tmp_path: Path, subprocess_env) -> None:
     (tmp_path / "photos").mkdir()
     shutil.copy(PHOTO, tmp_path / "photos")
@@ -275,6 +276,10 @@ def test_checks_that_need_no_model_run_before_torch_loads(case: str, model, tmp_
                             "absent.safetensors"),
         "predict checkpoint": (["predict", tmp_path / "bytes.safetensors", tmp_path / "photos", "--out", tmp_path / "o"],
                                "bytes.safetensors: not a .safetensors file"),
+        "eval out": (["eval", tmp_path / "m.safetensors", "--dataset", "rhd", "--root", tmp_path / "photos", "--out",
+                      tmp_path / "photos"], "is a directory"),
+        "predict out": (["predict", tmp_path / "m.safetensors", tmp_path / "photos", "--out", tmp_path / "boxes.json"],
+                        "is a file"),
         "train data": (["train", "--data", tmp_path / "absent", "--out", tmp_path / "o", "--branch2", "none"],
                        "--data"),
         "train store": (["train", "--data", tmp_path / "photos", "--out", tmp_path / "o", "--branch2", "ie",

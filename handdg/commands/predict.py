@@ -30,7 +30,7 @@ class _Intrinsics(click.ParamType):
 @click.command("predict")
 @click.argument("model", type=click.Path(path_type=Path))
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for the JSON files and overlays.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the JSON files and overlays.")
 @click.option("--boxes", type=click.Path(path_type=Path), default=None,
               help='Where the hands are: JSON {"IMAGE": [{"bbox": [x, y, w, h], "side": "left|right", '
                    '"K": [fx, fy, cx, cy]}]} keyed by file name (a video frame as NAME.mp4#000120), or the '
