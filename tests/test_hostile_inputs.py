@@ -254,7 +254,7 @@ def test_root_depth_without_k_writes_no_camera_mm_and_says_so(model, tmp_path: P
 
 @pytest.mark.parametrize("case", ["shard", "featurize root", "predict input", "predict boxes", "eval boxes",
                                   "eval checkpoint", "predict checkpoint", "train data", "train store", "eval out",
-                                  "predict out"])
+                                  "predict out", "import-official snapshot"])
 def test_checks_that_need_no_model_run_before_torch_loads(case: str, model, tmp_path: Path, subprocess_env) -> None:
     (tmp_path / "photos").mkdir()
     shutil.copy(PHOTO, tmp_path / "photos")
@@ -280,6 +280,8 @@ def test_checks_that_need_no_model_run_before_torch_loads(case: str, model, tmp_
                       tmp_path / "photos"], "is a directory"),
         "predict out": (["predict", tmp_path / "m.safetensors", tmp_path / "photos", "--out", tmp_path / "boxes.json"],
                         "is a file"),
+        "import-official snapshot": (["import-official", tmp_path / "absent.pth.tar", "--out", tmp_path / "o.safetensors"],
+                                     "absent.pth.tar"),
         "train data": (["train", "--data", tmp_path / "absent", "--out", tmp_path / "o", "--branch2", "none"],
                        "--data"),
         "train store": (["train", "--data", tmp_path / "photos", "--out", tmp_path / "o", "--branch2", "ie",

@@ -138,7 +138,8 @@ def train(ctx: click.Context, out: Path, resume: bool, **options: Any) -> None:
               help="2.5-D models: decode as the official test code (STB depth ±65 mm, RHD back-projection before "
                    "the root shift, its box cut, RHD without its 3 skipped files) or as handdg "
                    "(default: official for an `import-official` model, handdg otherwise).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the result JSON here.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the result JSON here.")
 def eval_cmd(checkpoint: Path, layout: str, root: Path, split: str, camera: str, xy_from: str | None,
              batch_size: int, workers: int | None, device: str, precision: str, boxes: Path | None,
              decode_as: str | None, out: Path | None) -> None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import warnings
 import os
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -19,8 +19,8 @@ from open_clip.transform import PreprocessCfg, image_transform_v2
 from PIL import Image
 
 from handdg.errors import HanddgError
-from handdg.load_errors import load_failure
 from handdg.featurize.weights import WeightsSpec, ensure_tag_available, parse_weights
+from handdg.load_errors import load_failure
 
 CONFIG_DIR = Path(__file__).with_name("configs")
 TINY_MODEL = "handdg-tiny"
