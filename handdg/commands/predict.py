@@ -30,7 +30,7 @@ class _Intrinsics(click.ParamType):
 @click.command("predict")
 @click.argument("model", type=click.Path(path_type=Path))
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for the JSON files and overlays.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the JSON files and overlays.")
 @click.option("--boxes", type=click.Path(path_type=Path), default=None,
               help='Where the hands are: JSON {"IMAGE": [{"bbox": [x, y, w, h], "side": "left|right", '
                    '"K": [fx, fy, cx, cy]}]} keyed by file name (a video frame as NAME.mp4#000120), or the '
@@ -45,7 +45,7 @@ class _Intrinsics(click.ParamType):
 @click.option("--K", "intrinsics", type=_Intrinsics(), default=None,
               help="Camera intrinsics fx,fy,cx,cy of every image (a box's own K wins); default: focal max(W, H) px.")
 @click.option("--root-depth-mm", type=POSITIVE, default=None,
-              help="Depth of the root joint; with K it gives camera-space mm (camera_mm).")
+              help="Depth of the root joint; with --K (or a box's K) it gives camera-space mm (camera_mm).")
 @click.option("--bone-mm", type=POSITIVE, default=None,
               help="Middle-finger MCP->PIP bone length that scales the 3D pose (default: the training set's mean, "
                    "recorded in the checkpoint).")
@@ -64,10 +64,15 @@ def predict(model: Path, inputs: tuple[Path, ...], out: Path, boxes: Path | None
     video OUT/NAME/FRAME.json and OUT/NAME.overlay.mp4. Re-running skips frames already done.
     """
     from handdg.errors import HanddgError
-    from handdg.inference.predictor import Settings, predict as run_predict
+    from handdg.inference.sources import checked_sources
+    from handdg.run.header import checkpoint_header
 
     if boxes is not None and whole_image:
         raise HanddgError("give either --boxes FILE or --whole-image, not both")
+    checkpoint_header(model)  # before torch loads, as the inputs and boxes file: a wrong one costs no model load
+    checked_sources(inputs, boxes)
+    from handdg.inference.predictor import Settings, predict as run_predict
+
     if boxes is None:
         click.echo("no --boxes: each image is taken as one hand crop (--whole-image)", err=True)
     settings = Settings(boxes=boxes, side=side, box_scale=box_scale, every=every, K=intrinsics,

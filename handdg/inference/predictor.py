@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from handdg.data.boxes import SIDES, HandBox, box_affine, read_boxes
+from handdg.data.boxes import SIDES, HandBox, box_affine, check_box, read_boxes
 from handdg.data.joints import NAMES
 from handdg.device.distributed import pick_device
 from handdg.device.precision import Precision
@@ -30,7 +30,7 @@ from handdg.evaluation.evaluate import load_model
 from handdg.files import sha256, write_atomic, write_json_atomic
 from handdg.inference.decode import Crop, Hand, assumed_K, decode_hands
 from handdg.inference.drawing import draw_overlay
-from handdg.inference.sources import Frame, Source, find_sources, frames, video_rate, write_video
+from handdg.inference.sources import Frame, Source, checked_sources, frames, video_rate, write_video
 from handdg.inputs.batches import _warp
 
 JSONL = "predictions.jsonl"
@@ -99,15 +99,6 @@ class _Boxes:
                 return self.table[key], "boxes file"
         raise HanddgError(f"boxes file {self.settings.boxes} has no entry for {frame.name}: key each image by its "
                           "file name (a video frame as name.mp4#000120)")
-
-
-def _check_box(box: HandBox, frame: Frame) -> None:
-    """A box must overlap its image."""
-    height, width = frame.image.shape[:2]
-    x, y, w, h = box.xywh
-    if x >= width or y >= height or x + w <= 0 or y + h <= 0:
-        raise HanddgError(f"box [{x:g}, {y:g}, {w:g}, {h:g}] of {frame.name} lies outside its {width}x{height} pixels "
-                          "(boxes are [x_min, y_min, width, height] in the image's pixels)")
 
 
 def _scaled(box: HandBox, scale: float) -> HandBox:
@@ -210,7 +201,7 @@ class Predictor:
         size = self.net.config.input_size
         cut = []
         for box in boxes:
-            _check_box(box, frame)
+            check_box(box, frame.image.shape[1], frame.image.shape[0], frame.name)
             side = box.side or self.settings.side
             pixels, A = _cut(frame, _scaled(box, self.settings.box_scale), side, size, self.convention)
             K, assumed = _intrinsics(box, self.settings, frame)
@@ -241,7 +232,7 @@ def predict(model: str | Path, inputs: Sequence[str | Path], out: str | Path, se
     """
     settings = settings or Settings(**options)
     out = Path(out)
-    sources = find_sources(inputs)
+    sources = checked_sources(inputs, settings.boxes)
     predictor = Predictor(model, settings)
     boxes = _Boxes(settings)
     out.mkdir(parents=True, exist_ok=True)
@@ -249,6 +240,9 @@ def predict(model: str | Path, inputs: Sequence[str | Path], out: str | Path, se
     if predictor.bone_mm is None and settings.root_depth_mm is None:
         report.notes.append("no bone length recorded in this checkpoint: 3D left out (give --bone-mm, or --K and "
                             "--root-depth-mm)")
+    if settings.root_depth_mm is not None and settings.K is None:
+        report.notes.append("--root-depth-mm without --K: camera_mm is written only for hands whose box gives a K "
+                            "(give --K fx,fy,cx,cy for the rest)")
     pending: list[tuple[Frame, list[HandBox], str, list]] = []
     order: list[Path] = []
     with tqdm(desc="predicting", unit="frame", disable=not settings.show_progress) as bar:

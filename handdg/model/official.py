@@ -12,6 +12,7 @@ that needs more than tensors and containers is refused, never loaded another way
 from __future__ import annotations
 
 import pickle
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import torch
 
 from handdg.errors import HanddgError
 from handdg.files import sha256
+from handdg.load_errors import load_failure
 from handdg.model.network import HandPoseNet, ModelConfig
 from handdg.run import runs
 from handdg.run.config import AUGMENT_PRESETS, TrainConfig
@@ -97,14 +99,14 @@ def read_official(path: str | Path) -> tuple[dict[str, torch.Tensor], int | None
     if not path.is_file():
         raise HanddgError(f"official checkpoint not found: {path} (the authors' snapshot_45.pth.tar)")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns of pickle protocols it did not write; the file decides
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        reason = str(exc).strip().splitlines()[0][:200]
-        raise HanddgError(f"{path} holds more than tensors ({reason}); refused: unpickling a .pth.tar can run "
-                          "code, and handdg reads weights only. Re-save its state dict from a trusted session") from None
+        raise HanddgError(f"{path} holds more than tensors ({load_failure(exc)}); handdg reads weights only: "
+                          "re-save its state dict from a trusted session") from None
     except Exception as exc:  # noqa: BLE001 - torch reports corrupt files as RuntimeError, EOFError, zip errors...
-        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise HanddgError(f"cannot read {path} as a torch checkpoint ({reason}): give the authors' "
+        raise HanddgError(f"cannot read {path} as a torch checkpoint ({load_failure(exc)}): give the authors' "
                           "snapshot_45.pth.tar") from None
     if not isinstance(payload, dict):
         raise HanddgError(f"{path} holds a {type(payload).__name__}, not a checkpoint dict with a 'network' state dict")

@@ -16,8 +16,9 @@ from typing import Any
 
 from handdg import saved
 from handdg.errors import HanddgError
+from handdg.run.init_network import check_init
 from handdg.run.options import (AUGMENT_PRESETS, AUGMENTATIONS, BRANCH2_MODES, LAYOUTS, LR_SCHEDULES,  # noqa: F401
-                                  MEMORY_FORMATS, OPTIONS, PRECISIONS, PRESETS, ROTATIONS, TARGET_RATIOS,
+                                  MEMORY_FORMATS, OPTION, OPTIONS, PRECISIONS, PRESETS, ROTATIONS, TARGET_RATIOS,
                                   parse_augment)
 
 RECIPE = 4
@@ -121,6 +122,16 @@ class TrainConfig:
                               "takes each sample's negative from another sample of the batch; use --batch-size 2 "
                               "or more (or --branch2 none)")
         self.mixing_ratio()
+        return self
+
+    def check_inputs(self) -> "TrainConfig":
+        """Raise HanddgError naming the first input a new run reads that is not there (--data, --store, --val-data),
+        or an --init checkpoint of another network: file checks made before torch loads."""
+        for name, what in (("data", "dataset root"), ("store", "feature store"), ("val_data", "dataset root")):
+            value = getattr(self, name)
+            if value and not Path(value).exists():
+                raise HanddgError(f"{OPTION[name].flag} {value}: {what} not found (check the path)")
+        check_init(self)
         return self
 
     def to_dict(self) -> dict[str, Any]:

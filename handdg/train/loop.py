@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from handdg.device import allocator, distributed
-from handdg.device.compile import compiled
+from handdg.device.compile import compiled, require_toolchain
 from handdg.device.precision import Precision
 from handdg.errors import HanddgError
 from handdg.evaluation.reference import mean_pose
@@ -111,9 +111,13 @@ def train(config: TrainConfig, resume: bool = False, timer: StepTimer | None = N
     What a run settles at its start (where augmentation runs, precision, the validation set) is settled on its
     own copy of `config`, which config.json records; the caller's `config` is left as it was."""
     config = dataclasses.replace(config).validate()
+    if not resume:
+        config.check_inputs()
     allocator.keep_freed_memory()
     ctx = distributed.start(config.device)
     try:
+        if config.compile:
+            require_toolchain(ctx.device)
         return _train(config, resume, ctx, timer)
     finally:
         distributed.stop()
