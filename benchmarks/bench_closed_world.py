@@ -238,7 +238,7 @@ def _gap(row) -> str:
 
 
 def _table(results, arms: list[str]) -> list[list[str]]:
-    from handdg.analysis.closed_world import find
+    from closed_world_stats import find
 
     table = []
     for arm in arms:
@@ -254,7 +254,7 @@ def _table(results, arms: list[str]) -> list[list[str]]:
 
 def _claims(results, limit: str) -> list[Claim]:
     """The issue's bar: the text arm closes ≥ 50 % of the gap on each target and beats baseline and control."""
-    from handdg.analysis.closed_world import find, judge
+    from closed_world_stats import find, judge
 
     claims = []
     for dataset in DATASETS[1:]:
@@ -289,7 +289,7 @@ def main() -> None:
     start = time.perf_counter()
     if not args.report_only:
         _train_missing(args, work, ledger_path, lambda line: print(line, file=sys.stderr, flush=True))
-    from handdg.analysis.closed_world import figure, summarise, verdict
+    from closed_world_stats import figure, summarise, verdict
     from handdg.analysis.figure import FigureContext
 
     epe, skill, hours, arms = _scores(read_ledger(ledger_path), args)

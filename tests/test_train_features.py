@@ -1,4 +1,6 @@
 import json
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -99,7 +101,8 @@ def test_online_clip_encodes_fewer_prompts_only_when_asked_and_says_so(monkeypat
 
 
 def test_probe_measures_branch2_and_a_zero_weight_contrastive_loss_sends_no_gradient(stored, tmp_path):
-    from handdg.train.probe import probe
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from branch2_probe import probe
 
     root, store_path = stored
     base = loop.train(tiny_config(root, tmp_path / "base", branch2="none", steps=1))

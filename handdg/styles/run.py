@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from handdg.files import write_json_atomic
-from handdg.styles.build import BankSettings, build_bank
+from handdg.styles.build import BankSettings, build_bank, source_images
 from handdg.styles.optimise import OptimiseSettings
+from handdg.styles.sheet import SHEET, contact_sheet
 
 SUMMARY = "summary.json"
 
@@ -34,6 +35,8 @@ def run_styles(root: Path | str, layout: str, split: str, out: Path | str, famil
     if len(done_chunks(path, spec)) < spec.chunks:
         return None
     loaded = StyleBank.open(path)
+    images, masks, _ = source_images(dataset, settings, encoder.image_size)
+    contact_sheet(loaded, images[:6], None if masks is None else masks[:6], Path(path) / SHEET)
     summary = {"kind": spec.kind, "family": spec.family, **loaded.summary(), "path": str(Path(path) / SUMMARY)}
     write_json_atomic(Path(path) / SUMMARY, {**summary, "clip": spec.clip, "settings": spec.settings})
     return summary
