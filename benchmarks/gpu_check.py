@@ -114,6 +114,22 @@ def featurize(root: Path, work: Path, args: argparse.Namespace) -> tuple[Path, d
                    "clip_dim": encoder.embed_dim, "encoder": encoder}
 
 
+def styles(root: Path, work: Path, args: argparse.Namespace) -> dict:
+    """Fit a regions style bank for the first prompts with the run's CLIP (random weights; the command's defaults
+    on a GPU): seconds per prompt, and what the paper's 3,920 would take."""
+    from handdg.prompts import COUNT, all_prompts
+    from handdg.styles.run import run_styles
+
+    count = 2 if args.quick else 256
+    settings = {"images": 2, "candidates": 4, "steps": 1} if args.quick else {}
+    start = time.perf_counter()
+    run_styles(root, "freihand", "train", work / "styles", model=args.clip_model, weights="random",
+               device=args.device, progress=False, texts=list(all_prompts()[:count]), sheet=False, **settings)
+    seconds = time.perf_counter() - start
+    return {"model": args.clip_model, "prompts": count, "seconds": seconds, "s_per_prompt": seconds / count,
+            "minutes_for_all": seconds / count * COUNT / 60, "settings": settings or "defaults"}
+
+
 def base_config(root: Path, store: Path, args: argparse.Namespace, **changes):
     """The training run every train stage starts from: cached IE+TE features, the chosen preset."""
     from handdg.run.config import TrainConfig
@@ -219,6 +235,9 @@ def table_rows(r: dict) -> list[list[object]]:
                  ["train", f"{where} fraction of bf16 peak", t["fraction_of_peak"], ""],
                  ["train", f"{where} step: data wait / rest", f"{1e3 * t['data_wait_s']:.1f} / {1e3 * t['compute_s']:.1f}", "ms"],
                  ["train", f"{where} FreiHAND epoch", t["epoch_minutes"], "min"]]
+    st = r["styles"]
+    rows += [["styles", f"{st['model']} regions bank, {st['prompts']} prompts", st["s_per_prompt"], "s/prompt"],
+             ["styles", "the paper's 3,920 prompts at that rate", st["minutes_for_all"], "min"]]
     d = r["ddp"]
     rows.append(["ddp", f"torchrun 1 process, {d['backend']}: {'ok' if d['ok'] else 'FAILED'}", d["seconds"], "s"])
     e = r["eval"]
@@ -242,6 +261,7 @@ def run(args: argparse.Namespace) -> dict:
         root, result["synth_s"] = clock("synth", synth, work, args.unique)
         store, result["featurize"] = clock("featurize", featurize, root, work, args)
         encoder = result["featurize"].pop("encoder")
+        result["styles"] = clock("styles", styles, root, work, args)
         flops = clock("flops", flops_per_image, base_config(root, store, args), encoder, encoder.embed_dim)
         del encoder
         variants = [("fp32", False), ("bf16", False)]

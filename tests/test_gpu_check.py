@@ -28,7 +28,8 @@ def test_the_gpu_check_runs_every_stage_at_toy_size_on_cpu(tmp_path, capsys):
     assert details["ddp"]["ok"] and details["ddp"]["backend"] == "gloo" and details["ddp"]["world_size"] == 1
     assert details["eval"]["precision"] == "fp32" and details["eval"]["count"] >= 1
     assert details["retrieval"]["faiss_gpu"] is False and details["retrieval"]["same_as_cpu"] is True
-    assert set(details["stage_s"]) == {"synth", "featurize", "flops", "train fp32", "train bf16", "ddp", "eval",
-                                       "retrieval"}
+    assert set(details["stage_s"]) == {"synth", "featurize", "styles", "flops", "train fp32", "train bf16", "ddp",
+                                       "eval", "retrieval"}
+    assert details["styles"]["prompts"] == 2 and details["styles"]["s_per_prompt"] > 0
     last = capsys.readouterr().out.rstrip().splitlines()
-    assert last[-1].startswith("retrieval") and any(line.startswith("gpu_check (") for line in last[-20:])
+    assert last[-1].startswith("retrieval") and any(line.startswith("gpu_check (") for line in last[-24:])

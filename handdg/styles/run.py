@@ -16,9 +16,9 @@ def run_styles(root: Path | str, layout: str, split: str, out: Path | str, famil
                like: Path | str | None = None, model: str = "ViT-B-32", weights: str = "openai", images: int = 8,
                candidates: int = 256, steps: int = 30, lr: float = 0.05, neutral: str | None = None, seed: int = 0,
                device: str = "auto", shard: str | None = None, progress: bool = True,
-               texts: list[str] | None = None) -> dict | None:
+               texts: list[str] | None = None, sheet: bool = True) -> dict | None:
     """Build (or finish) a style bank of `texts` (default: the paper's 3,920 prompts); returns its summary (also
-    OUT/summary.json) once complete, else None."""
+    OUT/summary.json, with the contact sheet OUT/sheet.png unless `sheet` is false) once complete, else None."""
     from handdg.data import open_dataset
     from handdg.featurize.clip import load_clip
     from handdg.featurize.sharding import resolve_shard
@@ -35,8 +35,9 @@ def run_styles(root: Path | str, layout: str, split: str, out: Path | str, famil
     if len(done_chunks(path, spec)) < spec.chunks:
         return None
     loaded = StyleBank.open(path)
-    images, masks, _ = source_images(dataset, settings, encoder.image_size)
-    contact_sheet(loaded, images[:6], None if masks is None else masks[:6], Path(path) / SHEET)
+    if sheet:
+        images, masks, _ = source_images(dataset, settings, encoder.image_size)
+        contact_sheet(loaded, images[:6], None if masks is None else masks[:6], Path(path) / SHEET)
     summary = {"kind": spec.kind, "family": spec.family, **loaded.summary(), "path": str(Path(path) / SUMMARY)}
     write_json_atomic(Path(path) / SUMMARY, {**summary, "clip": spec.clip, "settings": spec.settings})
     return summary
