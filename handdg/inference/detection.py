@@ -89,6 +89,7 @@ class HandDetector:
                 calculator_params={"palmdetectioncpu__TensorsToDetectionsCalculator.min_score_thresh": min_score,
                                    "handlandmarkcpu__ThresholdingCalculator.threshold": min_score},
                 outputs=["multi_hand_landmarks", "multi_handedness", "palm_detections"])
+            self._graph.process(np.zeros((64, 64, 3), np.uint8))  # its models load (and log) before this returns
 
     def __call__(self, image: np.ndarray) -> list[Detection]:
         """Every hand in an (H, W, 3) uint8 RGB image, most confident first."""
