@@ -20,7 +20,7 @@ from handdg.inference.decode import Hand
 from handdg.inference.detection import Detection, HandDetector, installed
 from handdg.inference.predictor import predict
 from handdg.inference.sources import write_video
-from handdg.inference.tracking import OneEuro
+from handdg.inference.tracking import OneEuro, Tracker
 from test_predict import _model
 
 needs_detector = pytest.mark.skipif(not installed(), reason="the detect extra (pip install 'handdg[detect]')")
@@ -171,6 +171,18 @@ def test_a_lost_hand_or_the_timer_detects_again(model, tmp_path: Path, monkeypat
     origin = [found[f"{i:06d}.json"]["hands"][0]["box_from"] for i in range(8)]
     detected = [i for i, o in enumerate(origin) if o == "detector"]
     assert detected == [0, 3, 7]  # first frame; after frame 2's low confidence; 4 frames after frame 3
+
+
+def test_a_hand_that_left_the_frame_is_detected_again_not_cut() -> None:
+    truth = _truth(FREIHAND_RIGHT)
+    calls = []
+    tracker = Tracker(lambda image: calls.append(1) or [Detection("right", 0.9, 0.9, truth)], 1.5, 0, 0.3)
+    image = np.zeros((224, 224, 3), np.uint8)
+    first = tracker.hands(image)
+    tracker.update(first, [Hand(truth + [100.0, 0.0], np.full(21, 0.9), None, None, None)])
+    assert tracker.hands(image)[0].origin == "previous frame" and len(calls) == 1
+    tracker.update(first, [Hand(truth + [400.0, 0.0], np.full(21, 0.9), None, None, None)])  # gone right
+    assert tracker.hands(image)[0].origin == "detector" and len(calls) == 2
 
 
 def test_one_euro_steadies_a_still_signal_and_follows_a_moving_one() -> None:

@@ -59,11 +59,17 @@ class BoxTable:
                           "file name (a video frame as name.mp4#000120)")
 
 
+def overlaps(xywh: tuple[float, float, float, float], width: int, height: int) -> bool:
+    """Whether a box overlaps a width x height image (a hand that left the frame does not)."""
+    x, y, w, h = xywh
+    return x < width and y < height and x + w > 0 and y + h > 0
+
+
 def check_box(box: HandBox, frame: Frame) -> None:
     """A box must overlap its image."""
     height, width = frame.image.shape[:2]
     x, y, w, h = box.xywh
-    if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+    if not overlaps(box.xywh, width, height):
         raise HanddgError(f"box [{x:g}, {y:g}, {w:g}, {h:g}] of {frame.name} lies outside its {width}x{height} pixels "
                           "(boxes are [x_min, y_min, width, height] in the image's pixels)")
 

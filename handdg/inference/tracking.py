@@ -1,6 +1,7 @@
 """Following hands through a video: detect on the first frame, then cut each frame's hands from the box of the
-previous frame's joints, and detect again every `redetect` frames or as soon as a hand's mean heatmap
-confidence falls below `redetect_below` (the hand was lost, or a new one may have come in).
+previous frame's joints, and detect again every `redetect` frames, as soon as a hand's mean heatmap
+confidence falls below `redetect_below` (the hand was lost, or a new one may have come in), or when its box
+has left the image.
 
 Optional smoothing of the 2D joints over time: the One-Euro filter (Casiez, Roussel and Vogel, CHI 2012), a
 low-pass whose cut-off rises with speed, so a still hand stops jittering and a fast one does not lag.
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from handdg.inference.boxes import Found, joint_box
+from handdg.inference.boxes import Found, joint_box, overlaps
 from handdg.inference.decode import Hand
 from handdg.inference.detection import Detection
 
@@ -71,11 +72,14 @@ class Tracker:
 
     def hands(self, image: np.ndarray) -> list[Found]:
         """This frame's hands: detected when due, else the boxes of the previous frame's joints."""
+        height, width = image.shape[:2]
+        boxes = [Found(joint_box(t.uv, self.crop_scale, t.side), PREVIOUS_FRAME) for t in self.tracks]
         due = (not self.tracks or (self.redetect and self.since_detection >= self.redetect)
-               or min(t.confidence for t in self.tracks) < self.redetect_below)
+               or min(t.confidence for t in self.tracks) < self.redetect_below
+               or not all(overlaps(f.box.xywh, width, height) for f in boxes))
         if not due:
             self.since_detection += 1
-            return [Found(joint_box(t.uv, self.crop_scale, t.side), PREVIOUS_FRAME) for t in self.tracks]
+            return boxes
         self.since_detection = 1
         self.detections += 1
         found = [d.found(self.crop_scale) for d in self.detect(image)]
