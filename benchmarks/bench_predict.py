@@ -180,7 +180,7 @@ def speed(model: Path, images: list[Path], video: Path, truth: np.ndarray, work:
             "images, whole image (no detector)": ([*images], {"detect": "none"}),
             "video, detect every frame": ([video], {"detect": "mediapipe", "redetect": 1}),
             "video, tracked (detect once)": ([video], {"detect": "mediapipe", "redetect": 0, "redetect_below": 0.0}),
-            "video, tracked (--redetect 30, below 0.3)": ([video], {"detect": "mediapipe"}),
+            "video, tracked (defaults: --redetect 30, below 0.5)": ([video], {"detect": "mediapipe"}),
             "video, whole frame (no detector)": ([video], {"detect": "none"})}
     found: dict[str, dict] = {}
     try:
@@ -261,7 +261,7 @@ def main() -> None:
     hands = sum(r["hands"] for r in rows.values())
     found = sum(r["found"] for r in rows.values())
     paired = {k: np.concatenate([r[k] for r in rows.values() if r[k]]) for k in ("detected_px", "true_box_px", "mediapipe_px")}
-    images, tracked, every = (speeds["images, detected"], speeds["video, tracked (--redetect 30, below 0.3)"],
+    images, tracked, every = (speeds["images, detected"], speeds["video, tracked (defaults: --redetect 30, below 0.5)"],
                               speeds["video, detect every frame"])
     claims = [
         Claim("P1", "predict: detector recall, hands with every joint inside a detected box (all images)", found / hands,

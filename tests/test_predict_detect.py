@@ -185,6 +185,22 @@ def test_a_hand_that_left_the_frame_is_detected_again_not_cut() -> None:
     assert tracker.hands(image)[0].origin == "detector" and len(calls) == 2
 
 
+def test_the_confidence_that_calls_for_detection_is_relative_to_the_detected_frame() -> None:
+    truth = _truth(FREIHAND_RIGHT)
+    calls = []
+    tracker = Tracker(lambda image: calls.append(1) or [Detection("right", 0.9, 0.9, truth)], 1.5, 0, 0.5)
+    image = np.zeros((224, 224, 3), np.uint8)
+
+    def frame(confidence: float) -> str:
+        found = tracker.hands(image)
+        tracker.update(found, [Hand(truth.copy(), np.full(21, confidence), None, None, None)])
+        return found[0].origin
+
+    # a checkpoint that is never sure (0.15) is followed; a fall to under half of that is a lost hand
+    assert [frame(c) for c in (0.15, 0.14, 0.12, 0.05, 0.15)] == ["detector"] + ["previous frame"] * 3 + ["detector"]
+    assert len(calls) == 2
+
+
 def test_one_euro_steadies_a_still_signal_and_follows_a_moving_one() -> None:
     rng = np.random.default_rng(0)
     still = 100.0 + rng.normal(0.0, 2.0, (60, 21, 2))

@@ -48,8 +48,9 @@ class _Intrinsics(click.ParamType):
 @click.option("--redetect", type=click.IntRange(min=0), default=30, show_default=True,
               help="Videos: run the detector every N predicted frames (0: only when a hand is lost); in between "
                    "each hand's box comes from its joints in the previous frame.")
-@click.option("--redetect-below", type=click.FloatRange(0.0, 1.0), default=0.3, show_default=True,
-              help="Videos: detect again as soon as a hand's mean joint confidence falls below this.")
+@click.option("--redetect-below", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
+              help="Videos: detect again as soon as a hand's mean joint confidence falls below this fraction of "
+                   "what it was in the frame where the hand was detected.")
 @click.option("--smooth", is_flag=True,
               help="Videos: smooth the 2D joints over time (One-Euro filter: steady when still, no lag when fast).")
 @click.option("--K", "intrinsics", type=_Intrinsics(), default=None,

@@ -20,7 +20,7 @@ class Settings:
     box_scale: float = 1.0
     every: int = 1
     redetect: int = 30
-    redetect_below: float = 0.3
+    redetect_below: float = 0.5
     smooth: bool = False
     K: tuple[float, float, float, float] | None = None
     root_depth_mm: float | None = None

@@ -1,7 +1,8 @@
 """Following hands through a video: detect on the first frame, then cut each frame's hands from the box of the
 previous frame's joints, and detect again every `redetect` frames, as soon as a hand's mean heatmap
-confidence falls below `redetect_below` (the hand was lost, or a new one may have come in), or when its box
-has left the image.
+confidence falls below `redetect_below` times what it was in the frame it was detected in (the hand was lost,
+or a new one may have come in; relative, as the confidence a checkpoint reaches varies with the checkpoint and
+the images), or when its box has left the image.
 
 Optional smoothing of the 2D joints over time: the One-Euro filter (Casiez, Roussel and Vogel, CHI 2012), a
 low-pass whose cut-off rises with speed, so a still hand stops jittering and a fast one does not lag.
@@ -50,11 +51,12 @@ class OneEuro:
 
 @dataclass
 class _Track:
-    """A hand followed: its side, last joints and their mean confidence."""
+    """A hand followed: its side, last joints, their mean confidence, and that confidence when it was detected."""
 
     side: str
     uv: np.ndarray
     confidence: float
+    detected_confidence: float
 
 
 class Tracker:
@@ -68,20 +70,18 @@ class Tracker:
         self.tracks: list[_Track] = []
         self.since_detection = 0
         self.filters: dict[str, OneEuro] = {}
-        self.detections = 0
 
     def hands(self, image: np.ndarray) -> list[Found]:
         """This frame's hands: detected when due, else the boxes of the previous frame's joints."""
         height, width = image.shape[:2]
         boxes = [Found(joint_box(t.uv, self.crop_scale, t.side), PREVIOUS_FRAME) for t in self.tracks]
         due = (not self.tracks or (self.redetect and self.since_detection >= self.redetect)
-               or min(t.confidence for t in self.tracks) < self.redetect_below
+               or any(t.confidence < self.redetect_below * t.detected_confidence for t in self.tracks)
                or not all(overlaps(f.box.xywh, width, height) for f in boxes))
         if not due:
             self.since_detection += 1
             return boxes
         self.since_detection = 1
-        self.detections += 1
         found = [d.found(self.crop_scale) for d in self.detect(image)]
         if {f.box.side for f in found} != set(self.filters):
             self.filters = {}
@@ -89,8 +89,12 @@ class Tracker:
 
     def update(self, found: list[Found], hands: list[Hand]) -> None:
         """Follow this frame's predicted hands into the next frame; smooth their 2D joints when asked (in place)."""
-        self.tracks = [_Track(f.box.side or "right", hand.uv.copy(), float(np.mean(hand.confidence)))
-                       for f, hand in zip(found, hands)]
+        previous = self.tracks if found and found[0].origin == PREVIOUS_FRAME else [None] * len(found)
+        self.tracks = []
+        for f, hand, before in zip(found, hands, previous):
+            confidence = float(np.mean(hand.confidence))
+            detected = confidence if before is None else before.detected_confidence
+            self.tracks.append(_Track(f.box.side or "right", hand.uv.copy(), confidence, detected))
         if self.smooth_rate is None:
             return
         for track, hand in zip(self.tracks, hands):
