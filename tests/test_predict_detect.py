@@ -162,6 +162,17 @@ def test_tracking_keeps_the_box_on_a_moving_hand(model, tmp_path: Path, monkeypa
 
 
 @needs_detector
+def test_smoothing_lags_a_moving_hand_by_less_than_a_frame(model, tmp_path: Path, monkeypatch) -> None:
+    video, truth = _moving_hand(tmp_path, 10)
+    _oracle(truth, [0.9] * 10, monkeypatch)
+    found = _predict(model, [video], tmp_path / "out", redetect=0, overlay=False, smooth=True)
+    uv = np.array([[j["uv"] for j in found[f"{i:06d}.json"]["hands"][0]["joints"]] for i in range(10)])
+    np.testing.assert_allclose(uv[0], truth[0], atol=0.01)  # the first frame is taken as it is
+    behind = np.linalg.norm(uv[9] - truth[9], axis=1)
+    assert (behind > 1.0).all() and (behind < np.linalg.norm(STEP)).all()
+
+
+@needs_detector
 def test_a_lost_hand_or_the_timer_detects_again(model, tmp_path: Path, monkeypatch) -> None:
     video, truth = _moving_hand(tmp_path, 8)
     _oracle(truth, [0.9, 0.9, 0.1, 0.9, 0.9, 0.9, 0.9, 0.9], monkeypatch)
