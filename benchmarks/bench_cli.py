@@ -28,7 +28,7 @@ from harness import REPO, Claim, parse_args, print_table, write_result
 HEAVY = ("torch", "torchvision", "open_clip", "faiss", "zarr", "scipy", "PIL", "numpy")
 """Libraries whose import the table reports (top-level module names)."""
 TARGET_S = 1.0
-"""Issue 22: each of these paths should finish "in well under a second"."""
+"""Each of these paths should finish in well under a second."""
 
 
 def _options(ap: argparse.ArgumentParser) -> None:

@@ -2,7 +2,7 @@
 
 Each layout is generated end to end (render, composite, encode, write files and annotations)
 into a temporary folder with 1 and with 2 worker processes, alternating, and the images it
-wrote are counted. The target is the issue's "thousands of images per minute on 2 cores"
+wrote are counted. The target is thousands of images per minute on 2 cores
 (2,000 / min = 33.3 img/s) for the FreiHAND layout; RHD and STB (640x480, three cameras per
 frame) are reported. CPU time (this process + worker processes) is measured too: images per
 CPU-second x 120 is what 2 otherwise idle cores would give, whatever else shares the machine now.

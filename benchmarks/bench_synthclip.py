@@ -1,4 +1,4 @@
-"""Issue 14: does the built-in synthetic CLIP mean something? Measured on held-out synthetic images.
+"""Does the built-in synthetic CLIP mean something? Measured on held-out synthetic images.
 
 Renders a broad-look caption set from a seed the checkpoint was not trained on (training
 uses seed 0; this uses --seed, default 1000), encodes it with the CLIP under test and with
@@ -9,7 +9,7 @@ random weights of the same model (chance level), and reports:
 - retrieval precision@10 of "a photo of <hand colour> hand with <word> background", averaged over
   every hand colour x word query with >= 10 matching held-out images.
 
-Targets (issue 14): hand colour accuracy >= 0.8, precision@10 >= 0.8.
+Targets: hand colour accuracy >= 0.8, precision@10 >= 0.8.
 
 Usage: python benchmarks/bench_synthclip.py [--quick] [--threads N] [--poses 800] [--seed 1000]
        [--clip-model handdg-synth] [--clip-weights builtin]

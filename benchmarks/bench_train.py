@@ -12,8 +12,8 @@ Each variant trains for a few steps; a StepClock (a torch optimiser post-step ho
 to the loop) stamps every optimiser step, and the time per step is the median interval between
 consecutive steps: data, CLIP features, forward, backward and update of one whole step, without
 setup (dataset, model, store, run directory) or the first step's warm-up. The online mode also encodes the 3,920 prompts once at start; that one-time cost is claim 4's
-subject, so here it encodes only the first 256 (`train(..., prompt_limit=256)`; draws then come from
-those; a step costs the same).
+subject, so here it encodes only the first 256 (`first_prompts`, through handdg.inputs.clip_input's
+`prompt_texts` hook; draws then come from those; a step costs the same).
 
 Per epoch of FreiHAND (130,240 images) = steps per epoch × time per step. The GPU figure is
 from FLOP counts (torch's FlopCounterMode): (training FLOPs + CLIP FLOPs) / training FLOPs
@@ -28,6 +28,8 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -55,13 +57,25 @@ def _options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--unique", type=int, default=16, help="synthetic FreiHAND samples (x4 images)")
 
 
+@contextmanager
+def first_prompts(count: int | None) -> Iterator[None]:
+    """Online CLIP encodes only the first `count` prompts (None: all) at a run's start, inside the block."""
+    from handdg.inputs import clip_input
+
+    everything = clip_input.prompt_texts
+    clip_input.prompt_texts = lambda: everything()[:count]
+    try:
+        yield
+    finally:
+        clip_input.prompt_texts = everything
+
+
 def step_time(config, variant: str) -> float:
-    """Median seconds per step of one `train()` of `config` (online runs encode only ONLINE_PROMPTS prompts:
-    `train`'s `prompt_limit`)."""
+    """Median seconds per step of one `train()` of `config` (online runs encode only ONLINE_PROMPTS prompts)."""
     from handdg.train.loop import train
 
-    with StepClock() as clock:
-        train(config, prompt_limit=ONLINE_PROMPTS if variant == "online" else None)
+    with StepClock() as clock, first_prompts(ONLINE_PROMPTS if variant == "online" else None):
+        train(config)
     return clock.step_seconds()
 
 

@@ -126,6 +126,7 @@ def base_config(root: Path, store: Path, args: argparse.Namespace, **changes):
 def train(root: Path, store: Path, work: Path, precision: str, args: argparse.Namespace, flops: float,
           compile: bool = False) -> dict:
     """One training run: median step time after warm-up, split into data wait and the rest (the loop's StepTimer)."""
+    from handdg.run import runs
     from handdg.train import loop
     from handdg.train.timing import StepTimer
 
@@ -138,7 +139,8 @@ def train(root: Path, store: Path, work: Path, precision: str, args: argparse.Na
     summary = timer.summary()
     step_s, wait_s = summary["step_s"], summary["wait_s"]
     samples_s = args.batch / step_s
-    return {"precision": config.precision, "memory_format": config.memory_format, "workers": config.workers,
+    ran = runs.read_run(work / name)[0]  # what the run settled on (precision and layout resolved for the device)
+    return {"precision": ran.precision, "memory_format": ran.memory_format, "workers": ran.workers,
             "compile": compile,
             "step_s": step_s, "data_wait_s": wait_s, "compute_s": max(0.0, step_s - wait_s),
             "samples_per_s": samples_s, "flops_per_sample": flops,

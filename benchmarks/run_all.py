@@ -30,7 +30,7 @@ END = "<!-- performance:end -->"
 COMMAND = "python benchmarks/run_all.py"
 PAGE = REPO / "docs" / "performance.md"
 """The page whose marked section a full run regenerates (never README.md)."""
-ISSUE_ORDER = ("featurize", "clip_bound", "train", "retrieval", "store_io", "scaling")
+CLAIM_ORDER = ("featurize", "clip_bound", "train", "retrieval", "store_io", "scaling")
 """The speed claims 1-7 in their order (docs/performance.md); other bench_*.py scripts run after them, by name."""
 
 
@@ -43,9 +43,9 @@ LONG = ("learning", "lifting", "closed_world", "levers", "predict")
 
 
 def scripts(only: str | None) -> list[Path]:
-    """The bench_*.py scripts to run, issue order first; `only` filters by name without `bench_`
+    """The bench_*.py scripts to run, the claims' order first; `only` filters by name without `bench_`
     (the learning-quality benchmarks, which train for 5-60 minutes each, run only when named)."""
-    rank = {name: i for i, name in enumerate(ISSUE_ORDER)}
+    rank = {name: i for i, name in enumerate(CLAIM_ORDER)}
     found = sorted(HERE.glob("bench_*.py"), key=lambda p: (rank.get(_name(p), len(rank)), p.name))
     if only is None:
         return [p for p in found if _name(p) not in LONG]

@@ -40,6 +40,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "retrieve": ("handdg.commands.analysis:retrieve",
                  "Rank a store's images by cosine similarity to a text, image or mixed query (paper Fig."),
     "store": ("handdg.commands.store:store", "Inspect and check feature stores made by `handdg featurize`."),
+    "styles": ("handdg.commands.styles:styles",
+               "Fit, with frozen CLIP, one colour style per prompt of the paper's 3,920 and store them in --out."),
     "synth": ("handdg.commands.synth:synth",
               "Write a synthetic hand dataset into OUT in LAYOUT's real on-disk layout."),
     "synth-sheet": ("handdg.commands.synth:synth_sheet",

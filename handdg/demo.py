@@ -37,7 +37,7 @@ QUERY_PROMPT = prompts.PromptParts(head=5, hand_colour=1, hand=0, colour=11, bac
 
 @dataclass(frozen=True)
 class DemoSettings:
-    """Sizes of the demo: ~10 minutes on a 2-core CPU, most of it training (two runs of `steps`)."""
+    """Sizes of the demo: most of its time is training (two runs of `steps`; README says how long it takes)."""
 
     clip_model: str = "ViT-B-32"
     clip_weights: str | None = None  # None: 'openai' when cached locally, else the built-in handdg-synth
@@ -119,7 +119,7 @@ def run_demo(out: Path | str, settings: DemoSettings = DemoSettings(),
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     weights = choose_clip_weights(settings.clip_model, settings.clip_weights)
-    if weights == "builtin" or (weights == "random" and settings.clip_weights is None):  # handdg's own CLIP (issue 14)
+    if weights == "builtin" or (weights == "random" and settings.clip_weights is None):  # handdg's own synthetic CLIP
         settings, weights = replace(settings, clip_model="handdg-synth"), "builtin"
         say("CLIP: handdg's built-in handdg-synth, trained on captioned synthetic hands (handdg synthclip train)")
     if weights.startswith("random"):

@@ -36,8 +36,7 @@ def default_workers() -> int:
 
 def yield_to_the_model(worker_id: int) -> None:
     """A CPU run's DataLoader worker lowers its own priority (nice +WORKER_NICENESS): it then runs when the model's
-    threads wait, instead of stalling one of them at its next barrier (tiny preset on 2 cores: ~8 % more
-    samples/s, docs/performance.md)."""
+    threads wait, instead of stalling one of them at its next barrier (docs/performance.md)."""
     os.nice(WORKER_NICENESS)
 
 

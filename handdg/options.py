@@ -54,3 +54,14 @@ def describe_range(low: float | None, high: float | None, low_open: bool = False
 def check_ratio(value: float, name: str = "ratio") -> float:
     """The image weight r of a mixed feature: a finite number in [0, 1]."""
     return check_float(name, value, 0.0, 1.0)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'i/n' -> (i, n) with 0 <= i < n: `featurize --shard`, checked by the CLI before torch loads."""
+    parts = text.split("/")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise HanddgError(f"bad --shard {text!r}: write it as i/n, e.g. 0/4 for the first of four processes")
+    index, count = int(parts[0]), int(parts[1])
+    if count < 1 or index >= count:
+        raise HanddgError(f"bad --shard {text!r}: need 0 <= i < n")
+    return index, count

@@ -1,4 +1,4 @@
-"""Issue 11: every bad input, damaged store and unwritable output ends in one line naming the thing, never a
+"""Every bad input, damaged store and unwritable output ends in one line naming the thing, never a
 traceback or a silent answer. One test per class and command: exit status, a single `Error:` line, no traceback.
 """
 

@@ -121,7 +121,7 @@ def _losses(run) -> list[float]:
 def test_training_with_the_input_on_the_device_learns_resumes_exactly_and_is_timed(tmp_path) -> None:
     """`--augment-on device`: a finite loss, the same losses after an interruption (the noise field comes from
     per-sample keyed seeds), and the loop's timing hook sees every step."""
-    from handdg.train import loop
+    from handdg.train import lifecycle, loop
     from handdg.train.timing import StepTimer
     from train_helpers import tiny_config, tiny_freihand
 
@@ -131,7 +131,7 @@ def test_training_with_the_input_on_the_device_learns_resumes_exactly_and_is_tim
     timer = StepTimer(warm_up=1)
     whole = loop.train(tiny_config(data, tmp_path / "whole", **augmented), timer=timer)
     loop.train(tiny_config(data, tmp_path / "cut", **{**augmented, "steps": 3}))
-    loop.resume(tmp_path / "cut", steps=6)
+    lifecycle.resume(tmp_path / "cut", steps=6)
     losses = _losses(whole)
     assert len(losses) == 6 and all(np.isfinite(losses))
     assert _losses(tmp_path / "cut") == losses

@@ -97,31 +97,53 @@ def test_learning_reports_on_one_data_seed_and_validates_on_another(tmp_path):
     assert bench_learning._run_name("tiny", "baseline", {"seed": 3, "data_seed": 2}) == "tiny-baseline-seed3-dataseed2"
 
 
-def test_closed_world_plans_its_arms_controls_and_oracle_on_the_report_seed(tmp_path):
-    """bench_closed_world: five source arms (Table 6's normal-aug control among them) and the oracle, which is
-    the baseline trained on the target look; data from --data-seed, validation on the tuning seed's split."""
+def test_closed_world_plans_text_arms_controls_and_oracle_on_the_report_seed(tmp_path):
+    """bench_closed_world: the text arms train with their style banks, the matched control with the random bank
+    made --like the regions bank, MixStyle in the net, the oracle on the target look; data from --data-seed,
+    validation on the tuning seed's split."""
     import argparse
 
     import bench_closed_world as cw
+    from handdg.styles.bank import StyleBank
 
-    args = argparse.Namespace(source=2, targets=2, source_look="restricted-hands", target_look="unseen-hands",
-                              data_seed=1, seeds=2, steps=3, batch_size=2)
-    roots = cw._datasets(tmp_path, args, args.data_seed)
+    args = argparse.Namespace(source=2, targets=2, data_seed=1, seeds=2, steps=3, batch_size=2)
+    roots = cw._datasets(tmp_path, args)
     manifest = {k: json.loads((p / "handdg_synth.json").read_text()) for k, p in roots.items()}
     assert {k: (m["seed"], m["look"], m["layout"]) for k, m in manifest.items()} == {
         "source": (1, "restricted-hands", "freihand"), "oracle": (1, "unseen-hands", "freihand"),
         "stb": (1, "unseen-hands", "stb"), "rhd": (1, "unseen-hands", "rhd"),
         "validation": (cw.TUNING_DATA_SEED, "restricted-hands", "freihand")}
-    assert manifest["source"]["splits"] == ["train", "test"] and manifest["validation"]["splits"] == ["test"]
-    plans = cw._plans(tmp_path, roots, args, quick=True)
-    main, oracle = plans["main"], plans["oracle"]
-    assert main.variants == ["baseline", "ie", "ie-te-r0.9", "ie-te-r0.6", "baseline-normal-aug"]
-    assert sorted(cw._arm(r, "main") for r in main.runs if r.seed == 0) == sorted(cw.MAIN_ARMS)
-    assert oracle.variants == ["baseline"] and {cw._arm(r, "oracle") for r in oracle.runs} == {"oracle"}
-    configs = {cw._arm(r, name): r.config for name, p in plans.items() for r in p.runs if r.seed == 1}
-    assert configs["normal-aug"].augment == ("geometric", "jitter", "cutout", "noise", "sobel", "drop", "blur")
-    assert configs["normal-aug"].branch2 == "none" and configs["normal-aug"].store is None
-    assert configs["baseline"].augment == ("geometric", "jitter") and configs["ie-te-r0.6"].ratio == 0.6
+    configs = {}
+    for arm in cw.ARMS:
+        runs, _ = cw._plan(tmp_path, roots, args, arm, quick=True)
+        assert [r.seed for r in runs] == [0, 1]
+        configs[arm] = runs[1].config
+    assert configs["text-regions"].styles.endswith("banks-seed1/regions") and configs["text-regions"].style_share == 0.5
+    assert configs["text-global"].styles.endswith("banks-seed1/global")
+    control = StyleBank.open(configs["random-regions"].styles)
+    assert control.manifest["kind"] == "random" and control.manifest["settings"]["like"].endswith("regions")
+    assert configs["mixstyle"].feature_stats == "mixstyle" and configs["baseline"].styles is None
+    assert configs["ie-te-r0.6"].ratio == 0.6 and configs["ie-te-r0.6"].branch2 == "ie+te"
     assert Path(configs["oracle"].data) == roots["oracle"] and configs["oracle"].branch2 == "none"
     assert {Path(c.data) for a, c in configs.items() if a != "oracle"} == {roots["source"]}
     assert {c.val_data for c in configs.values()} == {str(roots["validation"])}
+
+
+def test_closed_world_reports_from_its_ledger_by_data_seed_and_budget(tmp_path):
+    """Runs recorded in the ledger (a later session's machine has no run folders) are what the report reads."""
+    import argparse
+
+    import bench_closed_world as cw
+
+    ledger = tmp_path / "ledger.jsonl"
+    args = argparse.Namespace(source=2, targets=2, data_seed=1, seeds=2, steps=3, batch_size=2)
+    rows = [{**cw._key(args, arm, seed), "epe_mm": {d: {"hand3d": base + seed, "official": 0.0} for d in cw.DATASETS},
+             "skill_ratio": {}, "train_seconds": 1800.0}
+            for arm, base in (("baseline", 50.0), ("oracle", 30.0)) for seed in (0, 1, 2)]
+    rows.append({**rows[0], "data_seed": 0, "epe_mm": {d: {"hand3d": 99.0, "official": 0.0} for d in cw.DATASETS}})
+    ledger.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    entries = cw.read_ledger(ledger)
+    assert cw._in_ledger(entries, cw._key(args, "oracle", 2)) and not cw._in_ledger(entries, cw._key(args, "mixstyle", 0))
+    epe, _, hours, arms = cw._scores(entries, args)
+    assert arms == ["baseline", "oracle"] and hours == pytest.approx(4 * 1800 / 3600)  # seeds 0-1 of data seed 1
+    assert epe[("baseline", "stb", "hand3d")] == {0: 50.0, 1: 51.0}

@@ -4,7 +4,12 @@ import math
 
 import pytest
 
-from handdg.analysis.closed_world import find, gap_closed, judge, summarise, verdict
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+from closed_world_stats import find, gap_closed, judge, summarise, verdict
 
 T975_2 = 4.302652729911275  # t quantile 0.975 with 2 degrees of freedom
 

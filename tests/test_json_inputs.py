@@ -1,4 +1,4 @@
-"""Issue 22: every JSON a handdg command reads as input is checked against what that command needs.
+"""Every JSON a handdg command reads as input is checked against what that command needs.
 
 A bad one (missing, not JSON, not an object, a field missing or of the wrong type) ends in ONE line naming
 the file and the field, exit status 2, no traceback, and nothing written.

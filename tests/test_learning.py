@@ -82,8 +82,10 @@ def test_validation_is_logged_and_drawn_beside_the_constant_pose(overfit, tmp_pa
 
     config, run = overfit
     last = read_metrics(run)[-1]
-    # the synthetic root has labelled evaluation images: they are the default validation set
-    assert config.val_data == config.data and config.val_split == "evaluation"
+    # the synthetic root has labelled evaluation images: they are the default validation set, which the run
+    # settles on its own copy of the config (config.json), leaving the caller's as given
+    saved = runs.read_run(run)[0]
+    assert saved.val_data == config.data and saved.val_split == "evaluation" and config.val_data is None
     assert last["step"] == STEPS
     # the logged validation is the eval command's hand3d EPE of the step's weights on the validation split...
     scored = evaluate(run / "last.safetensors", "freihand", config.data, split="evaluation", workers=0,

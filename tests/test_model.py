@@ -1,4 +1,4 @@
-"""The network of official-code-notes.md §a: shapes, published parameter counts, rotation, padding, Branch2."""
+"""The network of docs/official-code.md#the-network: shapes, published parameter counts, rotation, padding, Branch2."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def test_tiny_forward_shapes_with_and_without_clip(tiny: HandPoseNet) -> None:
 
 def test_paper_preset_matches_published_widths() -> None:
     counts = parameter_counts(HandPoseNet(ModelConfig.from_preset("paper", norm="none", rotation="axis-angle")))
-    # notes §a.1: PoseNet ~17.5 M, PosePrior ~1.64 M, ViewPoint ~2.24 M, Branch2 + head ~2.3 M
+    # docs/official-code.md, "Sizes": PoseNet ~17.5 M, PosePrior ~1.64 M, ViewPoint ~2.24 M, Branch2 + head ~2.3 M
     assert counts["heatmap_net"] == 17_518_847
     # BatchNorm (the default) adds a scale and a shift per channel of the 23 hidden convs: 11,264
     batch = parameter_counts(HandPoseNet(ModelConfig.from_preset("paper", rotation="axis-angle")))

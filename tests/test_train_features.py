@@ -1,4 +1,6 @@
 import json
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -80,26 +82,27 @@ def test_online_mode_runs_clip_in_the_step(stored, tmp_path):
     assert saved["clip"]["weights"] == "random:1" and saved["store"] is None
 
 
-def test_online_clip_encodes_fewer_prompts_only_when_asked_and_says_so():
-    """`train(..., prompt_limit=N)` (benchmarks timing an online step): the first N prompts, recorded in the
-    run's CLIP provenance; without it every prompt is encoded and the provenance is CLIP's own."""
+def test_online_clip_encodes_fewer_prompts_only_when_asked_and_says_so(monkeypatch):
+    """The `prompt_texts` hook (benchmarks timing an online step): the prompts it gives, recorded in the run's
+    CLIP provenance; without it every prompt is encoded and the provenance is CLIP's own."""
     from handdg import prompts
+    from handdg.inputs import clip_input
     from handdg.run.config import TrainConfig
 
     config = TrainConfig(data="unused", branch2="te", clip_mode="online", clip_model="handdg-tiny",
                          clip_weights="random:1")
     cpu = torch.device("cpu")
-    whole = loop.OnlineClip.load(config, cpu, show=False)
-    few = loop.OnlineClip.load(config, cpu, show=False, prompt_limit=5)
+    whole = clip_input.OnlineClip.load(config, cpu, show=False)
+    monkeypatch.setattr(clip_input, "prompt_texts", lambda: prompts.all_prompts()[:5])
+    few = clip_input.OnlineClip.load(config, cpu, show=False)
     assert whole.features.prompts.shape[0] == len(prompts.all_prompts()) and few.features.prompts.shape[0] == 5
     torch.testing.assert_close(few.features.prompts, whole.features.prompts[:5])
     assert few.features.provenance == {**whole.features.provenance, "prompts_encoded": 5}
-    with pytest.raises(HanddgError, match="prompt_limit must be a whole number"):
-        loop.OnlineClip.load(config, cpu, show=False, prompt_limit=0)
 
 
 def test_probe_measures_branch2_and_a_zero_weight_contrastive_loss_sends_no_gradient(stored, tmp_path):
-    from handdg.train.probe import probe
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from branch2_probe import probe
 
     root, store_path = stored
     base = loop.train(tiny_config(root, tmp_path / "base", branch2="none", steps=1))

@@ -5,7 +5,7 @@ import torch
 
 from handdg.errors import HanddgError
 from handdg.run import runs
-from handdg.train import loop
+from handdg.train import lifecycle, loop
 from train_helpers import tiny_config, tiny_freihand
 
 
@@ -37,11 +37,11 @@ def test_resume_after_an_interruption_repeats_the_uninterrupted_losses(data, tmp
     whole = loop.train(tiny_config(data, tmp_path / "whole", **augmented))
     cut = tiny_config(data, tmp_path / "cut", **{**augmented, "steps": 3})
     loop.train(cut)
-    loop.resume(tmp_path / "cut", steps=6)
+    lifecycle.resume(tmp_path / "cut", steps=6)
     assert _losses(tmp_path / "cut") == _losses(whole)
     assert len(_losses(whole)) == 6
     with pytest.raises(HanddgError, match="already finished"):
-        loop.resume(tmp_path / "cut")
+        lifecycle.resume(tmp_path / "cut")
 
 
 def test_a_non_finite_loss_stops_naming_the_step_and_keeps_the_checkpoint(data, tmp_path, monkeypatch):
@@ -62,9 +62,9 @@ def test_a_non_finite_loss_stops_naming_the_step_and_keeps_the_checkpoint(data, 
 
 
 def test_a_second_start_in_the_same_directory_is_refused(data, tmp_path):
-    loop.train(tiny_config(data, tmp_path / "run", steps=1))
+    lifecycle.start(tiny_config(data, tmp_path / "run", steps=1))
     with pytest.raises(HanddgError, match="--resume"):
-        loop.train(tiny_config(data, tmp_path / "run", steps=1))
+        lifecycle.start(tiny_config(data, tmp_path / "run", steps=1))
 
 
 def test_batch_larger_than_the_data_is_a_clear_error(data, tmp_path):

@@ -1,4 +1,4 @@
-"""Issue 22: one declaration per training option (handdg.run.options.OPTIONS), from which TrainConfig, `handdg
+"""One declaration per training option (handdg.run.options.OPTIONS), from which TrainConfig, `handdg
 train`'s options, the validation, ModelConfig's and LossConfig's defaults and the resume rules all derive."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from handdg.cli import main
 from handdg.commands.train import train as train_command
 from handdg.errors import HanddgError
 from handdg.run.config import RECIPE, TrainConfig, recipe
-from handdg.run.options import OPTION, OPTIONS, PLANNED, REPRODUCE_FLAGS, RESUMABLE, RUNTIME, SAME
+from handdg.run.options import OPTION, OPTIONS, PLANNED, REPRODUCE_FLAGS, RESUMABLE, RUNTIME
 
 
 def _cli_params(*args: str) -> dict:
@@ -66,10 +66,9 @@ def test_the_command_lines_defaults_are_trainconfigs():
 def test_every_option_has_one_resume_rule_and_the_lists_derive_from_them(runner, tmp_path):
     from handdg.reproduce.execute import DEDICATED_OPTIONS
     from handdg.reproduce.plan import FIXED_FIELDS, RUNTIME_FIELDS
-    from handdg.train import lifecycle, loop
+    from handdg.train import lifecycle
 
-    for resume in (lifecycle.resume, loop.resume):
-        assert set(inspect.signature(resume).parameters) == set(RESUMABLE)
+    assert set(inspect.signature(lifecycle.resume).parameters) == set(RESUMABLE)
     assert set(RUNTIME) <= set(PLANNED), "a runtime option is set by the reproduction plan"
     assert (FIXED_FIELDS, RUNTIME_FIELDS, DEDICATED_OPTIONS) == (PLANNED, RUNTIME, REPRODUCE_FLAGS)
     for option in OPTIONS:
@@ -172,13 +171,16 @@ def test_an_old_config_json_means_what_it_was_trained_with():
     assert before_fix.recipe == 1 and (before_fix.lr_schedule, before_fix.heat_reduction, before_fix.heat_stages,
                                        before_fix.precision) == ("constant", "mean", "last", "fp32")
     assert TrainConfig.from_dict(new) == TrainConfig(data="d", branch2="none")
-    legacy = {o.name for o in OPTIONS if o.legacy is not SAME}
-    assert legacy == {"norm", "rotation", "heat_reduction", "heat_stages", "gt_lifting", "lr_schedule", "precision", "augment_on",
-                      "memory_format"}
+    from handdg.model.network import ModelConfig
+    from handdg.saved import BUILT_BEFORE, TRAINED_BEFORE
+
+    assert set(TRAINED_BEFORE) == {"recipe", "norm", "rotation", "heat_reduction", "heat_stages", "gt_lifting",
+                                   "lr_schedule", "precision", "augment_on", "memory_format"}
+    assert set(BUILT_BEFORE) | {"lifting_divisor"} == set(ModelConfig().to_dict())
 
 
 def test_recipe_versioning_is_one_function(tmp_path):
-    assert recipe() == RECIPE and recipe(None) == 1 and recipe(2) == 2
+    assert recipe() == RECIPE and recipe(2) == 2
     assert recipe(RECIPE, resuming=tmp_path) == RECIPE
     with pytest.raises(HanddgError, match="trained with training recipe 3 .* start a new run"):
         recipe(3, resuming=tmp_path)

@@ -11,7 +11,7 @@ from handdg.device.precision import Precision, resolve_memory_format, resolve_pr
 from handdg.errors import HanddgError
 from handdg.evaluation.evaluate import evaluate
 from handdg.run import runs
-from handdg.train import loop
+from handdg.train import lifecycle, loop
 from train_helpers import tiny_config, tiny_freihand
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
@@ -77,7 +77,7 @@ def test_resume_is_exact_in_every_precision(data, tmp_path, precision):
                    lr_schedule="constant")
     whole = loop.train(tiny_config(data, tmp_path / "whole", **options))
     loop.train(tiny_config(data, tmp_path / "cut", **{**options, "steps": 2}))
-    loop.resume(tmp_path / "cut", steps=4)
+    lifecycle.resume(tmp_path / "cut", steps=4)
     assert _losses(tmp_path / "cut") == _losses(whole) and len(_losses(whole)) == 4
     state = runs.load_state(whole, 4)
     assert ("grad_scaler" in state) == (precision == "fp16")

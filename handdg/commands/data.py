@@ -51,7 +51,7 @@ def check(root: Path, layout: str, camera: str, deep: bool) -> None:
 @_CAMERA
 @click.option("--index", required=True, type=int, help="Sample position in the split (0-based; negative counts from the end).")
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object instead of a table.")
-@click.option("--overlay", type=click.Path(path_type=Path), help="Also draw the skeleton on the image and save it here (.png/.jpg).")
+@click.option("--overlay", type=click.Path(dir_okay=False, path_type=Path), help="Also draw the skeleton on the image and save it here (.png/.jpg).")
 def show(root: Path, layout: str, split: str, camera: str, index: int, as_json: bool, overlay: Path | None) -> None:
     """Print one sample as handdg reads it: side, root joint, K, xyz (mm, camera frame,
     FreiHAND joint order) and uv (pixels in the original image)."""

@@ -7,12 +7,12 @@ from pathlib import Path
 import click
 
 from handdg.stores import schema
-from handdg.commands.types import COUNT, WORKERS
+from handdg.commands.types import COUNT, WORKERS, Shard
 from handdg.stores.schema import INDEX_KINDS as KINDS
 
 
 @click.command("featurize")
-@click.argument("root", type=click.Path(path_type=Path))
+@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--layout", required=True, type=click.Choice(["freihand", "rhd", "stb", "folder"]),
               help="On-disk layout of ROOT; `folder` is any folder of images (ids = relative paths).")
 @click.option("--split", default="train", show_default=True, help="train or test (aliases training/evaluation).")
@@ -28,7 +28,7 @@ from handdg.stores.schema import INDEX_KINDS as KINDS
 @click.option("--workers", default=None, type=WORKERS,
               help="Image decoding processes (default: usable CPU cores - 1, at most 32; 0 decodes in this process).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--shard", default=None, metavar="I/N",
+@click.option("--shard", default=None, type=Shard(), metavar="I/N",
               help="Write only chunks i, i+n, ... (one process per GPU); default: torchrun's RANK/WORLD_SIZE or all.")
 @click.option("--skip-bad", is_flag=True,
               help="Record unreadable images in the store and carry on, instead of stopping at the first one.")
@@ -36,7 +36,7 @@ from handdg.stores.schema import INDEX_KINDS as KINDS
               help="Images per store chunk (the unit of resume and sharding); fixed when the store is created.")
 @click.option("--index-kind", default="flat", show_default=True, type=click.Choice(KINDS),
               help="FAISS index built when the store is complete: exact flat, or approximate ivf/hnsw.")
-@click.option("--prompts-from", default=None, type=click.Path(path_type=Path),
+@click.option("--prompts-from", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Copy the prompt features from this complete store made with the same CLIP instead of encoding them.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def featurize(root: Path, layout: str, split: str, camera: str, store: Path, clip_model: str, clip_weights: str,

@@ -8,8 +8,8 @@ import click
 
 
 @click.command("import-official")
-@click.argument("snapshot", type=click.Path(path_type=Path))
-@click.option("--out", required=True, type=click.Path(path_type=Path),
+@click.argument("snapshot", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The handdg checkpoint to write (.safetensors).")
 def import_official(snapshot: Path, out: Path) -> None:
     """Turn the authors' released snapshot_45.pth.tar into a handdg checkpoint.

@@ -30,7 +30,8 @@ class _Intrinsics(click.ParamType):
 @click.command("predict")
 @click.argument("model", type=click.Path(path_type=Path))
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for the JSON files and overlays.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the JSON files and overlays.")
 @click.option("--boxes", type=click.Path(path_type=Path), default=None,
               help='Where the hands are: JSON {"IMAGE": [{"bbox": [x, y, w, h], "side": "left|right", '
                    '"K": [fx, fy, cx, cy]}]} keyed by file name (a video frame as NAME.mp4#000120), or the '
@@ -56,7 +57,7 @@ class _Intrinsics(click.ParamType):
 @click.option("--K", "intrinsics", type=_Intrinsics(), default=None,
               help="Camera intrinsics fx,fy,cx,cy of every image (a box's own K wins); default: focal max(W, H) px.")
 @click.option("--root-depth-mm", type=POSITIVE, default=None,
-              help="Depth of the root joint; with K it gives camera-space mm (camera_mm).")
+              help="Depth of the root joint; with --K (or a box's K) it gives camera-space mm (camera_mm).")
 @click.option("--bone-mm", type=POSITIVE, default=None,
               help="Middle-finger MCP->PIP bone length that scales the 3D pose (default: the training set's mean, "
                    "recorded in the checkpoint).")
@@ -79,7 +80,9 @@ def predict(model: Path, inputs: tuple[Path, ...], out: Path, boxes: Path | None
     already done.
     """
     from handdg.errors import HanddgError
-    from handdg.inference.predictor import Settings, predict as run_predict
+    from handdg.inference.settings import Settings
+    from handdg.inference.sources import checked_sources
+    from handdg.run.header import checkpoint_header
 
     if boxes is not None and whole_image:
         raise HanddgError("give either --boxes FILE or --whole-image, not both")
@@ -89,6 +92,11 @@ def predict(model: Path, inputs: tuple[Path, ...], out: Path, boxes: Path | None
                         every=every, redetect=redetect, redetect_below=redetect_below, smooth=smooth, K=intrinsics,
                         root_depth_mm=root_depth_mm, bone_mm=bone_mm, batch_size=batch_size, device=device,
                         precision=precision, overlay=not no_overlay)
+    settings.check()  # before torch loads, as the header, inputs and boxes file: a wrong one costs no model load
+    checkpoint_header(model)
+    checked_sources(inputs, boxes)
+    from handdg.inference.predictor import predict as run_predict
+
     report = run_predict(model, inputs, out, settings)
     for note in report.notes:
         click.echo(f"note: {note}", err=True)

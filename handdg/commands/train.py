@@ -1,4 +1,4 @@
-"""`handdg train` and `handdg eval`: thin click layers over handdg.train.loop.train and
+"""`handdg train` and `handdg eval`: thin click layers over handdg.train.lifecycle (start, resume) and
 handdg.evaluation.evaluate.evaluate. Train options are generated from the declaration of every training
 option (handdg.run.options.OPTIONS): names, flags, types, defaults, help and their checks."""
 
@@ -106,7 +106,7 @@ def train(ctx: click.Context, out: Path, resume: bool, **options: Any) -> None:
         for option in OPTIONS:
             if option.path and options.get(option.name):
                 options[option.name] = str(Path(options[option.name]).resolve())
-        config = TrainConfig(out=str(out), **options).validate()  # every mistake before torch loads
+        config = TrainConfig(out=str(out), **options).validate().check_inputs()  # every mistake before torch loads
         from handdg.train import lifecycle
 
         lifecycle.start(config)
@@ -117,7 +117,8 @@ def train(ctx: click.Context, out: Path, resume: bool, **options: Any) -> None:
 @click.command("eval")
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @click.option("--dataset", "layout", required=True, type=LAYOUT, help="Test set layout.")
-@click.option("--root", required=True, type=click.Path(path_type=Path), help="Test dataset root.")
+@click.option("--root", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Test dataset root.")
 @click.option("--split", default="test", show_default=True, help="Split to evaluate.")
 @click.option("--camera", type=click.Choice(["sk", "bb", "bb_right"]), default="sk", show_default=True,
               help="STB camera: sk (RealSense colour, IFDG-like), bb / bb_right (Bumblebee left / right; "
@@ -137,11 +138,18 @@ def train(ctx: click.Context, out: Path, resume: bool, **options: Any) -> None:
               help="2.5-D models: decode as the official test code (STB depth ±65 mm, RHD back-projection before "
                    "the root shift, its box cut, RHD without its 3 skipped files) or as handdg "
                    "(default: official for an `import-official` model, handdg otherwise).")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write the result JSON here.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the result JSON here.")
 def eval_cmd(checkpoint: Path, layout: str, root: Path, split: str, camera: str, xy_from: str | None,
              batch_size: int, workers: int | None, device: str, precision: str, boxes: Path | None,
              decode_as: str | None, out: Path | None) -> None:
     """Score a checkpoint on STB, RHD or FreiHAND under both protocols (hand3d and official)."""
+    from handdg.data.boxes import read_boxes
+    from handdg.run.header import checkpoint_header
+
+    checkpoint_header(checkpoint)  # before torch loads, as the boxes file: a wrong file costs no model load
+    if boxes is not None:
+        read_boxes(boxes)
     from handdg.evaluation.evaluate import evaluate, format_table
     from handdg.run.runs import write_json
 

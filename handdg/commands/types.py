@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from handdg.options import describe_range, in_range
+from handdg.options import describe_range, in_range, parse_shard
 
 
 class FiniteFloat(click.ParamType):
@@ -29,6 +29,17 @@ class FiniteFloat(click.ParamType):
             self.fail(f"{value} is not a finite number {describe_range(self.low, self.high, self.low_open)}",
                       param, ctx)
         return number
+
+
+class Shard(click.ParamType):
+    """`--shard i/n`, checked as click reads it (before torch loads); the text itself is passed on."""
+
+    name = "i/n"
+
+    def convert(self, value, param, ctx) -> str:
+        """The text, or HanddgError saying how to write it."""
+        parse_shard(str(value))
+        return str(value)
 
 
 COUNT = click.IntRange(min=1)

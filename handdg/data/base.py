@@ -55,6 +55,10 @@ class HandDataset(Sequence[Sample]):
         """Where sample `index`'s colour image is stored."""
         raise NotImplementedError
 
+    def load_mask(self, index: int) -> np.ndarray | None:
+        """Sample `index`'s hand mask as (H, W) bool (hand pixels true), or None where the dataset ships none."""
+        return None
+
     def files(self, index: int) -> list[Path]:
         """Every file sample `index` is read from (what `handdg data check` looks for)."""
         return [self.image_path(index)]
@@ -105,6 +109,10 @@ class Selection(HandDataset):
     def image_path(self, index: int) -> Path:
         """The base dataset's image of the selected sample."""
         return self.base.image_path(self.indices[self.position(index)])
+
+    def load_mask(self, index: int) -> np.ndarray | None:
+        """The base dataset's hand mask of the selected sample."""
+        return self.base.load_mask(self.indices[self.position(index)])
 
     def annotation(self, index: int) -> Sample:
         """The base dataset's annotation of the selected sample."""

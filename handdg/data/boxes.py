@@ -7,7 +7,7 @@ The JSON form holds boxes in the pixels of the image as stored:
 
 ("side" and "K" optional; several hands per image). The official `Rhp_bbox.npy` / `STB_bbox.npy` hold one
 row per test sample in dataset order, in the pixels of the image after left hands are mirrored
-(official-code-notes.md §d.4). A box is cut as the square of side max(w, h) around its centre; the
+(docs/official-code.md#test-sets-and-boxes). A box is cut as the square of side max(w, h) around its centre; the
 official code's own cut (`convention="official"`: coordinates truncated to integers, centre sent to
 pixel S/2) is kept for its boxes.
 """
@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from handdg.data.images import image_size
 from handdg.data.transforms import crop_affine
 from handdg.errors import HanddgError
 
@@ -46,6 +47,25 @@ class HandBox:
             return replace(self, frame=frame)
         x, y, w, h = self.xywh
         return replace(self, xywh=(width - x - w, y, w, h), frame=frame)
+
+
+def overlaps(xywh: tuple[float, float, float, float], width: int, height: int) -> bool:
+    """Whether a box overlaps a width x height image (a hand that left the frame does not)."""
+    x, y, w, h = xywh
+    return x < width and y < height and x + w > 0 and y + h > 0
+
+
+def check_box(box: HandBox, width: int, height: int, image: str) -> None:
+    """Refuse, in one line naming `image` and the box, a box with a non-positive or non-finite side or one that
+    misses its `width` x `height` image (in either frame: mirroring keeps a box on or off its image)."""
+    x, y, w, h = box.xywh
+    shown = f"box [{x:g}, {y:g}, {w:g}, {h:g}] of {image}"
+    if not all(math.isfinite(v) for v in box.xywh) or w <= 0 or h <= 0:
+        raise HanddgError(f"{shown} needs finite numbers and a positive width and height "
+                          "(boxes are [x_min, y_min, width, height] in the image's pixels)")
+    if not overlaps(box.xywh, width, height):
+        raise HanddgError(f"{shown} lies outside its {width}x{height} pixels "
+                          "(boxes are [x_min, y_min, width, height] in the image's pixels)")
 
 
 def box_affine(box: HandBox, size: int, convention: Convention = "handdg") -> np.ndarray:
@@ -142,28 +162,36 @@ def read_boxes(path: str | Path) -> dict[str, list[HandBox]] | list[HandBox]:
 
 
 OFFICIAL_RHD_SKIPPED = ("00162", "00359", "01488")
-"""The RHD evaluation images the official loader skips (three of its 53 hard-coded names lie in that
-split, §d.4): with them left out the split has the 2,725 samples of Rhp_bbox.npy."""
+"""The RHD evaluation images the official loader skips (three of its 53 hard-coded names lie in that split,
+docs/official-code.md#test-sets-and-boxes): with them left out the split has the 2,725 samples of Rhp_bbox.npy."""
 
 
 def sample_boxes(path: str | Path, dataset) -> list[HandBox]:
     """One box per sample of `dataset`, in its order: the .npy rows, or the JSON entry named by each
-    sample's id or image file name (exactly one hand each)."""
+    sample's id or image file name (exactly one hand each), each checked against its image (check_box)."""
     boxes = read_boxes(path)
     if isinstance(boxes, list):
         if len(boxes) != len(dataset):
             raise HanddgError(f"boxes file {path} has {len(boxes)} rows but {dataset.name} {dataset.split} has "
                               f"{len(dataset)} samples: give the boxes of this test set, one row per sample in order")
-        return boxes
-    chosen = []
-    for index, sample_id in enumerate(dataset.ids):
-        name = dataset.image_path(index).name
-        hands = boxes.get(sample_id, boxes.get(name))
-        if hands is None:
-            raise HanddgError(f"boxes file {path} has no box for {dataset.name} sample {sample_id} ({name}): "
-                              "give one entry per test sample, keyed by its id or image file name")
-        if len(hands) != 1:
-            raise HanddgError(f"boxes file {path}: \"{name}\" holds {len(hands)} hands; evaluation scores one hand "
-                              "per sample: keep the box of the annotated hand")
-        chosen.append(hands[0])
+        chosen = boxes
+    else:
+        chosen = [_sample_entry(boxes, path, dataset, index) for index in range(len(dataset))]
+    for index, box in enumerate(chosen):
+        image = dataset.image_path(index)
+        check_box(box, *image_size(image), f"{image.name} (sample {index} in {path})")
     return chosen
+
+
+def _sample_entry(boxes: dict[str, list[HandBox]], path: str | Path, dataset, index: int) -> HandBox:
+    """The one box the JSON form holds for sample `index`, keyed by its id or image file name."""
+    sample_id, name = dataset.ids[index], dataset.image_path(index).name
+    hands = boxes.get(sample_id, boxes.get(name))
+    if hands is None:
+        raise HanddgError(f"boxes file {path} has no box for {dataset.name} sample {sample_id} ({name}): "
+                          "give one entry per test sample, keyed by its id or image file name")
+    if len(hands) != 1:
+        raise HanddgError(f"boxes file {path}: \"{name}\" holds {len(hands)} hands; evaluation scores one hand "
+                          "per sample: keep the box of the annotated hand")
+    return hands[0]
+

@@ -55,6 +55,14 @@ class FreiHAND(HandDataset):
     def image_path(self, index: int) -> Path:
         return self._image_dir / f"{self.ids[self.position(index)]}.jpg"
 
+    def load_mask(self, index: int) -> np.ndarray | None:
+        """The hand mask of image `index` (training/mask/%08d.jpg of its annotation; all four versions share it)."""
+        from handdg.data.images import read_labels
+
+        if self.split != "train":
+            return None
+        return read_labels(self.root / "training" / "mask" / f"{self.position(index) % self.unique:08d}.jpg") > 127
+
     def __getitem__(self, index: int) -> Sample:  # type: ignore[override]
         index = self.position(index)
         ann = index % self.unique

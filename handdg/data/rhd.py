@@ -59,6 +59,10 @@ class RHD(HandDataset):
         """The hand-part segmentation of sample `index`."""
         return self._dir / "mask" / f"{self.ids[self.position(index)]}.png"
 
+    def load_mask(self, index: int) -> np.ndarray | None:
+        """Pixels of either hand in the frame's segmentation (labels 2 and above)."""
+        return read_labels(self.mask_path(index)) >= LEFT_MASK_IDS[0]
+
     def files(self, index: int) -> list[Path]:
         return [self.image_path(index), self.mask_path(index)]
 

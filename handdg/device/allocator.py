@@ -2,9 +2,9 @@
 
 glibc serves every allocation above its mmap threshold (128 KiB at start, raised adaptively) from fresh
 mmap'd pages and returns them on free, so each step's activations (the tiny preset's 32×8×64×64 maps are
-4 MiB each) are faulted in page by page again: a few % of a CPU step's time, more under bf16
-(docs/performance.md). Raising the mmap threshold to glibc's maximum (32 MiB on 64-bit) and the trim
-threshold lets freed blocks be reused instead, as jemalloc or tcmalloc would. Nothing changes where malloc
+4 MiB each) are faulted in page by page again, which a CPU step pays for (docs/performance.md). Raising the
+mmap threshold to glibc's maximum (32 MiB on 64-bit) and the trim threshold lets freed blocks be reused
+instead, as jemalloc or tcmalloc would. Nothing changes where malloc
 is not glibc's, or where the user set glibc's own MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_.
 """
 

@@ -3,7 +3,7 @@
 `fp32` runs as written; `bf16` and `fp16` run forward and loss under torch.autocast (weights,
 gradients and Adam's state stay float32), and `fp16` scales the loss with a GradScaler so small
 gradients do not underflow. `auto` is bf16 on a CUDA GPU that supports it and fp32 elsewhere
-(this CPU has no bf16 hardware: bf16 autocast is ~8x slower than fp32 here). On CUDA, float32
+(on a CPU without bf16 hardware bf16 autocast is much slower than fp32). On CUDA, float32
 matmuls use TF32 tensor cores and cuDNN picks the fastest convolution per shape; convolutions
 in channels_last layout run on tensor cores without transposes, which pays under bf16/fp16.
 The resolved choices are written into the run's config.json, so `--resume` keeps them.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from PIL import Image
 
 from handdg.errors import HanddgError
 from handdg.featurize.weights import WeightsSpec, ensure_tag_available, parse_weights
+from handdg.load_errors import load_failure
 
 CONFIG_DIR = Path(__file__).with_name("configs")
 TINY_MODEL = "handdg-tiny"
@@ -196,12 +198,14 @@ def _build(model_name: str, spec: WeightsSpec) -> torch.nn.Module:
         ensure_tag_available(model_name, spec.tag)
         return open_clip.create_model(model_name, pretrained=spec.tag, device="cpu", force_quick_gelu=spec.quick_gelu)
     try:
-        return open_clip.create_model(model_name, pretrained=str(spec.path), device="cpu",
-                                      force_quick_gelu=spec.quick_gelu)
+        with warnings.catch_warnings():  # torch warns of pickle protocols it did not write; the file decides
+            warnings.simplefilter("ignore")
+            return open_clip.create_model(model_name, pretrained=str(spec.path), device="cpu",
+                                          force_quick_gelu=spec.quick_gelu)
     except Exception as exc:  # noqa: BLE001 - safetensors, pickle and state-dict errors all mean "not these weights"
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise HanddgError(
-            f"--clip-weights {spec.path} is not a CLIP checkpoint or does not fit model {model_name} ({first}); "
+            f"--clip-weights {spec.path} is not a CLIP checkpoint or does not fit model {model_name} "
+            f"({load_failure(exc)}); "
             "pass an open_clip .pt/.safetensors file of that model, or the matching --clip-model"
         ) from None
 

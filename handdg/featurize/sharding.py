@@ -4,18 +4,7 @@ from __future__ import annotations
 
 import os
 
-from handdg.errors import HanddgError
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """'i/n' -> (i, n) with 0 <= i < n."""
-    parts = text.split("/")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise HanddgError(f"bad --shard {text!r}: write it as i/n, e.g. 0/4 for the first of four processes")
-    index, count = int(parts[0]), int(parts[1])
-    if count < 1 or index >= count:
-        raise HanddgError(f"bad --shard {text!r}: need 0 <= i < n")
-    return index, count
+from handdg.options import parse_shard
 
 
 def shard_from_env() -> tuple[int, int]:

@@ -1,8 +1,9 @@
 """Where each frame's hands are for `handdg predict`: a boxes file (by frame name, or the official .npy in
-frame order) or the whole image; and what every box must satisfy before it is cut.
+frame order) or the whole image; boxes enlarged about their centre, and the box of a hand's joints.
 
-Boxes are handdg.data.boxes.HandBox: `[x_min, y_min, w, h]` in the pixels of the image as stored
-(pixel corners), a side when known. The detector's boxes come from handdg.inference.detection.
+Boxes are handdg.data.boxes.HandBox: `[x_min, y_min, w, h]` in the pixels of the image as read (upright),
+pixel corners, a side when known; each is checked against its image by handdg.data.boxes.check_box before it
+is cut. The detector's boxes come from handdg.inference.detection.
 """
 
 from __future__ import annotations
@@ -57,21 +58,6 @@ class BoxTable:
                 return [Found(box, BOXES_FILE) for box in self.table[key]]
         raise HanddgError(f"boxes file {self.path} has no entry for {frame.name}: key each image by its "
                           "file name (a video frame as name.mp4#000120)")
-
-
-def overlaps(xywh: tuple[float, float, float, float], width: int, height: int) -> bool:
-    """Whether a box overlaps a width x height image (a hand that left the frame does not)."""
-    x, y, w, h = xywh
-    return x < width and y < height and x + w > 0 and y + h > 0
-
-
-def check_box(box: HandBox, frame: Frame) -> None:
-    """A box must overlap its image."""
-    height, width = frame.image.shape[:2]
-    x, y, w, h = box.xywh
-    if not overlaps(box.xywh, width, height):
-        raise HanddgError(f"box [{x:g}, {y:g}, {w:g}, {h:g}] of {frame.name} lies outside its {width}x{height} pixels "
-                          "(boxes are [x_min, y_min, width, height] in the image's pixels)")
 
 
 def scaled(box: HandBox, scale: float) -> HandBox:

@@ -1,5 +1,5 @@
 """A batch of network outputs on hand crops -> joints in the user's image: 2D pixels with a confidence,
-root-relative 3D in mm and, when the camera and root depth are known, camera-space mm.
+root-relative 3D in mm and, when the camera K and the root depth are both given, camera-space mm.
 
 Crops of left hands are cut from the mirrored image; `Crop.A` maps original pixels to crop pixels
 (mirroring included), so 2D goes back through its inverse, and 3D, found in the mirrored camera,
@@ -98,7 +98,7 @@ def decode_hands(output: ModelOutput, crops: list[Crop], size: int) -> list[Hand
         if relative is not None:  # canonical: bone-normalised, in the crop camera's axes
             if crop.bone_mm is not None:
                 rel = (relative[i] - relative[i, :1]) * crop.bone_mm
-                if depth is not None:
+                if depth is not None and not crop.K_assumed:
                     cam = rel + _back_project(peaks[i][:1], np.array([depth]), K_crop)
         else:  # 2.5-D: crop pixels and depth relative to the root
             uv_crop = coords[i, :, :2].numpy() * size
@@ -109,7 +109,7 @@ def decode_hands(output: ModelOutput, crops: list[Crop], size: int) -> list[Hand
             if depth is not None:
                 points = _back_project(uv_crop, dz + depth, K_crop)
                 rel = points - points[:1]
-                cam = points if crop.root_depth_mm is not None else None
+                cam = points if crop.root_depth_mm is not None and not crop.K_assumed else None
         if crop.mirrored:
             rel = None if rel is None else rel @ MIRROR_X
             cam = None if cam is None else cam @ MIRROR_X

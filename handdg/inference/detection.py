@@ -123,6 +123,12 @@ def _palms(detections: list[Any], width: int, height: int) -> np.ndarray:
     return np.array(rows).reshape(-1, 3)
 
 
+def check_detect(detect: str) -> None:
+    """Refuse `--detect mediapipe` in one line when the extra is not installed (checked before torch loads)."""
+    if detect == "mediapipe" and not installed():
+        raise HanddgError(f"--detect mediapipe needs MediaPipe, which is not installed: {INSTALL}")
+
+
 def open_detector(detect: str) -> tuple[HandDetector | None, str | None]:
     """The detector `--detect` asks for, and a note when `auto` falls back to whole images.
 
@@ -133,8 +139,7 @@ def open_detector(detect: str) -> tuple[HandDetector | None, str | None]:
         return None, None
     if detect not in ("auto", "mediapipe"):
         raise HanddgError(f"unknown --detect {detect!r}: use auto, mediapipe or none")
+    check_detect(detect)
     if installed():
         return HandDetector(), None
-    if detect == "mediapipe":
-        raise HanddgError(f"--detect mediapipe needs MediaPipe, which is not installed: {INSTALL}")
     return None, f"no hand detector installed, so each image is taken as one hand crop: {INSTALL} to find the hands"

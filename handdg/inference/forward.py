@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from handdg.data.boxes import SIDES, HandBox, box_affine
+from handdg.data.boxes import SIDES, HandBox, box_affine, check_box
 from handdg.device.distributed import pick_device
 from handdg.device.precision import Precision
 from handdg.errors import HanddgError
 from handdg.evaluation.evaluate import load_model
 from handdg.files import sha256
-from handdg.inference.boxes import check_box, scaled
+from handdg.inference.boxes import scaled
 from handdg.inference.decode import Crop, Hand, assumed_K, decode_hands
 from handdg.inference.schema import CONVENTIONS
 from handdg.inference.settings import Settings
@@ -92,7 +92,7 @@ class Predictor:
         size = self.net.config.input_size
         cut = []
         for box in boxes:
-            check_box(box, frame)
+            check_box(box, frame.image.shape[1], frame.image.shape[0], frame.name)
             side = box.side or self.settings.side
             pixels, A = _cut(frame, scaled(box, self.settings.box_scale), side, size, self.convention)
             K, assumed = _intrinsics(box, self.settings, frame)

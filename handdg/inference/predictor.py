@@ -16,14 +16,13 @@ from typing import Any
 
 from tqdm import tqdm
 
-from handdg.errors import HanddgError
 from handdg.inference.boxes import BoxTable, Found
 from handdg.inference.detection import HandDetector, open_detector
 from handdg.inference.forward import Cut, Predictor
 from handdg.inference.outputs import output_paths, pending_frames, video_overlay, write_frame, write_jsonl
 from handdg.inference.schema import frame_json
-from handdg.inference.settings import DETECT_CHOICES, Report, Settings
-from handdg.inference.sources import Frame, Source, find_sources, video_rate
+from handdg.inference.settings import Report, Settings
+from handdg.inference.sources import Frame, Source, checked_sources, video_rate
 from handdg.inference.tracking import Tracker
 
 __all__ = ["Report", "Settings", "predict"]
@@ -31,16 +30,6 @@ __all__ = ["Report", "Settings", "predict"]
 NO_HAND = "the detector found no hand in this image"
 
 Pending = tuple[Frame, list[Found], list[Cut]]
-
-
-def _check(settings: Settings) -> None:
-    """Options that contradict each other or are out of range: one line."""
-    if settings.detect not in DETECT_CHOICES:
-        raise HanddgError(f"unknown --detect {settings.detect!r}: use {', '.join(DETECT_CHOICES)}")
-    if settings.boxes is not None and settings.detect == "mediapipe":
-        raise HanddgError("give either --boxes FILE or --detect mediapipe, not both")
-    if settings.redetect < 0 or not 0.0 <= settings.redetect_below <= 1.0:
-        raise HanddgError("--redetect must be 0 (never on a timer) or more, --redetect-below between 0 and 1")
 
 
 class _Locator:
@@ -102,9 +91,9 @@ def predict(model: str | Path, inputs: Sequence[str | Path], out: str | Path, se
     `options` are Settings fields (boxes=..., detect="auto", side=..., K=(fx, fy, cx, cy), ...), for notebooks.
     """
     settings = settings or Settings(**options)
-    _check(settings)
+    settings.check()
     out = Path(out)
-    sources = find_sources(inputs)
+    sources = checked_sources(inputs, settings.boxes)
     predictor = Predictor(model, settings)
     report = Report()
     locator = _Locator(settings, predictor.crop_scale, report)
@@ -112,6 +101,9 @@ def predict(model: str | Path, inputs: Sequence[str | Path], out: str | Path, se
     if predictor.bone_mm is None and settings.root_depth_mm is None:
         report.notes.append("no bone length recorded in this checkpoint: 3D left out (give --bone-mm, or --K and "
                             "--root-depth-mm)")
+    if settings.root_depth_mm is not None and settings.K is None:
+        report.notes.append("--root-depth-mm without --K: camera_mm is written only for hands whose box gives a K "
+                            "(give --K fx,fy,cx,cy for the rest)")
     pending: list[Pending] = []
     order: list[Path] = []
     try:

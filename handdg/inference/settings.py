@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from handdg.errors import HanddgError
+from handdg.inference.detection import check_detect
+
 DETECT_CHOICES = ("auto", "mediapipe", "none")
 
 
@@ -30,6 +33,16 @@ class Settings:
     precision: str = "auto"
     overlay: bool = True
     show_progress: bool = True
+
+    def check(self) -> None:
+        """Refuse, in one line, options that contradict each other, are out of range or need the missing detector."""
+        if self.detect not in DETECT_CHOICES:
+            raise HanddgError(f"unknown --detect {self.detect!r}: use {', '.join(DETECT_CHOICES)}")
+        if self.boxes is not None and self.detect == "mediapipe":
+            raise HanddgError("give either --boxes FILE or --detect mediapipe, not both")
+        if self.redetect < 0 or not 0.0 <= self.redetect_below <= 1.0:
+            raise HanddgError("--redetect must be 0 (never on a timer) or more, --redetect-below between 0 and 1")
+        check_detect(self.detect)
 
 
 @dataclass

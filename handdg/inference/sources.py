@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from handdg.data.boxes import read_boxes
 from handdg.data.images import read_rgb
 from handdg.errors import HanddgError
 
@@ -69,6 +70,18 @@ def find_sources(inputs: Sequence[str | Path]) -> list[Source]:
     return found
 
 
+def checked_sources(inputs: Sequence[str | Path], boxes: str | Path | None = None) -> list[Source]:
+    """The sources of `inputs` after every check that needs no model (so the CLI makes them before torch loads):
+    inputs exist and are images, videos or folders of them; the boxes file reads; an official .npy has one row
+    per image (a video's frames are counted as they are decoded)."""
+    sources = find_sources(inputs)
+    table = read_boxes(boxes) if boxes is not None else None
+    if isinstance(table, list) and not any(source.video for source in sources) and len(table) != len(sources):
+        raise HanddgError(f"boxes file {boxes} has {len(table)} rows but {len(sources)} images were given: "
+                          "one row per image, in input order")
+    return sources
+
+
 def frame_name(source: Source, index: int | None) -> str:
     """The name that keys a frame's outputs and its entry in a boxes file: `photo.jpg`, `clip.mp4#000120`."""
     return source.path.name if index is None else f"{source.path.name}#{index:06d}"
@@ -79,7 +92,8 @@ def frames(source: Source, every: int = 1, skip: set[str] | None = None) -> Iter
     skip = skip or set()
     if not source.video:
         name = frame_name(source, None)
-        yield Frame(name, source, None, np.zeros((0, 0, 3), np.uint8) if name in skip else read_rgb(source.path))
+        pixels = np.zeros((0, 0, 3), np.uint8) if name in skip else read_rgb(source.path, upright=True)
+        yield Frame(name, source, None, pixels)
         return
     import av
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from handdg.inference.boxes import Found, joint_box, overlaps
+from handdg.data.boxes import overlaps
+from handdg.inference.boxes import Found, joint_box
 from handdg.inference.decode import Hand
 from handdg.inference.detection import Detection
 

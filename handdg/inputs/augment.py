@@ -55,7 +55,7 @@ def optical_axis_rotation(angle: float) -> np.ndarray:
 
 def _taps(padded: torch.Tensor, weights: list[float], dim: int, size: int) -> torch.Tensor:
     """Σ_i weights[i]·padded shifted by i along `dim`, cut to `size`: a 1-D correlation as shifted
-    sums (2-3x faster than a grouped conv2d on one CPU core for these small kernels)."""
+    sums (faster than a grouped conv2d on a CPU for these small kernels, docs/performance.md)."""
     out = weights[0] * padded.narrow(dim, 0, size)
     for i, weight in enumerate(weights[1:], start=1):
         if weight:
@@ -92,7 +92,7 @@ def _grey(image: torch.Tensor) -> torch.Tensor:
 
 
 def _jitter(image: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Colour scale, brightness, contrast; in place on a fresh copy (half the time of out-of-place ops)."""
+    """Colour scale, brightness, contrast; in place on a fresh copy (cheaper than out-of-place ops)."""
     scale = torch.tensor([_uniform(gen, 0.8, 1.2) for _ in range(3)], dtype=image.dtype).view(3, 1, 1)
     image = (image * scale).clamp_(0, 1)
     image.mul_(_uniform(gen, 0.8, 1.2)).clamp_(0, 1)

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from handdg.inputs import augment
+from handdg.inputs.styles import StyleSampler
 from handdg.model.heatmaps import HeatmapCodec
 
 # The parameter vector of one sample's photometric draw: op -> (offset, length); slot 0 = "fired".
@@ -48,8 +49,8 @@ def draw_photometric(names: tuple[str, ...], gen: torch.Generator) -> torch.Tens
 
 
 def warp_batch(sources: torch.Tensor, affine: torch.Tensor, size: int) -> torch.Tensor:
-    """(B,H,W,3) uint8 images and (B,3,3) maps source pixels -> crop pixels (pixel centres at integers) ->
-    (B,3,size,size) float crops in [0, 1]: bilinear, black outside, rounded to uint8 levels as PIL's crop is."""
+    """(B,H,W,C) uint8 images and (B,3,3) maps source pixels -> crop pixels (pixel centres at integers) ->
+    (B,C,size,size) float crops in [0, 1]: bilinear, black outside, rounded to uint8 levels as PIL's crop is."""
     b, h, w, _ = sources.shape
     images = sources.permute(0, 3, 1, 2).float()
     inverse = torch.linalg.inv(affine.double())
@@ -131,23 +132,27 @@ def photometric_batch(images: torch.Tensor, params: torch.Tensor) -> torch.Tenso
 
 
 def finish_batch(batch: dict[str, torch.Tensor], crop_size: int, heatmap_size: int, sigma: float,
-                 keep_clean: bool = False) -> dict[str, torch.Tensor]:
-    """A worker batch of sources + draws -> the network-ready batch `HandCrops` would have made."""
+                 keep_clean: bool = False, styles: StyleSampler | None = None) -> dict[str, torch.Tensor]:
+    """A worker batch of sources + draws -> the network-ready batch `HandCrops` would have made (a fourth
+    source channel is the hand mask `styles` read)."""
     out = {k: v for k, v in batch.items() if k not in ("source", "affine", "photo")}
-    images = warp_batch(batch["source"], batch["affine"], crop_size)
+    warped = warp_batch(batch["source"], batch["affine"], crop_size)
+    images, masks = warped[:, :3], (warped[:, 3:] if warped.shape[1] > 3 else None)
     out["heatmaps"] = HeatmapCodec(crop_size, heatmap_size, sigma).encode_batch(batch["uv"])
     if keep_clean:
         out["clean"] = images
+    if styles is not None and "style" in batch:
+        images = styles.apply(images, masks, batch["style"])
     out["image"] = photometric_batch(images, batch["photo"])
     return out
 
 
 def pad_sources(sources: list[torch.Tensor]) -> torch.Tensor:
-    """Stack (H,W,3) uint8 images of different sizes into one (B,Hmax,Wmax,3) batch, black beyond each image
+    """Stack (H,W,C) uint8 images of different sizes into one (B,Hmax,Wmax,C) batch, black beyond each image
     (the warp reads only inside an image, and black outside, so padding changes no crop)."""
     h = max(s.shape[0] for s in sources)
     w = max(s.shape[1] for s in sources)
-    out = torch.zeros((len(sources), h, w, 3), dtype=torch.uint8)
+    out = torch.zeros((len(sources), h, w, sources[0].shape[2]), dtype=torch.uint8)
     for i, s in enumerate(sources):
         out[i, :s.shape[0], :s.shape[1]] = s
     return out

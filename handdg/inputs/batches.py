@@ -28,6 +28,7 @@ from handdg.errors import HanddgError
 from handdg.inputs import augment
 from handdg.inputs.decoded import DecodedImages
 from handdg.inputs.seeds import AUGMENT, keyed_generator, keyed_seed
+from handdg.inputs.styles import StyleSampler, mirrored_mask
 from handdg.model.heatmaps import HeatmapCodec
 from handdg.model.network import ModelConfig
 from handdg.model.targets import with_root
@@ -154,11 +155,13 @@ class HandCrops(Dataset):
     the decoded picture and the sample's draws instead of the crop (`collate_plans` batches them, and
     handdg.inputs.batch_augment.finish_batch finishes the batch on the training device). `images`
     (handdg.inputs.decoded) gives each sample's decoded picture instead of decoding its file: the same pixels.
+    `styles` restyles training crops from a style bank (handdg.inputs.styles), before the photometric ops;
+    "style" then holds each sample's bank row (-1: not restyled).
     """
 
     def __init__(self, dataset: HandDataset, spec: CropSpec, augmentations: Sequence[str] = (),
                  keep_clean: bool = False, boxes: Sequence[HandBox] | None = None, on_device: bool = False,
-                 images: DecodedImages | None = None) -> None:
+                 images: DecodedImages | None = None, styles: StyleSampler | None = None) -> None:
         refuse_bad_samples(dataset)
         if boxes is not None and len(boxes) != len(dataset):
             raise HanddgError(f"{len(boxes)} boxes for {len(dataset)} samples of {dataset.name} {dataset.split}: "
@@ -172,6 +175,7 @@ class HandCrops(Dataset):
         if images is not None and len(images) != len(dataset):
             raise HanddgError(f"{len(images)} decoded images for {len(dataset)} samples of {dataset.name} {dataset.split}")
         self.images = images
+        self.styles = styles
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -187,11 +191,19 @@ class HandCrops(Dataset):
         if gen is not None and "geometric" in self.augmentations:
             geometry = augment.draw_geometry(gen)
         box = self.boxes[index] if self.boxes is not None else None
+        row = self.styles.draw(seed) if self.styles is not None and seed is not None else -1
         if self.on_device:
-            return self._plan(sample, geometry, box, gen, index)
-        tensors = to_tensors(crop_sample(sample, self.spec, geometry, box), self.spec)
+            return self._plan(sample, geometry, box, gen, index, row)
+        side = sample.side
+        fields, M, image = crop_geometry(sample, self.spec, geometry, box)
+        tensors = to_tensors({"image": _warp(image, M, self.spec.input_size), **fields}, self.spec)
         if self.keep_clean:
             tensors["clean"] = tensors["image"]
+        if self.styles is not None:
+            tensors["style"] = torch.tensor(row)
+            if row >= 0:
+                mask = self._mask(index, side, M)
+                tensors["image"] = self.styles.apply(tensors["image"][None], mask, tensors["style"][None])[0]
         if gen is not None:
             tensors["image"] = augment.photometric(tensors["image"], self.augmentations, gen)
         tensors["index"] = torch.tensor(index)
@@ -205,16 +217,32 @@ class HandCrops(Dataset):
         sample.image = self.images[index]
         return sample
 
+    def _mask(self, index: int, side: str, M: np.ndarray) -> torch.Tensor | None:
+        """Sample `index`'s hand mask cut as its crop is, (1,1,S,S) in [0,1] (None when the styles need none)."""
+        if not self.styles.needs_mask:
+            return None
+        mask = _warp(mirrored_mask(self.dataset.load_mask(index), side), M, self.spec.input_size)
+        return torch.from_numpy(np.array(mask)).float()[None, None] / 255.0
+
     def _plan(self, sample: Sample, geometry: augment.Geometry, box: HandBox | None, gen: torch.Generator | None,
-              index: int) -> dict[str, torch.Tensor]:
+              index: int, row: int = -1) -> dict[str, torch.Tensor]:
         """The worker's half with `on_device`: the decoded picture, its map to the crop and the photometric draw
-        (handdg.inputs.batch_augment.finish_batch makes the crop, heatmaps and photometric ops on the device)."""
+        (handdg.inputs.batch_augment.finish_batch makes the crop, heatmaps and photometric ops on the device).
+        With styles that read masks, the hand mask rides along as a fourth channel of the picture."""
         from handdg.inputs.batch_augment import SIZE, draw_photometric
 
+        side = sample.side
         fields, M, image = crop_geometry(sample, self.spec, geometry, box)
         photo = draw_photometric(self.augmentations, gen) if gen is not None else torch.zeros(SIZE, dtype=torch.float64)
-        return {**geometry_tensors(fields), "source": torch.from_numpy(image if image.flags.writeable and image.flags.c_contiguous else image.copy()),
-                "affine": torch.from_numpy(M), "photo": photo, "index": torch.tensor(index)}
+        source = torch.from_numpy(image if image.flags.writeable and image.flags.c_contiguous else image.copy())
+        plan = {**geometry_tensors(fields), "affine": torch.from_numpy(M), "photo": photo, "index": torch.tensor(index)}
+        if self.styles is not None:
+            plan["style"] = torch.tensor(row)
+            if self.styles.needs_mask:
+                mask = (mirrored_mask(self.dataset.load_mask(index), side) if row >= 0
+                        else np.zeros(image.shape[:2], np.uint8))
+                source = torch.cat([source, torch.from_numpy(mask)[..., None]], dim=-1)
+        return {**plan, "source": source}
 
 
 class StepBatches:

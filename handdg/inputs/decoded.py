@@ -1,7 +1,7 @@
 """Every training image decoded once into a uint8 file that workers memory-map instead of decoding JPEGs.
 
-Decoding a 224² FreiHAND JPEG is ~0.5 CPU-ms of the 1.1 ms a `--augment-on device` worker spends per
-sample, and of 1.6 ms with the whole pipeline in the workers (docs/performance.md). The cache holds the
+Decoding the JPEG is much of what a data-loading worker spends per sample (docs/performance.md, "Feeding a
+GPU"). The cache holds the
 decoded pixels unchanged (full resolution), so a run reads exactly the pixels it would have decoded.
 
 A cache folder holds `pixels.u8` (every image's H×W×3 bytes, in dataset order), `index.npy` (offset, height,

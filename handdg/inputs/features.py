@@ -3,7 +3,7 @@ features, one prompt drawn per sample per step, and the paper's mixing of the tw
 
 f_CLIP = r·n(f_CI(x)) + (1−r)·n(f_CT(t)), n = L2 normalisation (`normalise=False` mixes the raw
 CLIP outputs, as the paper's formula reads literally). The whole image-feature array is read
-from the Zarr store once: random row reads from Zarr cost ~100 ms a batch, RAM ~20 µs.
+from the Zarr store once: random row reads from Zarr are far slower than from RAM (docs/performance.md, claim 6).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import torch
 PROMPTS = 1
 AUGMENT = 2
 ORDER = 3
+STYLES = 4
 
 
 def keyed_seed(seed: int, *keys: int) -> int:

@@ -5,7 +5,7 @@
 * `resize`: bilinear resampling (align_corners=False) of (B,21,·,·) maps to another size: predictions
   to the GT size for L_heat and negative mining, GT maps to the net's map size for the lifting nets.
 * `decode`: (B,21,h,w) maps of any size -> each map's maximum, in crop pixels after bilinear
-  upsampling to the crop (as the official STB evaluation reads x, y, §e.2), and its value.
+  upsampling to the crop (as the official STB evaluation reads x, y: docs/official-code.md#evaluation), and its value.
 
 Pixel convention (handdg.data.transforms): integer coordinates are pixel centres, so a crop of S
 pixels spans [-0.5, S - 0.5] and crop pixel u sits at (u + 0.5)·h/S - 0.5 in an h-pixel map.

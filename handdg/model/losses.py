@@ -1,6 +1,6 @@
 """The paper's training loss L = λ1·L_heat + λ2·L_pose + λ3·L_con (Eq. 1–4) and its negative mining.
 
-Choices the paper leaves open (official-code-notes.md §c.1-c.4), made here and recorded in a run:
+Choices the paper leaves open (the official code has no loss: docs/official-code.md), made here and recorded in a run:
 * L_heat is Eq. 2 as printed, a squared L2 norm: the sum of squared errors over the 21 maps
   (at the GT resolution) per sample, then a mean over the batch (`heat_reduction="sum"`). The
   per-pixel mean (`"mean"`) makes L_heat ~1/20,000 of L_pose, whose gradient then flows back
@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from handdg.errors import HanddgError
 from handdg.model.network import ModelOutput
-from handdg.run.options import check, default
+from handdg.model.defaults import DEFAULTS, check
 
 Contrastive = Literal["paper", "hinge"]
 NegativeFrom = Literal["e2", "e1"]
@@ -40,22 +40,22 @@ HeatStages = Literal["all", "last"]
 @dataclass(frozen=True)
 class LossConfig:
     """Weights, heatmap-loss form and contrastive variant; paper λ = (1, 1, 0.1), margin 0.5. The defaults
-    are the training options' (handdg.run.options: --lambda-*, --contrastive, --heat-*)."""
+    are `handdg train`'s (handdg.model.defaults: --lambda-*, --contrastive, --heat-*)."""
 
-    heat: float = default("lambda_heat")
-    pose: float = default("lambda_pose")
-    con: float = default("lambda_con")
-    contrastive: Contrastive = default("contrastive")
+    heat: float = DEFAULTS["lambda_heat"]
+    pose: float = DEFAULTS["lambda_pose"]
+    con: float = DEFAULTS["lambda_con"]
+    contrastive: Contrastive = DEFAULTS["contrastive"]
     margin: float = 0.5
     negative_from: NegativeFrom = "e2"
-    heat_reduction: HeatReduction = default("heat_reduction")
-    heat_stages: HeatStages = default("heat_stages")
+    heat_reduction: HeatReduction = DEFAULTS["heat_reduction"]
+    heat_stages: HeatStages = DEFAULTS["heat_stages"]
 
     def __post_init__(self) -> None:
         for name, option in (("heat", "lambda_heat"), ("pose", "lambda_pose"), ("con", "lambda_con"),
                              ("contrastive", "contrastive"), ("heat_reduction", "heat_reduction"),
                              ("heat_stages", "heat_stages")):
-            check(option, getattr(self, name))  # the training option's own check and message
+            check(option, getattr(self, name))  # the message names the training option (--lambda-con)
         if self.negative_from not in ("e2", "e1"):
             raise HanddgError(f"unknown negative source {self.negative_from!r}: use 'e2' or 'e1'")
 
@@ -103,7 +103,7 @@ class _UpsampledError:
     With U = A_h ⊗ A_w the bilinear upsampling, ‖UP − T‖² = ⟨(A_hᵀA_h) P (A_wᵀA_w), P⟩ − 2⟨P, A_hᵀ T A_w⟩ + ‖T‖²:
     the same value and gradient as upsampling every stage's maps to the GT size (tests/test_losses.py, to float
     rounding), with the target projected once per batch instead of three 21×32² passes per stage forward and
-    backward (a tenth of the tiny preset's step, docs/performance.md). In float32 under autocast too."""
+    backward (what that saves: docs/performance.md). In float32 under autocast too."""
 
     def __init__(self, target: torch.Tensor, size: tuple[int, int]) -> None:
         self.direct = tuple(target.shape[-2:]) == size
@@ -169,7 +169,7 @@ def select_negatives(pred_heatmaps: torch.Tensor, gt_heatmaps: torch.Tensor) -> 
 
 
 def contrastive_loss(e1p: torch.Tensor, e2p: torch.Tensor, negatives: torch.Tensor,
-                     form: Contrastive = default("contrastive"), margin: float = 0.5,
+                     form: Contrastive = DEFAULTS["contrastive"], margin: float = 0.5,
                      negative_from: NegativeFrom = "e2") -> torch.Tensor:
     """Eq. 4 (`paper`) or its hinge form, batch mean; anchor e1', positive e2', negative row `negatives`."""
     e_neg = (e2p if negative_from == "e2" else e1p)[negatives]

@@ -1,10 +1,10 @@
 """The paper's hand pose network: CPM heatmap net, PosePrior + ViewPoint, and Branch2.
 
-Layer for layer as the official code (official-code-notes.md §a): a VGG trunk and three CPM
+Layer for layer as the official code (docs/official-code.md#the-network): a VGG trunk and three CPM
 stages give 21 heatmaps at 1/8 of the input; PosePrior regresses 21x3 coordinates and
 ViewPoint an axis-angle rotation from those heatmaps (H3D's lifting); Branch2 taps the trunk
 after pool3 and, given a CLIP feature, produces the two contrastive embeddings e1', e2'
-through one shared projection head. The official model's dead modules (§a.5) are left out.
+through one shared projection head. The official model's dead modules are left out.
 
 The heatmap net's and Branch2's widths are divided by `ModelConfig.width_divisor` and the lifting
 nets' by `lifting_divisor`, so the CPU presets run the same code.
@@ -20,10 +20,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from handdg import saved
 from handdg.errors import HanddgError
+from handdg.model.feature_stats import feature_stats_layer
 from handdg.model.hand_frame import flip_right_hand, rodrigues, rotation_6d, rows_6d, side_onehot
 from handdg.model.heatmaps import HeatmapCodec
-from handdg.run.options import NETWORK_PRESETS, OPTION, check, default
+from handdg.model.defaults import DEFAULTS, NETWORK_PRESETS, check
 
 NUM_JOINTS = 21
 LEAK = 0.01  # leaky ReLU slope of H3D / the official code (PyTorch's default)
@@ -35,14 +37,8 @@ Rotation = Literal["6d", "axis-angle"]
 SideInput = Literal["given", "official"]
 
 PRESETS = NETWORK_PRESETS
-"""--preset's network sizes (declared with the training options, handdg.run.options)."""
-_DEFAULT_SIZE = PRESETS[default("preset")]
-TRAINED_BEFORE: dict[str, object] = {
-    "input_size": 256, "width_divisor": 1, "clip_dim": 512, "fusion": "concat", "target": "canonical",
-    "rotation_eps": 1e-8, "norm": OPTION["norm"].saved_value(), "rotation": OPTION["rotation"].saved_value(),
-    "side_input": "given"}
-"""What a saved model dict without a field was built with (the field did not exist yet): the official network's
-norm none and axis-angle, the given hand side; `lifting_divisor` was then the `width_divisor` (from_dict)."""
+"""--preset's network sizes (handdg.model.defaults)."""
+_DEFAULT_SIZE = PRESETS[DEFAULTS["preset"]]
 
 
 @dataclass(frozen=True)
@@ -61,9 +57,10 @@ class ModelConfig:
     axis-angle jumps at 180°, near which most views of a freely turning hand lie (docs/training.md, "The recipe").
     `lifting_divisor` narrows PosePrior / ViewPoint apart from `width_divisor` (1 in every preset).
     `side_input` "given" feeds the lifting nets each hand's side; "official" is the released model's
-    forward (§a.3): the constant side [1, 0] (H3D's "left", so no z flip) and x negated after the
-    rotation, whatever the hand; only with the 2.5-D target, as the released checkpoint was trained.
-    The defaults are the network `handdg train` builds by default (the declared --preset, --fusion,
+    forward (docs/official-code.md#the-network, "Hand side"): the constant side [1, 0] (H3D's "left", so no z
+    flip) and x negated after the rotation, whatever the hand; only with the 2.5-D target, as the released
+    checkpoint was trained.
+    The defaults are the network `handdg train` builds by default (handdg.model.defaults: --preset, --fusion,
     --pose-target, --norm, --rotation; a CLIP of 512 dims), so `ModelConfig.from_preset(name)` is
     `handdg train --preset NAME`'s network.
     """
@@ -71,13 +68,14 @@ class ModelConfig:
     input_size: int = _DEFAULT_SIZE["input_size"]
     width_divisor: int = _DEFAULT_SIZE["width_divisor"]
     clip_dim: int = 512
-    fusion: Fusion = default("fusion")
-    target: Target = default("pose_target")
+    fusion: Fusion = DEFAULTS["fusion"]
+    target: Target = DEFAULTS["pose_target"]
     rotation_eps: float = 1e-8
-    norm: Norm = default("norm")
-    rotation: Rotation = default("rotation")
+    norm: Norm = DEFAULTS["norm"]
+    rotation: Rotation = DEFAULTS["rotation"]
     lifting_divisor: int = _DEFAULT_SIZE["lifting_divisor"]
     side_input: SideInput = "given"
+    feature_stats: str = "none"
 
     def __post_init__(self) -> None:
         if self.input_size < 32 or self.input_size % 8:
@@ -89,8 +87,9 @@ class ModelConfig:
                 raise HanddgError(f"model {name.replace('_', ' ')} {divisor} does not divide 64: use 1, 2, 4, 8, 16 or 32")
         if self.clip_dim < 1:
             raise HanddgError(f"CLIP feature size {self.clip_dim} must be positive: use the store's embed_dim")
-        for name, option in (("fusion", "fusion"), ("target", "pose_target"), ("norm", "norm"), ("rotation", "rotation")):
-            check(option, getattr(self, name))  # the training option's own check and message
+        for name, option in (("fusion", "fusion"), ("target", "pose_target"), ("norm", "norm"), ("rotation", "rotation"),
+                             ("feature_stats", "feature_stats")):
+            check(option, getattr(self, name))  # the message names the training option (--pose-target)
         if self.side_input not in ("given", "official"):
             raise HanddgError(f"unknown hand-side input {self.side_input!r}: use 'given' or 'official'")
         if self.side_input == "official" and self.target != "2.5d":
@@ -104,13 +103,12 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
         """Inverse of `to_dict` (e.g. from a checkpoint); unknown fields are a user error, missing ones were
-        not there yet (TRAINED_BEFORE)."""
+        not there yet and mean what the network then was (handdg.saved)."""
         unknown = sorted(set(data) - {f.name for f in fields(cls)})
         if unknown:
             raise HanddgError(f"unknown model field(s) {', '.join(unknown)} in the checkpoint's config "
                               "(written by another handdg version?)")
-        # a field the checkpoint lacks did not exist yet: it means what the network then was, not today's default
-        return cls(**{**TRAINED_BEFORE, "lifting_divisor": data.get("width_divisor", 1), **data})
+        return cls(**saved.network_fields(data))
 
     def to_dict(self) -> dict:
         """Plain JSON-able dict of the fields."""
@@ -199,6 +197,7 @@ class HeatmapNet(nn.Module):
                 c = w(ch)
             self.block_ends.append(len(trunk) - 1)
         self.trunk = nn.ModuleList(trunk)
+        self.feature_stats = nn.ModuleList([feature_stats_layer(cfg.feature_stats) for _ in range(2)])
         chans = [w(512), w(512), w(256), w(256), w(256), w(256), w(128)]
         conv4: list[nn.Module] = []
         for ch in chans:
@@ -226,6 +225,9 @@ class HeatmapNet(nn.Module):
             x = F.leaky_relu(layer(x), LEAK)
             if i in self.block_ends:
                 x = F.max_pool2d(x, 2, 2)
+                block = self.block_ends.index(i)
+                if block < len(self.feature_stats):
+                    x = self.feature_stats[block](x)
         pool3 = x
         encoding = _leaky_stack(list(self.conv4), pool3)
         stages = [self.conv5_2(F.leaky_relu(self.conv5_1(encoding), LEAK))]
@@ -338,9 +340,10 @@ class HandPoseNet(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Official init (§a.4): convs Kaiming-normal with zero bias, Linear/BatchNorm PyTorch defaults;
-        except the linear score layers (conv5_2 and each stage's last 1x1), which start at zero so the
-        maps start flat: Kaiming puts noise of std ~1 on them that training would first have to unlearn."""
+        """Official init (docs/official-code.md#the-network, "Initialisation"): convs Kaiming-normal with zero
+        bias, Linear/BatchNorm PyTorch defaults; except the linear score layers (conv5_2 and each stage's last
+        1x1), which start at zero so the maps start flat: Kaiming puts noise of std ~1 on them that training
+        would first have to unlearn."""
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight)
@@ -377,7 +380,7 @@ class HandPoseNet(nn.Module):
 
     def _lift_both(self, maps: torch.Tensor, gt_heatmaps: torch.Tensor | None, hand_side: torch.Tensor) -> tuple:
         """Lift the predicted maps and, when given, the GT maps (resampled to the net's map size) in one
-        batch: the lifting nets have no batch statistics, so this equals two calls (~10 % less tiny step time).
+        batch: the lifting nets have no batch statistics, so this equals two calls, in less time.
         Returns (coords, rotation, rows) of the predicted maps, then of the GT maps (Nones when not given)."""
         if gt_heatmaps is None:
             return *self._pose(maps, hand_side), None, None, None

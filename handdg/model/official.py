@@ -2,7 +2,7 @@
 
 The official file is a torch pickle `{'network': state_dict, ...}` saved from the DDP-wrapped
 official `Model`: `module.pose_model.{posenet,poseprior,viewpoint,handsegnet}.*` and
-`module.clip_model.*`, plus modules its forward never uses (official-code-notes.md §a.5). Every
+`module.clip_model.*`, plus modules its forward never uses (docs/official-code.md#the-network). Every
 tensor the forward uses maps one to one onto handdg's `paper` network (the three 128->1 ViewPoint
 heads become one 128->3 layer); CLIP, HandSegNet and the dead modules are dropped and counted.
 The file is read with `weights_only=True`: a .pth.tar can run code when unpickled, so a file
@@ -12,6 +12,7 @@ that needs more than tensors and containers is refused, never loaded another way
 from __future__ import annotations
 
 import pickle
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import torch
 
 from handdg.errors import HanddgError
 from handdg.files import sha256
+from handdg.load_errors import load_failure
 from handdg.model.network import HandPoseNet, ModelConfig
 from handdg.run import runs
 from handdg.run.config import AUGMENT_PRESETS, TrainConfig
@@ -32,18 +34,19 @@ through Rodrigues without an epsilon, the 2.5-D output, constant hand side [1, 0
 
 DEAD_MODULES = ("dconv1", "dconv2", "dconv3", "dconv4", "dconv5", "bn1", "bn2", "bn3", "bn4", "bn5", "cconv6",
                 "norm1", "norm2", "norm3", "proj_linear1", "proj_linear2", "proj_linear3", "ablation_add_fc1")
-"""PoseNet modules the official forward never calls (§a.5)."""
+"""PoseNet modules the official forward never calls (docs/official-code.md#the-network, "Dead modules")."""
 
 _VIEW_HEADS = ("viewpoint.fc_vp_ux", "viewpoint.fc_vp_uy", "viewpoint.fc_vp_uz")
 
 
 def official_train_config(steps: int) -> TrainConfig:
-    """What is known of how the released model was trained (§c), as a handdg training config.
+    """What is known of how the released model was trained, as a handdg training config
+    (docs/official-code.md#training-targets-and-augmentation).
 
     2.5-D target, last-stage heatmap loss, Eq. 4 as printed, Adam at a constant 1e-4, the official
-    augmentation, the config's image weight 0.8; heatmaps of σ 10/√2 px at 256 (§c.1) are recorded at
+    augmentation, the config's image weight 0.8; heatmaps of σ 10/√2 px at 256 are recorded at
     handdg's 32-pixel GT size. Crops from ground-truth joints (no boxes) use twice the joints' extent,
-    about what the official test boxes give (§d.4).
+    about what the official test boxes give (docs/official-code.md#test-sets-and-boxes).
     """
     return TrainConfig(data="", preset="paper", norm="none", rotation="axis-angle", branch2="ie+te", ratio=0.8,
                        contrastive="paper", heat_stages="last", heat_reduction="mean", gt_lifting=False,
@@ -96,14 +99,14 @@ def read_official(path: str | Path) -> tuple[dict[str, torch.Tensor], int | None
     if not path.is_file():
         raise HanddgError(f"official checkpoint not found: {path} (the authors' snapshot_45.pth.tar)")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns of pickle protocols it did not write; the file decides
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        reason = str(exc).strip().splitlines()[0][:200]
-        raise HanddgError(f"{path} holds more than tensors ({reason}); refused: unpickling a .pth.tar can run "
-                          "code, and handdg reads weights only. Re-save its state dict from a trusted session") from None
+        raise HanddgError(f"{path} holds more than tensors ({load_failure(exc)}); handdg reads weights only: "
+                          "re-save its state dict from a trusted session") from None
     except Exception as exc:  # noqa: BLE001 - torch reports corrupt files as RuntimeError, EOFError, zip errors...
-        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise HanddgError(f"cannot read {path} as a torch checkpoint ({reason}): give the authors' "
+        raise HanddgError(f"cannot read {path} as a torch checkpoint ({load_failure(exc)}): give the authors' "
                           "snapshot_45.pth.tar") from None
     if not isinstance(payload, dict):
         raise HanddgError(f"{path} holds a {type(payload).__name__}, not a checkpoint dict with a 'network' state dict")

@@ -1,16 +1,17 @@
 """Training targets for the two 3D heads and their inverses back to millimetres (heatmaps: heatmaps.py).
 
-`canonical` (the paper / hand3d, official-code-notes.md §a.6): joints relative to the root
+`canonical` (the paper / hand3d, docs/official-code.md#hand3ds-conventions): joints relative to the root
 (palm or wrist), divided by the middle finger's MCP->PIP bone, turned into hand3d's canonical
 frame (middle MCP on -y, pinky MCP in the xy-plane with x > 0); right hands get canonical z
 negated; the rotation target R maps canonical back: xyz_normed = flip(canonical) @ R. The
 hand-side flag that builds the target is the one the model is fed and the one the inverse
 uses, so train and test agree by construction.
 
-`2.5d` (the released checkpoint, §c.1): (u/S, v/S, ((z - z_root)/150 mm + 1)/2) in an S-pixel
-crop. The official RHD decoding back-projects with the un-shifted depth and then moves only z
-so the root sits at the GT root depth (§e.1); here the depths are shifted first and every joint
-is back-projected with the crop's own intrinsics, so x, y and z agree with one camera.
+`2.5d` (the released checkpoint, docs/official-code.md#training-targets-and-augmentation):
+(u/S, v/S, ((z - z_root)/150 mm + 1)/2) in an S-pixel crop. The official RHD decoding back-projects with
+the un-shifted depth and then moves only z so the root sits at the GT root depth
+(docs/official-code.md#evaluation); here the depths are shifted first and every joint is back-projected
+with the crop's own intrinsics, so x, y and z agree with one camera.
 
 All functions are batched over a leading dimension, accept numpy or torch input and return
 float64 tensors (cast to the model's dtype for the loss).
@@ -159,12 +160,13 @@ def decode(output: ModelOutput, is_right: ArrayLike, gt_xyz_mm: ArrayLike, K_cro
 
 
 OFFICIAL_DEPTH_RANGE_MM = {"stb": 130.0}
-"""The official evaluation de-normalises depth with ±65 mm on STB (0.13 m range), ±150 mm elsewhere (§e.2)."""
+"""The official evaluation de-normalises depth with ±65 mm on STB (0.13 m range), ±150 mm elsewhere
+(docs/official-code.md#evaluation)."""
 
 
 def decode_official(output: ModelOutput, gt_xyz_mm: ArrayLike, K_crop: ArrayLike, crop_size: int, layout: str,
                     xy_from: Literal["regression", "heatmap"] = "regression") -> Decoded:
-    """A 2.5-D prediction decoded as the official Rhp.py / STB.py do (official-code-notes.md §e.1-e.2).
+    """A 2.5-D prediction decoded as the official Rhp.py / STB.py do (docs/official-code.md#evaluation).
 
     STB: depth (2z - 1)·65 mm, root moved onto the GT root depth, then every joint back-projected.
     Elsewhere (RHD): depth (2z - 1)·150 mm + the GT root depth, back-projected unshifted, then only z

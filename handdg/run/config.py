@@ -14,24 +14,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from handdg import saved
 from handdg.errors import HanddgError
+from handdg.run.init_network import check_init
 from handdg.run.options import (AUGMENT_PRESETS, AUGMENTATIONS, BRANCH2_MODES, LAYOUTS, LR_SCHEDULES,  # noqa: F401
-                                  MEMORY_FORMATS, OPTIONS, PRECISIONS, PRESETS, ROTATIONS, TARGET_RATIOS,
+                                  MEMORY_FORMATS, OPTION, OPTIONS, PRECISIONS, PRESETS, ROTATIONS, TARGET_RATIOS,
                                   parse_augment)
 
 RECIPE = 4
-"""Version of what a config's fields mean. 1 = before the learning fix (per-pixel mean L_heat, last
-stage only, σ 1, constant lr, Eq. 4 as printed, no BatchNorm); 2 = the CPU presets narrowed the
-lifting nets too; 3 = they keep the published lifting widths; 4 = `rotation="6d"` also pulls its two
-vectors onto R's first rows (axis-angle runs train as under 3). A run of another recipe cannot be resumed."""
+"""Version of what a config's fields mean (a saved config without the field: 1, handdg.saved). 1 = before the
+learning fix (per-pixel mean L_heat, last stage only, σ 1, constant lr, Eq. 4 as printed, no BatchNorm);
+2 = the CPU presets narrowed the lifting nets too; 3 = they keep the published lifting widths; 4 =
+`rotation="6d"` also pulls its two vectors onto R's first rows (axis-angle runs train as under 3). A run of
+another recipe cannot be resumed."""
 WARMUP_FRACTION = 0.05
 
 
-def recipe(saved: int | None = RECIPE, resuming: Path | str | None = None) -> int:
-    """Recipe versioning in one place: the recipe of a config (RECIPE for a new one; a saved config
-    without the field was written before the learning fix: recipe 1). With `resuming` (the run's
-    folder), a recipe other than RECIPE is refused: the same settings meant other training then."""
-    version = 1 if saved is None else saved
+def recipe(version: int = RECIPE, resuming: Path | str | None = None) -> int:
+    """`version`, refused with `resuming` (the run's folder) when it is not RECIPE: the same settings meant
+    other training then."""
     if resuming is not None and version != RECIPE:
         raise HanddgError(f"{resuming} was trained with training recipe {version} (an older handdg); "
                           f"its settings mean something else under recipe {RECIPE}: start a new run in another --out")
@@ -123,6 +124,16 @@ class TrainConfig:
         self.mixing_ratio()
         return self
 
+    def check_inputs(self) -> "TrainConfig":
+        """Raise HanddgError naming the first input a new run reads that is not there (--data, --store, --val-data),
+        or an --init checkpoint of another network: file checks made before torch loads."""
+        for name, what in (("data", "dataset root"), ("store", "feature store"), ("val_data", "dataset root")):
+            value = getattr(self, name)
+            if value and not Path(value).exists():
+                raise HanddgError(f"{OPTION[name].flag} {value}: {what} not found (check the path)")
+        check_init(self)
+        return self
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (tuples become lists)."""
         out = dataclasses.asdict(self)
@@ -133,13 +144,13 @@ class TrainConfig:
     def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
         """Inverse of to_dict; unknown keys are an error (a config from another handdg version). A field the
         saved config lacks (written before that option existed) takes the value it was trained with then
-        (Option.legacy: e.g. norm none, rotation axis-angle), not today's default."""
+        (handdg.saved: e.g. norm none, rotation axis-angle), not today's default."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise HanddgError(f"unknown training option(s) {', '.join(unknown)} in config "
                               "(written by another handdg version?)")
-        values = {**{o.name: o.saved_value() for o in OPTIONS if o.name not in values}, **values}
-        values["recipe"] = recipe(values.get("recipe"))
-        values["augment"] = tuple(values["augment"])
+        values = saved.training_fields(values)
+        if "augment" in values:
+            values["augment"] = tuple(values["augment"])
         return cls(**values)

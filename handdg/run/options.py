@@ -5,7 +5,8 @@ From OPTIONS derive TrainConfig's fields and defaults (handdg.run.config), `hand
 (handdg.commands.train: names, flags, types, defaults, help), the validation of a config, a command
 line, ModelConfig and LossConfig (`Option.check`: one message per kind of mistake, the same from the
 CLI and from the library), ModelConfig's and LossConfig's defaults, and the resume rules (RESUMABLE,
-RUNTIME, PLANNED, REPRODUCE_FLAGS). Imports neither torch nor click.
+RUNTIME, PLANNED, REPRODUCE_FLAGS). The network's and the loss's choices and defaults are the model's own
+(handdg.model.defaults), read here. Imports neither torch nor click.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Callable, Literal
 
 from handdg.errors import HanddgError
 from handdg.loading import default_workers
+from handdg.model.defaults import CHOICES, DEFAULTS, NETWORK_PRESETS, ROTATIONS
 from handdg.options import check_float, check_int, flag
 
 BRANCH2_MODES = ("none", "ie", "te", "ie+te")
@@ -29,14 +31,6 @@ AUGMENT_PRESETS = {
 }
 """`official` = what the released code applied; `normal` = Table 6's six photometric ones + geometric."""
 LAYOUTS = ("freihand", "rhd", "stb")
-NETWORK_PRESETS: dict[str, dict[str, int]] = {
-    "paper": {"input_size": 256, "width_divisor": 1, "lifting_divisor": 1},
-    "small": {"input_size": 128, "width_divisor": 4, "lifting_divisor": 1},
-    "tiny": {"input_size": 64, "width_divisor": 8, "lifting_divisor": 1},
-}
-"""--preset: the network's input side and width divisors. The CPU presets narrow the heatmap net only: the
-lifting nets keep the published widths, which cost little at 8²-16² maps and which the lifting needs
-(docs/training.md, "The recipe")."""
 PRESETS = tuple(NETWORK_PRESETS)
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
@@ -44,11 +38,7 @@ MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
 LR_SCHEDULES = ("cosine", "step", "constant")
 AUGMENT_ON = ("auto", "workers", "device")
 """Resolved for the device when a run starts (handdg.train.loop); config.json keeps the result."""
-ROTATIONS = ("axis-angle", "6d")
-"""ViewPoint's output: H3D's axis-angle, or the continuous 6-D form (handdg.model.hand_frame.rotation_6d)."""
 
-SAME = object()
-"""`Option.legacy` default: a saved config without the field means the option's default."""
 Reproduce = Literal["set", "flag", "plan"]
 
 
@@ -66,7 +56,7 @@ class Option:
     the config a reproduction plan asks for (check_run_dir ignores it).
     reproduce: how `handdg reproduce` sets it: "set" (--set NAME=VALUE), "flag" (its own option) or "plan"
     (the plan itself: a table knob, an input, the seed or a runtime option; --set refuses it).
-    legacy: what a saved config written before this option existed was trained with (from_dict fills it in).
+    What a saved config written before an option existed means is handdg.saved's.
     """
 
     name: str
@@ -84,7 +74,6 @@ class Option:
     resume: bool = False
     runtime: bool = False
     reproduce: Reproduce = "set"
-    legacy: Any = SAME
 
     @property
     def flag(self) -> str:
@@ -100,10 +89,6 @@ class Option:
     def default_value(self) -> Any:
         """The default (called when it is a function)."""
         return self.default() if callable(self.default) else self.default
-
-    def saved_value(self) -> Any:
-        """What a saved config without this field means."""
-        return self.default_value() if self.legacy is SAME else self.legacy
 
     def field(self) -> Any:
         """The dataclass field of this option."""
@@ -169,14 +154,14 @@ OPTIONS: tuple[Option, ...] = (
            optional=True, path=True, resume=True, reproduce="plan"),
     Option("out", str, "run", "Run directory to create (or resume).", path=True, resume=True, runtime=True,
            reproduce="plan"),
-    Option("preset", str, "small", "Network size: paper (256 px, published widths), small, tiny.", PRESETS,
+    Option("preset", str, DEFAULTS["preset"], "Network size: paper (256 px, published widths), small, tiny.", PRESETS,
            reproduce="flag"),
-    Option("norm", str, "batch",
+    Option("norm", str, DEFAULTS["norm"],
            "batch: BatchNorm after the heatmap net's hidden convs; none: the official network layer for layer.",
-           ("batch", "none"), legacy="none"),
-    Option("rotation", str, "6d",
+           CHOICES["norm"]),
+    Option("rotation", str, DEFAULTS["rotation"],
            "ViewPoint's rotation output: 6d (continuous, Zhou et al. 2019) or axis-angle (H3D, the official net).",
-           ROTATIONS, legacy="axis-angle"),
+           ROTATIONS),
     Option("branch2", str, "ie+te",
            "none = baseline; ie = CLIP image only (r=1); te = text only (r=0); ie+te = mixed.", BRANCH2_MODES,
            reproduce="plan"),
@@ -187,26 +172,26 @@ OPTIONS: tuple[Option, ...] = (
     Option("normalise_mix", bool, True,
            "L2-normalise image and text features before mixing, or mix raw CLIP outputs.",
            cli="--normalise-mix/--raw-mix"),
-    Option("fusion", str, "concat", "How Branch2 joins the CLIP feature (Table 4b).", ("concat", "sum"),
+    Option("fusion", str, DEFAULTS["fusion"], "How Branch2 joins the CLIP feature (Table 4b).", CHOICES["fusion"],
            reproduce="plan"),
-    Option("lambda_heat", float, 1.0, "λ1, heatmap loss weight.", low=0.0),
-    Option("lambda_pose", float, 1.0, "λ2, 3D pose loss weight.", low=0.0),
-    Option("lambda_con", float, 0.1, "λ3, contrastive loss weight (Table 5).", low=0.0, reproduce="plan"),
-    Option("contrastive", str, "hinge", "Eq. 4 as printed (unbounded below), or its bounded hinge form.",
-           ("paper", "hinge")),
-    Option("heat_reduction", str, "sum",
-           "L_heat per sample: sum over maps and pixels (Eq. 2's squared norm) or per-pixel mean.", ("sum", "mean"),
-           legacy="mean"),
-    Option("heat_stages", str, "all", "Supervise every CPM stage (hand3d) or only the last.", ("all", "last"),
-           legacy="last"),
+    Option("lambda_heat", float, DEFAULTS["lambda_heat"], "λ1, heatmap loss weight.", low=0.0),
+    Option("lambda_pose", float, DEFAULTS["lambda_pose"], "λ2, 3D pose loss weight.", low=0.0),
+    Option("lambda_con", float, DEFAULTS["lambda_con"], "λ3, contrastive loss weight (Table 5).", low=0.0,
+           reproduce="plan"),
+    Option("contrastive", str, DEFAULTS["contrastive"],
+           "Eq. 4 as printed (unbounded below), or its bounded hinge form.", CHOICES["contrastive"]),
+    Option("heat_reduction", str, DEFAULTS["heat_reduction"],
+           "L_heat per sample: sum over maps and pixels (Eq. 2's squared norm) or per-pixel mean.",
+           CHOICES["heat_reduction"]),
+    Option("heat_stages", str, DEFAULTS["heat_stages"], "Supervise every CPM stage (hand3d) or only the last.",
+           CHOICES["heat_stages"]),
     Option("pose_gradient", str, "joint",
            "joint: L_pose also trains the heatmap net (end-to-end); lifting: only the lifting nets.",
            ("joint", "lifting")),
     Option("gt_lifting", bool, True,
-           "Also train PosePrior/ViewPoint on the ground-truth maps each step (hand3d's lifting training).",
-           legacy=False),
-    Option("pose_target", str, "canonical",
-           "3D target: hand3d canonical pose + rotation, or the released code's 2.5-D.", ("canonical", "2.5d")),
+           "Also train PosePrior/ViewPoint on the ground-truth maps each step (hand3d's lifting training)."),
+    Option("pose_target", str, DEFAULTS["pose_target"],
+           "3D target: hand3d canonical pose + rotation, or the released code's 2.5-D.", CHOICES["pose_target"]),
     Option("root", str, "wrist", "What joint 0 is to the network.", ("wrist", "palm")),
     Option("heatmap_size", int, 32, "Side of the ground-truth heatmaps.", low=1),
     Option("heatmap_sigma", float, 2.0, "Gaussian std of the GT heatmaps, in GT heatmap pixels.", low=0.0,
@@ -218,17 +203,23 @@ OPTIONS: tuple[Option, ...] = (
            resume=True, reproduce="flag"),
     Option("lr", float, 3e-3, "Adam learning rate (the schedule's peak).", low=0.0, low_open=True),
     Option("lr_schedule", str, "cosine",
-           "cosine: 5% warm-up then cosine to 1%; step: x0.1 at 1/3 and 2/3; constant (paper).", LR_SCHEDULES,
-           legacy="constant"),
+           "cosine: 5% warm-up then cosine to 1%; step: x0.1 at 1/3 and 2/3; constant (paper).", LR_SCHEDULES),
     Option("seed", int, 0, "Seed of initialisation, data order, augmentation and prompt draws.", low=0,
            reproduce="plan"),
     Option("augment", tuple, AUGMENT_PRESETS["official"],
            f"{', '.join(AUGMENT_PRESETS)} or a comma list of {', '.join(AUGMENTATIONS)}.", AUGMENTATIONS,
            reproduce="plan"),
+    Option("styles", str, None,
+           "Style bank made by `handdg styles` (text styles, or a --like control): a training crop is restyled by "
+           "the style of a prompt drawn for it, with probability --style-share.", optional=True, path=True),
+    Option("style_share", float, 0.5, "Share of training crops restyled with --styles.", low=0.0, high=1.0),
+    Option("feature_stats", str, DEFAULTS["feature_stats"],
+           "Perturb the heatmap net's early feature statistics while training (no text): mixstyle (Zhou et al. "
+           "2021) or dsu (Li et al. 2022).", CHOICES["feature_stats"]),
     Option("augment_on", str, "auto",
            "Where crops are warped, heat-mapped and jittered: workers (each sample in a DataLoader worker) or "
            "device (the whole batch on the training device; workers only decode); auto = device on CUDA, "
-           "workers on CPU.", AUGMENT_ON, runtime=True, reproduce="plan", legacy="workers"),
+           "workers on CPU.", AUGMENT_ON, runtime=True, reproduce="plan"),
     Option("decode_cache", str, "auto",
            "Where the training images are kept decoded (uint8, memory-mapped; built on first use, verified at each "
            "start): a folder, auto ($HANDDG_CACHE/decoded, else ~/.cache/handdg/decoded), or none (decode every "
@@ -246,14 +237,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("device", str, "auto", "auto, cpu, cuda or cuda:N.", resume=True, runtime=True, reproduce="plan"),
     Option("precision", str, "auto",
            "Number format: fp32, or bf16 / fp16 autocast (fp16 with loss scaling); "
-           "auto = bf16 on CUDA GPUs that support it, fp32 otherwise.", PRECISIONS, runtime=True, reproduce="plan",
-           legacy="fp32"),
+           "auto = bf16 on CUDA GPUs that support it, fp32 otherwise.", PRECISIONS, runtime=True, reproduce="plan"),
     Option("memory_format", str, "auto",
            "Tensor layout of the network: auto = channels_last for bf16/fp16 on CUDA.", MEMORY_FORMATS,
-           runtime=True, reproduce="plan", legacy="contiguous"),
+           runtime=True, reproduce="plan"),
     Option("compile", bool, False,
            "Compile the network with torch.compile (inductor) before training: the same losses to rounding; the "
-           "first step takes about a minute, then a 2-core CPU steps tiny ~1.1x faster (docs/performance.md).",
+           "first step compiles, the later ones run faster (docs/performance.md).",
            cli="--compile/--eager", runtime=True, reproduce="plan"),
     Option("val_data", str, None,
            "Validation dataset root (default: --data's FreiHAND evaluation split when labelled).", optional=True,
@@ -279,7 +269,7 @@ def names(**attributes: Any) -> tuple[str, ...]:
 
 
 def default(name: str) -> Any:
-    """The default of option `name` (ModelConfig's and LossConfig's defaults come from here)."""
+    """The default of option `name`."""
     return OPTION[name].default_value()
 
 
@@ -289,7 +279,7 @@ def check(name: str, value: Any) -> Any:
 
 
 RESUMABLE = names(resume=True)
-"""What `handdg train --resume` may change (handdg.train.loop.resume's arguments): --out (a copied run), where
+"""What `handdg train --resume` may change (handdg.train.lifecycle.resume's arguments): --out (a copied run), where
 --data and --store are now, --steps (extend only), --workers and --device. The rest comes from config.json."""
 RUNTIME = names(runtime=True)
 """Where and how a run executes: may differ between a run directory and the config its plan asks for."""

@@ -44,10 +44,7 @@ def write_json(path: Path, payload: dict) -> None:
 
 
 def create_run(out: Path, config: TrainConfig, provenance: dict[str, Any]) -> None:
-    """Make a fresh run directory holding config.json; refuse to overwrite a run that has a checkpoint
-    (one killed before its first checkpoint holds nothing to keep, and is started again)."""
-    if (out / CONFIG).exists() and latest_checkpoint(out) is not None:
-        raise HanddgError(f"{out} already holds a run: continue it with --resume, or choose another --out")
+    """Write config.json of a run starting at step 0 (whether a folder may be started is handdg.train.lifecycle's)."""
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
     write_json(out / CONFIG, {"handdg_version": __version__, "config": config.to_dict(), **provenance})
 

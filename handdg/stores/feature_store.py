@@ -2,7 +2,7 @@
 
 Features come back exactly as CLIP gave them (float16, not normalised); consumers normalise.
 Image features are read into memory once (FreiHAND: 133 MB) because random row access on
-zarr chunks is ~1000x slower than on an in-memory array.
+zarr chunks is far slower than on an in-memory array (docs/performance.md, claim 6).
 """
 
 from __future__ import annotations

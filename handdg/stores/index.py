@@ -26,13 +26,13 @@ KINDS = schema.INDEX_KINDS
 RECALL_K = 10
 RECALL_QUERIES = 1000
 
-# FAISS uses BLAS for flat search only above this many queries (default 128000 in 1.15);
-# from 20 queries on, BLAS is ~8x faster here with identical results (measured, env notes).
+# FAISS uses BLAS for flat search only above this many queries (default 128000 in 1.15); from 20 queries on
+# its BLAS path gives identical results (how the two compare in time: docs/performance.md, claim 5).
 faiss.cvar.distance_compute_blas_threshold = 20
 SMALL_BATCH = 64
 """Below this many queries an exact CPU index is searched by numpy: FAISS's non-BLAS path scores
 each query on one thread, and its BLAS path (tiled, with a heap per query) only overtakes one
-numpy product over all rows at ~64 queries (benchmarks/bench_retrieval.py: 20-48 queries 0.64-0.90×)."""
+numpy product over all rows at about this many queries (docs/performance.md, benchmarks/bench_retrieval.py)."""
 
 
 def normalised(features: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Procedural backgrounds, one family per domain: studio green screen, indoor clutter, outdoors, one room.
 
 All return float32 (H, W, 3) images in [0, 1]. They are drawn with PIL at reduced resolution and
-upsampled, so they cost a few milliseconds even at 640x480.
+upsampled, so they stay cheap even at 640x480.
 """
 
 from __future__ import annotations

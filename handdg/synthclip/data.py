@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 from torchvision.transforms import functional as TF
 
+from handdg.data.images import read_rgb
 from handdg.synth import make_dataset
 from handdg.synth.attributes import read_sidecar
 
@@ -23,8 +24,8 @@ def load_images(root: Path, size: int) -> tuple[torch.Tensor, list[dict]]:
     records = read_sidecar(root)
     images = torch.empty((len(records), 3, size, size), dtype=torch.uint8)
     for i, record in enumerate(records):
-        with Image.open(Path(root) / record["image"]) as im:
-            small = TF.center_crop(TF.resize(im.convert("RGB"), size, TF.InterpolationMode.BICUBIC), size)
+        rgb = Image.fromarray(read_rgb(Path(root) / record["image"]))
+        small = TF.center_crop(TF.resize(rgb, size, TF.InterpolationMode.BICUBIC), size)
         images[i] = torch.from_numpy(np.asarray(small).copy()).permute(2, 0, 1)
     return images, records
 

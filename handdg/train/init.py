@@ -2,7 +2,8 @@
 
 The run's network is the one its options ask for, plus what only a checkpoint can say about its
 forward (`INHERITED`: the released model's hand-side input and Rodrigues without an epsilon); every
-other network field must agree with the checkpoint, or the run is refused naming the options to give.
+other network field must agree with the checkpoint, or the run is refused naming the options to give
+(handdg.run.init_network, which the CLI runs on the file's header before torch loads).
 """
 
 from __future__ import annotations
@@ -10,14 +11,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from handdg.errors import HanddgError
 from handdg.model.network import ModelConfig
 from handdg.run import runs
+from handdg.run.init_network import refuse_other_network
 
 INHERITED = ("side_input", "rotation_eps")
-_OPTION = {"input_size": "--preset", "width_divisor": "--preset", "lifting_divisor": "--preset", "norm": "--norm",
-           "rotation": "--rotation", "target": "--pose-target", "fusion": "--fusion",
-           "clip_dim": "--store (a CLIP of this feature size)"}
 
 
 def inherit(model: ModelConfig, saved: dict[str, Any] | None) -> ModelConfig:
@@ -31,13 +29,5 @@ def init_checkpoint(path: str, model: ModelConfig) -> runs.Checkpoint:
     """The checkpoint to start from, refused in one line when it was saved by another network than `model`."""
     ckpt = runs.load_weights(path)
     saved = ModelConfig.from_dict(ckpt.model).to_dict() if ckpt.model else {}
-    wanted = inherit(model, saved).to_dict()
-    differs = [name for name in wanted if name in saved and saved[name] != wanted[name]]
-    if differs:
-        found = ", ".join(f"{name} {saved[name]!r} (this run: {wanted[name]!r}, set by {_OPTION.get(name, name)})"
-                          for name in differs)
-        hint = ""
-        if ckpt.source and ckpt.source.get("kind") == "official":
-            hint = "; the released model needs --preset paper --norm none --rotation axis-angle --pose-target 2.5d"
-        raise HanddgError(f"--init {path} was saved by another network: {found}{hint}")
+    refuse_other_network(path, saved, {name: value for name, value in model.to_dict().items() if name not in INHERITED})
     return ckpt

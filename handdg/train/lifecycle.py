@@ -3,21 +3,21 @@ first checkpoint, tell when it is done, and lock it against a second process.
 
     progress(out)           what RUN holds: started (config.json there) and its newest complete checkpoint
     start(config)           a new run in config.out (`handdg train`); a folder holding a checkpoint is refused
-                            (--resume), one killed before its first checkpoint is started again
+                            (--resume)
     resume(out, steps=...)  continue RUN from its newest checkpoint exactly as its config.json says
                             (`handdg train --resume`)
     ensure_trained(config)  bring config.out to config.steps whatever it holds (`handdg demo`,
-                            `handdg reproduce`): nothing when done, resumed from its newest checkpoint,
-                            else started afresh (what a run killed before its first checkpoint left is removed)
+                            `handdg reproduce`): nothing when done, else as `resume`
     claim(out, slot)        hold the run's lock for a block (`handdg reproduce`: train + evals of one run)
 
-A run is done when its newest complete checkpoint is its planned step. The step loop itself
-is handdg.train.loop.train; the files of a run directory are handdg.run.runs.
+A run is done when its newest complete checkpoint is its planned step. A run killed before its first
+checkpoint holds nothing to keep: `resume` and `ensure_trained` start it again from step 0 and `start`
+accepts its folder (`_carry_on`, the one place that says so). The step loop itself is
+handdg.train.loop.train; the files of a run directory are handdg.run.runs.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,14 +49,15 @@ def progress(out: str | Path) -> Progress:
 def start(config: TrainConfig, fresh: bool = False) -> Path:
     """Train the run `config` describes from step 0 into `config.out`; returns the run directory.
 
-    A folder holding a run with a checkpoint is refused (continue it with `resume`); one whose run was
-    killed before its first checkpoint holds nothing to keep and is started again. `fresh` removes
+    A folder holding a run with a checkpoint is refused (continue it with `resume`). `fresh` removes
     whatever `config.out` holds first (benchmarks that always time a whole run).
     """
-    from handdg.train import loop
+    from handdg.train import loop  # torch, only to train: progress and the locks stay light
 
     if fresh:
         shutil.rmtree(config.out, ignore_errors=True)
+    elif progress(config.out).step is not None:
+        raise HanddgError(f"{config.out} already holds a run: continue it with --resume, or choose another --out")
     return loop.train(config)
 
 
@@ -65,13 +66,10 @@ def resume(out: str | Path, steps: int | None = None, workers: int | None = None
     """Continue the run in `out` from its newest checkpoint, exactly as configured in its config.json.
 
     Only the step budget (extend only), data-loading workers and device may change, and where the
-    data and store live now (`data`, `store`; they must be the same ones). A run killed before its
-    first checkpoint starts again from step 0, as an uninterrupted run did.
+    data and store live now (`data`, `store`; they must be the same ones).
     """
-    from handdg.train import loop
-
     config, _ = runs.read_run(Path(out))
-    _check_recipe(config, out)
+    recipe(config.recipe, resuming=out)
     runs.relocate(config, Path(out), data, store)
     if steps is not None:
         if steps < config.steps:
@@ -79,13 +77,10 @@ def resume(out: str | Path, steps: int | None = None, workers: int | None = None
         config.steps = steps
     config.workers = config.workers if workers is None else workers
     config.device = config.device if device is None else device
-    return loop.train(config, resume=True)
-
-
-def _check_recipe(saved: TrainConfig, out: str | Path) -> None:
-    """HanddgError unless the run in `out` (its config.json: `saved`) was trained under this handdg's recipe
-    (handdg.run.config.recipe, where recipe versioning lives)."""
-    recipe(saved.recipe, resuming=out)
+    found = progress(out)
+    if found.step is not None and found.step >= config.steps:
+        raise HanddgError(f"{out} already finished its {config.steps} steps: pass a larger --steps to continue it")
+    return _carry_on(config, found)
 
 
 @dataclass(frozen=True)
@@ -100,30 +95,36 @@ class Trained:
 def ensure_trained(config: TrainConfig, say: Callable[[str], None] | None = None) -> Trained:
     """Bring the run in `config.out` to `config.steps`, whatever an earlier attempt left there.
 
-    Done (its newest checkpoint is that step): nothing. A checkpoint: continued from it (exactly the
-    losses of an uninterrupted run; a run of an older training recipe is refused). Started but no
-    checkpoint (killed before the first): the folder is removed and the run started afresh, as is a
-    folder never started. `config` is the run's whole config (its runtime fields, device and
-    workers, may differ from the folder's); the caller makes sure a run already there is `config`'s
-    (handdg.reproduce.plan.check_run_dir). `say` gets `training N steps` or `resuming at step S of N`
-    when there is work to do.
+    Done (its newest checkpoint is that step): nothing. Otherwise as `resume` (a run of an older training
+    recipe is refused), and a folder never started is started. `config` is the run's whole config (its
+    runtime fields, device and workers, may differ from the folder's); the caller makes sure a run already
+    there is `config`'s (handdg.reproduce.plan.check_run_dir). `say` gets `training N steps` or
+    `resuming at step S of N` when there is work to do.
     """
-    from handdg.train import loop
-
     out = Path(config.out)
     found = progress(out)
     if found.step is not None and found.step >= config.steps:
         return Trained(out, found.step, 0)
-    if found.step is None:
-        if say is not None:
-            say(f"training {config.steps} steps")
-        start(dataclasses.replace(config), fresh=found.started)
-        return Trained(out, 0, config.steps)
-    _check_recipe(runs.read_run(out)[0], out)
     if say is not None:
-        say(f"resuming at step {found.step} of {config.steps}")
-    loop.train(dataclasses.replace(config), resume=True)
-    return Trained(out, found.step, config.steps - found.step)
+        say(f"training {config.steps} steps" if found.step is None else
+            f"resuming at step {found.step} of {config.steps}")
+    if found.step is not None:
+        recipe(runs.read_run(out)[0].recipe, resuming=out)
+    _carry_on(config, found, clear=True)
+    return Trained(out, found.step or 0, config.steps - (found.step or 0))
+
+
+def _carry_on(config: TrainConfig, found: Progress, clear: bool = False) -> Path:
+    """Train `config` on from where its folder stopped (`found`): from its newest checkpoint, exactly as an
+    uninterrupted run; with none, from step 0, since a run killed before its first checkpoint holds nothing to
+    keep (`clear` removes what it left first)."""
+    from handdg.train import loop  # torch, only to train: progress and the locks stay light
+
+    if found.step is not None:
+        return loop.train(config, resume=True)
+    if clear and found.started:
+        shutil.rmtree(config.out)
+    return loop.train(config)
 
 
 def _lock_file(out: Path) -> ChunkLocks:

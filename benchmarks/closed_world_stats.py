@@ -70,8 +70,9 @@ def _paired(epe: Mapping[Key, Mapping[int, float]], arm: str, other: str, datase
     return None if arm == other or not mine or not theirs else paired_difference(mine, theirs)
 
 
-def summarise(epe: Mapping[Key, Mapping[int, float]]) -> list[ArmResult]:
-    """Every (arm, test set, protocol) that has runs, with its interval, paired differences and gap closed.
+def summarise(epe: Mapping[Key, Mapping[int, float]], control: str = CONTROL) -> list[ArmResult]:
+    """Every (arm, test set, protocol) that has runs, with its interval, paired differences (from the baseline and
+    from the `control` arm) and gap closed.
 
     The gap-closed share is given only where the oracle beats the baseline by its paired interval:
     a gap the seeds cannot tell from zero would make any share meaningless.
@@ -94,7 +95,7 @@ def summarise(epe: Mapping[Key, Mapping[int, float]]) -> list[ArmResult]:
                 gap_low, gap_high = _gap_interval(vs_base, base_mean, oracle_mean)
         results.append(ArmResult(arm, dataset, protocol, dict(values), mean,
                                  None if half is None else mean - half, None if half is None else mean + half,
-                                 vs_base, _paired(epe, arm, CONTROL, dataset, protocol), gap, gap_low, gap_high,
+                                 vs_base, _paired(epe, arm, control, dataset, protocol), gap, gap_low, gap_high,
                                  gap_mm, shown))
     return results
 
@@ -111,8 +112,9 @@ def find(results: list[ArmResult], arm: str, dataset: str, protocol: str) -> Arm
     return next((r for r in results if (r.arm, r.dataset, r.protocol) == (arm, dataset, protocol)), None)
 
 
-def verdict(results: list[ArmResult], arm: str, protocol: str = "hand3d", targets: tuple[str, ...] = TARGETS) -> str:
-    """One sentence: does `arm` lower the target EPE against the baseline and against the normal-aug control?"""
+def verdict(results: list[ArmResult], arm: str, protocol: str = "hand3d", targets: tuple[str, ...] = TARGETS,
+            control_name: str = "normal-augmentation control") -> str:
+    """One sentence: does `arm` lower the target EPE against the baseline and against the control arm?"""
     against = []
     for other, field in ((BASELINE, "vs_baseline"), (CONTROL, "vs_control")):
         parts = []
@@ -124,7 +126,7 @@ def verdict(results: list[ArmResult], arm: str, protocol: str = "hand3d", target
                                                    else "")
                 parts.append(f"{dataset.upper()} {shown}: {judge(diff)}")
         if parts:
-            against.append(f"against the {'baseline' if other == BASELINE else 'normal-augmentation control'} "
+            against.append(f"against the {'baseline' if other == BASELINE else control_name} "
                            + "; ".join(parts))
     wins = [judge(getattr(find(results, arm, d, protocol), "vs_baseline", None)) == "lower" for d in targets]
     head = ("lowers the unseen-target error on every target" if all(wins) else
@@ -134,7 +136,8 @@ def verdict(results: list[ArmResult], arm: str, protocol: str = "hand3d", target
 
 
 def figure(results: list[ArmResult], arms: tuple[str, ...], context: FigureContext, out: Path,
-           protocol: str = "hand3d", datasets: tuple[str, ...] = ("freihand", *TARGETS)) -> list[Path]:
+           protocol: str = "hand3d", datasets: tuple[str, ...] = ("freihand", *TARGETS),
+           control: str = CONTROL) -> list[Path]:
     """OUT.png / .pdf: each arm's mean EPE per test set with its 95 % interval over seeds, the seeds as dots."""
     from handdg.analysis.figure import body_top, new_figure, save_figure
 
@@ -148,7 +151,7 @@ def figure(results: list[ArmResult], arms: tuple[str, ...], context: FigureConte
             row = find(results, arm, dataset, protocol)
             if row is None:
                 continue
-            colour = "tab:gray" if arm in (BASELINE, ORACLE) else "tab:orange" if arm == CONTROL else "tab:blue"
+            colour = "tab:gray" if arm in (BASELINE, ORACLE) else "tab:orange" if arm == control else "tab:blue"
             ax.scatter([x] * len(row.values), list(row.values.values()), s=10, color=colour, alpha=0.45)
             error = None if row.low is None else [[row.mean - row.low], [row.high - row.mean]]
             ax.errorbar([x], [row.mean], yerr=error, fmt="o", color=colour, capsize=4, markersize=7)
