@@ -38,8 +38,8 @@ def _name(script: Path) -> str:
     return script.stem.removeprefix("bench_")
 
 
-LONG = ("learning", "lifting", "closed_world", "levers")
-"""Benchmarks of learning quality, not speed: each trains for minutes to an hour; run them by name."""
+LONG = ("learning", "lifting", "closed_world", "levers", "predict")
+"""Benchmarks of learning quality, not speed: each trains for minutes to an hour (predict needs a trained --model); run them by name."""
 
 
 def scripts(only: str | None) -> list[Path]:

@@ -116,13 +116,14 @@ def test_pil_warnings_stay_out_of_the_output(tmp_path: Path) -> None:
 def test_a_16_bit_photo_is_predicted_as_its_8_bit_version(model, tmp_path: Path) -> None:
     Image.fromarray(GREY).save(tmp_path / "grey8.png")
     Image.fromarray(GREY.astype(np.uint16) * 257).save(tmp_path / "grey16.png")
-    predict(model, [tmp_path / "grey8.png", tmp_path / "grey16.png"], tmp_path / "out", show_progress=False)
+    predict(model, [tmp_path / "grey8.png", tmp_path / "grey16.png"], tmp_path / "out", detect="none",
+            show_progress=False)
     eight, sixteen = (json.loads((tmp_path / "out" / f"{name}.json").read_text())["hands"][0]["joints"]
                       for name in ("grey8", "grey16"))
     assert [j["uv"] for j in eight] == [j["uv"] for j in sixteen]
     white = np.full_like(GREY, 255)
     Image.fromarray(white).save(tmp_path / "white.png")
-    predict(model, [tmp_path / "white.png"], tmp_path / "out", show_progress=False)
+    predict(model, [tmp_path / "white.png"], tmp_path / "out", detect="none", show_progress=False)
     clipped = json.loads((tmp_path / "out" / "white.json").read_text())["hands"][0]["joints"]
     assert [j["uv"] for j in clipped] != [j["uv"] for j in eight]  # the model sees the difference
 
@@ -133,7 +134,8 @@ def test_a_photo_is_predicted_upright_as_viewers_show_it(model, tmp_path: Path) 
     exif[0x0112] = 6  # shown turned 90° clockwise
     stored.save(tmp_path / "tagged.png", exif=exif)
     stored.transpose(Image.Transpose.ROTATE_270).save(tmp_path / "turned.png")
-    predict(model, [tmp_path / "tagged.png", tmp_path / "turned.png"], tmp_path / "out", show_progress=False)
+    predict(model, [tmp_path / "tagged.png", tmp_path / "turned.png"], tmp_path / "out", detect="none",
+            show_progress=False)
     tagged, turned = (json.loads((tmp_path / "out" / f"{name}.json").read_text()) for name in ("tagged", "turned"))
     assert (tagged["width"], tagged["height"]) == (160, 224)
     assert tagged["hands"][0]["joints"] == turned["hands"][0]["joints"]
@@ -246,7 +248,7 @@ def test_compile_with_a_cxx_that_does_not_run_is_one_line(cxx: str, named: str, 
 
 
 def test_root_depth_without_k_writes_no_camera_mm_and_says_so(model, tmp_path: Path) -> None:
-    report = predict(model, [PHOTO], tmp_path / "out", root_depth_mm=480.0, show_progress=False)
+    report = predict(model, [PHOTO], tmp_path / "out", root_depth_mm=480.0, detect="none", show_progress=False)
     hand = json.loads((tmp_path / "out" / f"{PHOTO.stem}.json").read_text())["hands"][0]
     assert hand["K_from"] == "assumed" and all(j["camera_mm"] is None for j in hand["joints"])
     assert any("--root-depth-mm without --K" in note for note in report.notes)
@@ -254,7 +256,7 @@ def test_root_depth_without_k_writes_no_camera_mm_and_says_so(model, tmp_path: P
 
 @pytest.mark.parametrize("case", ["shard", "featurize root", "predict input", "predict boxes", "eval boxes",
                                   "eval checkpoint", "predict checkpoint", "train data", "train store", "eval out",
-                                  "predict out", "import-official snapshot"])
+                                  "predict out", "predict detect", "import-official snapshot"])
 def test_checks_that_need_no_model_run_before_torch_loads(case: str, model, tmp_path: Path, subprocess_env) -> None:
     (tmp_path / "photos").mkdir()
     shutil.copy(PHOTO, tmp_path / "photos")
@@ -280,6 +282,8 @@ def test_checks_that_need_no_model_run_before_torch_loads(case: str, model, tmp_
                       tmp_path / "photos"], "is a directory"),
         "predict out": (["predict", tmp_path / "m.safetensors", tmp_path / "photos", "--out", tmp_path / "boxes.json"],
                         "is a file"),
+        "predict detect": (["predict", tmp_path / "m.safetensors", tmp_path / "photos", "--out", tmp_path / "o",
+                            "--detect", "mediapipe", "--boxes", tmp_path / "boxes.json"], "--detect mediapipe"),
         "import-official snapshot": (["import-official", tmp_path / "absent.pth.tar", "--out", tmp_path / "o.safetensors"],
                                      "absent.pth.tar"),
         "train data": (["train", "--data", tmp_path / "absent", "--out", tmp_path / "o", "--branch2", "none"],

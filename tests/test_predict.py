@@ -48,7 +48,7 @@ def models(tmp_path_factory) -> dict[str, Path]:
 
 
 def _run(model: Path, inputs: list, out: Path, **options) -> dict:
-    predict(model, inputs, out, show_progress=False, **options)
+    predict(model, inputs, out, show_progress=False, **{"detect": "none", **options})
     return {p.name: json.loads(p.read_text()) for p in out.glob("*.json")}
 
 
@@ -140,7 +140,7 @@ def test_a_video_gets_frame_files_and_an_overlay_video(models, tmp_path: Path) -
         shutil.copy(photo, frames_dir / f"{i}.jpg")
     assert write_video(tmp_path / "clip.mp4", sorted(frames_dir.glob("*.jpg")), 4.0)
     out = tmp_path / "out"
-    report = predict(models["canonical"], [tmp_path / "clip.mp4"], out, every=2, show_progress=False)
+    report = predict(models["canonical"], [tmp_path / "clip.mp4"], out, every=2, detect="none", show_progress=False)
     assert report.predicted == 2
     assert sorted(p.name for p in (out / "clip").glob("*.json")) == ["000000.json", "000002.json"]
     frame = json.loads((out / "clip" / "000002.json").read_text())
@@ -151,10 +151,10 @@ def test_a_video_gets_frame_files_and_an_overlay_video(models, tmp_path: Path) -
 
 def test_a_second_run_skips_what_is_done(models, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    first = predict(models["canonical"], [PHOTOS], out, show_progress=False)
+    first = predict(models["canonical"], [PHOTOS], out, detect="none", show_progress=False)
     stamp = (out / "00000355.json").stat().st_mtime_ns
     (out / "00017620.json").unlink()  # as if killed before this one was written
-    second = predict(models["canonical"], [PHOTOS], out, show_progress=False)
+    second = predict(models["canonical"], [PHOTOS], out, detect="none", show_progress=False)
     assert first.predicted == 8 and second.predicted == 1 and second.skipped == 7
     assert (out / "00000355.json").stat().st_mtime_ns == stamp
     assert len((out / "predictions.jsonl").read_text().splitlines()) == 8

@@ -49,6 +49,12 @@ class HandBox:
         return replace(self, xywh=(width - x - w, y, w, h), frame=frame)
 
 
+def overlaps(xywh: tuple[float, float, float, float], width: int, height: int) -> bool:
+    """Whether a box overlaps a width x height image (a hand that left the frame does not)."""
+    x, y, w, h = xywh
+    return x < width and y < height and x + w > 0 and y + h > 0
+
+
 def check_box(box: HandBox, width: int, height: int, image: str) -> None:
     """Refuse, in one line naming `image` and the box, a box with a non-positive or non-finite side or one that
     misses its `width` x `height` image (in either frame: mirroring keeps a box on or off its image)."""
@@ -57,7 +63,7 @@ def check_box(box: HandBox, width: int, height: int, image: str) -> None:
     if not all(math.isfinite(v) for v in box.xywh) or w <= 0 or h <= 0:
         raise HanddgError(f"{shown} needs finite numbers and a positive width and height "
                           "(boxes are [x_min, y_min, width, height] in the image's pixels)")
-    if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+    if not overlaps(box.xywh, width, height):
         raise HanddgError(f"{shown} lies outside its {width}x{height} pixels "
                           "(boxes are [x_min, y_min, width, height] in the image's pixels)")
 
