@@ -252,6 +252,30 @@ def _table(results, arms: list[str]) -> list[list[str]]:
     return table
 
 
+def _power(epe: dict, results) -> dict:
+    """Per target: the baseline→oracle gap, the spread (sd over seeds) of every arm's paired difference from the
+    baseline and from the control, and how many seeds would make the widest one's 95 % half-width ≤ gap / 4."""
+    from closed_world_stats import find, seeds_for
+
+    out = {}
+    for dataset in DATASETS[1:]:
+        base = find(results, "baseline", dataset, "hand3d")
+        if base is None or base.gap_mm is None:
+            continue
+        spreads = {}
+        for arm in ARMS:
+            for other in ("baseline", CONTROL):
+                mine, theirs = epe.get((arm, dataset, "hand3d"), {}), epe.get((other, dataset, "hand3d"), {})
+                seeds = sorted(set(mine) & set(theirs))
+                if arm != other and len(seeds) >= 2:
+                    spreads[f"{arm} - {other}"] = statistics.stdev(mine[s] - theirs[s] for s in seeds)
+        bound = abs(base.gap_mm) / 4
+        widest = max(spreads.values(), default=None)
+        out[dataset] = {"gap_mm": base.gap_mm, "bound_mm": bound, "paired_sd_mm": spreads,
+                        "seeds_needed": None if widest is None else seeds_for(widest, bound)}
+    return out
+
+
 def _claims(results, limit: str) -> list[Claim]:
     """The issue's bar: the text arm closes ≥ 50 % of the gap on each target and beats baseline and control."""
     from closed_world_stats import find, judge
@@ -301,6 +325,11 @@ def main() -> None:
                 ["arm", "test set", "hand3d EPE", "seeds", "Δ vs baseline", f"Δ vs {CONTROL}", "gap closed"],
                 _table(results, arms))
     print(f"\nverdict: {sentence}")
+    power = _power(epe, results)
+    for dataset, p in power.items():
+        widest = max(p["paired_sd_mm"].values(), default=float("nan"))
+        print(f"power, {dataset.upper()}: gap {p['gap_mm']:.1f} mm, bound {p['bound_mm']:.1f} mm, widest paired sd "
+              f"{widest:.1f} mm -> {p['seeds_needed']} seeds")
     context = FigureContext("handdg-synth", "builtin", f"closed world, {seeds} (restricted-hands → unseen-hands)")
     figures = figure(results, tuple(arms), context, args.figure if not args.quick else work / "closed_world",
                      control=CONTROL) if arms else []
@@ -312,7 +341,7 @@ def main() -> None:
                "tuning_data_seed": TUNING_DATA_SEED, "report_data_seed": args.data_seed,
                "clip": "handdg-synth builtin", "ledger": str(ledger_path),
                "wall_minutes": round((time.perf_counter() - start) / 60, 2), "run_hours": round(hours, 3),
-               "verdict": sentence, "figure": [str(p) for p in figures], "results": [r.to_json() for r in results],
+               "verdict": sentence, "power": power, "figure": [str(p) for p in figures], "results": [r.to_json() for r in results],
                "skill_ratio_hand3d": {f"{a}/{d}": {str(s): v for s, v in sorted(r.items())}
                                       for (a, d), r in skill.items()}}
     write_result(f"closed_world-dataseed{args.data_seed}", args, _claims(results, limit), details)

@@ -7,6 +7,7 @@ Inputs are plain EPEs by (arm, test set, protocol) and seed, so a notebook can f
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -98,6 +99,16 @@ def summarise(epe: Mapping[Key, Mapping[int, float]], control: str = CONTROL) ->
                                  vs_base, _paired(epe, arm, control, dataset, protocol), gap, gap_low, gap_high,
                                  gap_mm, shown))
     return results
+
+
+def seeds_for(sd: float, bound: float, level: float = 0.95, most: int = 200) -> int | None:
+    """The fewest seeds whose paired t-interval half-width t·sd/√n is at most `bound` (None beyond `most`)."""
+    from scipy import stats
+
+    for n in range(2, most + 1):
+        if stats.t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n) <= bound:
+            return n
+    return None
 
 
 def judge(diff: Difference | None) -> str:
