@@ -59,6 +59,10 @@ class HandDataset(Sequence[Sample]):
         """Sample `index`'s hand mask as (H, W) bool (hand pixels true), or None where the dataset ships none."""
         return None
 
+    def mask_id(self, index: int) -> int:
+        """Which mask sample `index` shows (samples that share one mask share this number)."""
+        return self.position(index)
+
     def files(self, index: int) -> list[Path]:
         """Every file sample `index` is read from (what `handdg data check` looks for)."""
         return [self.image_path(index)]
@@ -113,6 +117,10 @@ class Selection(HandDataset):
     def load_mask(self, index: int) -> np.ndarray | None:
         """The base dataset's hand mask of the selected sample."""
         return self.base.load_mask(self.indices[self.position(index)])
+
+    def mask_id(self, index: int) -> int:
+        """The base dataset's mask number of the selected sample."""
+        return self.base.mask_id(self.indices[self.position(index)])
 
     def annotation(self, index: int) -> Sample:
         """The base dataset's annotation of the selected sample."""

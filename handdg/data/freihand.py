@@ -63,6 +63,10 @@ class FreiHAND(HandDataset):
             return None
         return read_labels(self.root / "training" / "mask" / f"{self.position(index) % self.unique:08d}.jpg") > 127
 
+    def mask_id(self, index: int) -> int:
+        """The annotation index: FreiHAND's four image versions of a pose share its mask."""
+        return self.position(index) % self.unique
+
     def __getitem__(self, index: int) -> Sample:  # type: ignore[override]
         index = self.position(index)
         ann = index % self.unique

@@ -29,6 +29,9 @@ from handdg.inputs import augment
 from handdg.inputs.decoded import DecodedImages
 from handdg.inputs.seeds import AUGMENT, keyed_generator, keyed_seed
 from handdg.inputs.styles import StyleSampler, mirrored_mask
+
+MASK_CACHE_ENTRIES = 40_000
+"""Hand masks a process keeps decoded for `styles` (every FreiHAND pose's fits: about 250 MB bit-packed)."""
 from handdg.model.heatmaps import HeatmapCodec
 from handdg.model.network import ModelConfig
 from handdg.model.targets import with_root
@@ -176,6 +179,7 @@ class HandCrops(Dataset):
             raise HanddgError(f"{len(images)} decoded images for {len(dataset)} samples of {dataset.name} {dataset.split}")
         self.images = images
         self.styles = styles
+        self._masks: dict[tuple[int, str], tuple[np.ndarray, tuple[int, int]]] = {}
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -221,8 +225,21 @@ class HandCrops(Dataset):
         """Sample `index`'s hand mask cut as its crop is, (1,1,S,S) in [0,1] (None when the styles need none)."""
         if not self.styles.needs_mask:
             return None
-        mask = _warp(mirrored_mask(self.dataset.load_mask(index), side), M, self.spec.input_size)
+        mask = _warp(self._source_mask(index, side), M, self.spec.input_size)
         return torch.from_numpy(np.array(mask)).float()[None, None] / 255.0
+
+    def _source_mask(self, index: int, side: str) -> np.ndarray:
+        """Sample `index`'s hand mask as uint8 0/255, mirrored as its picture is: decoded once per process and
+        kept bit-packed (a FreiHAND mask in 6 KB; the four image versions of a pose share one)."""
+        key = (self.dataset.mask_id(index), side)
+        packed = self._masks.get(key)
+        if packed is None:
+            mask = mirrored_mask(self.dataset.load_mask(index), side)
+            packed = (np.packbits(mask > 0), mask.shape)
+            if len(self._masks) < MASK_CACHE_ENTRIES:
+                self._masks[key] = packed
+        bits, shape = packed
+        return np.unpackbits(bits, count=shape[0] * shape[1]).reshape(shape) * np.uint8(255)
 
     def _plan(self, sample: Sample, geometry: augment.Geometry, box: HandBox | None, gen: torch.Generator | None,
               index: int, row: int = -1) -> dict[str, torch.Tensor]:
@@ -239,8 +256,7 @@ class HandCrops(Dataset):
         if self.styles is not None:
             plan["style"] = torch.tensor(row)
             if self.styles.needs_mask:
-                mask = (mirrored_mask(self.dataset.load_mask(index), side) if row >= 0
-                        else np.zeros(image.shape[:2], np.uint8))
+                mask = self._source_mask(index, side) if row >= 0 else np.zeros(image.shape[:2], np.uint8)
                 source = torch.cat([source, torch.from_numpy(mask)[..., None]], dim=-1)
         return {**plan, "source": source}
 

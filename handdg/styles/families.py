@@ -62,11 +62,12 @@ def _weights(fam: Family, masks: torch.Tensor | None, like: torch.Tensor) -> lis
 
 
 def statistics(images: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weighted per-channel mean and standard deviation, (B,3) each, of (B,3,H,W) images."""
+    """Weighted per-channel mean and standard deviation, (B,3) each, of (B,3,H,W) images (one pass: E[x²] − E[x]²)."""
     total = weights.sum(dim=(2, 3)).clamp_min(EPS)
-    mean = (images * weights).sum(dim=(2, 3)) / total
-    var = ((images - mean[..., None, None]) ** 2 * weights).sum(dim=(2, 3)) / total
-    return mean, torch.sqrt(var + EPS)
+    weighted = images * weights
+    mean = weighted.sum(dim=(2, 3)) / total
+    var = (weighted * images).sum(dim=(2, 3)) / total - mean * mean
+    return mean, torch.sqrt(var.clamp_min(0) + EPS)
 
 
 def to_params(means: list[torch.Tensor], stds: list[torch.Tensor]) -> torch.Tensor:
@@ -89,14 +90,22 @@ def targets(fam: Family, params: torch.Tensor) -> tuple[list[torch.Tensor], list
 
 def apply(fam: Family, images: torch.Tensor, masks: torch.Tensor | None, params: torch.Tensor,
           strength: torch.Tensor | None = None) -> torch.Tensor:
-    """(B,3,H,W) images in [0,1], their (B,1,H,W) hand masks, (B,size) styles and (B,) strengths -> styled images."""
+    """(B,3,H,W) images in [0,1], their (B,1,H,W) hand masks, (B,size) styles and (B,) strengths -> styled images.
+
+    Each region's change is per-channel affine, x·a + b with a = std_target / std and b = mean_target − mean·a,
+    so the whole style is two affine maps blended by the mask (few full-size ops: it runs once per crop)."""
     params = params.to(images.dtype)
     means, stds = targets(fam, params)
-    out = torch.zeros_like(images)
-    for weights, mean_t, std_t in zip(_weights(fam, masks, images), means, stds):
-        mean, std = statistics(images, weights)
-        restyled = (images - mean[..., None, None]) / std[..., None, None] * std_t[..., None, None] + mean_t[..., None, None]
-        out = out + weights * restyled
+    weights = _weights(fam, masks, images)
+    scale, shift = [], []
+    for region, mean_t, std_t in zip(weights, means, stds):
+        mean, std = statistics(images, region)
+        a = std_t / std
+        scale.append(a[..., None, None])
+        shift.append((mean_t - mean * a)[..., None, None])
+    out = images * scale[-1] + shift[-1]
+    if len(weights) == 2:
+        out = out + weights[0] * (images * (scale[0] - scale[1]) + (shift[0] - shift[1]))
     if strength is not None:
         out = images + strength.to(images.dtype).view(-1, 1, 1, 1) * (out - images)
     return out.clamp(0, 1)
