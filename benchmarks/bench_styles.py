@@ -11,6 +11,7 @@ Usage: python benchmarks/bench_styles.py [--quick] [--steps 40] [--repeats 2] [-
 
 from __future__ import annotations
 
+import shutil
 import statistics
 import sys
 import tempfile
@@ -50,8 +51,10 @@ def fit_seconds(source: Path, work: Path, family: str, prompts: int, settings: d
     from handdg.prompts import all_prompts
     from handdg.styles.run import run_styles
 
+    out = work / f"bank-{family}"
+    shutil.rmtree(out, ignore_errors=True)  # a bank left by an earlier run would be read, not fitted
     start = time.perf_counter()
-    run_styles(source, "freihand", "train", work / f"bank-{family}", family=family, model="handdg-synth",
+    run_styles(source, "freihand", "train", out, family=family, model="handdg-synth",
                weights="builtin", device="cpu", progress=False, texts=list(all_prompts()[:prompts]), **settings)
     return (time.perf_counter() - start) / prompts
 
