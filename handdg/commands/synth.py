@@ -30,7 +30,8 @@ from handdg.synth.sampling import LAYOUTS
                    "right hands in peach or light beige over a plain green background only (a closed-world source); "
                    "unseen: only the other hand colours and background words (closed-world targets); restricted-hands: right "
                    "hands in peach, light beige or dark brown over every background (the closed-world source); "
-                   "unseen-hands: white, brown, pale yellow or black hands over the same backgrounds (its targets).")
+                   "unseen-hands: white, brown, pale yellow or black hands over the same backgrounds (its targets); "
+                   "extreme-hands: white or black hands only.")
 def synth(out: Path, layout: str, count: int, seed: int, overwrite: bool, workers: int, splits: tuple[str, ...],
           look: str) -> None:
     """Write a synthetic hand dataset into OUT in LAYOUT's real on-disk layout.

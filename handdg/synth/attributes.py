@@ -25,7 +25,7 @@ from handdg.errors import HanddgError
 from handdg.prompts import BACKGROUNDS, COLOURS, HAND_COLOURS
 
 SIDECAR = "handdg_attributes.jsonl"
-LOOKS = ("default", "broad", "restricted", "unseen", "restricted-hands", "unseen-hands")
+LOOKS = ("default", "broad", "restricted", "unseen", "restricted-hands", "unseen-hands", "extreme-hands")
 BACKGROUND_WORDS = tuple(dict.fromkeys(COLOURS))  # the 19 distinct words ("yellow" is printed twice)
 PLACES = BACKGROUNDS
 
@@ -51,6 +51,8 @@ UNSEEN_COLOURS = tuple(w for w in BACKGROUND_WORDS if w != RESTRICTED_COLOUR)
 SOURCE_HAND_COLOURS = ("peach", "light beige", "dark brown")
 """The restricted-hands look's hand colours: two light and one dark, so the source is not one skin tone."""
 TARGET_HAND_COLOURS = tuple(w for w in HAND_COLOURS if w not in SOURCE_HAND_COLOURS)
+EXTREME_HAND_COLOURS = ("white", "black")
+"""The extreme-hands look's hand colours: the two of TARGET_HAND_COLOURS farthest from every source colour."""
 
 
 @dataclass(frozen=True)
@@ -128,8 +130,14 @@ def draw_unseen_hands(rng: np.random.Generator) -> Described:
     return _hands_only(rng, TARGET_HAND_COLOURS, "unseen-hands")
 
 
+def draw_extreme_hands(rng: np.random.Generator) -> Described:
+    """The extreme-hands look: a white or black hand over the same backgrounds (a target farther from the source)."""
+    return _hands_only(rng, EXTREME_HAND_COLOURS, "extreme-hands")
+
+
 _DRAWS = {"broad": draw_described, "restricted": draw_restricted, "unseen": draw_unseen,
-          "restricted-hands": draw_restricted_hands, "unseen-hands": draw_unseen_hands}
+          "restricted-hands": draw_restricted_hands, "unseen-hands": draw_unseen_hands,
+          "extreme-hands": draw_extreme_hands}
 
 
 def draw_look(rng: np.random.Generator, look: str) -> Described:
