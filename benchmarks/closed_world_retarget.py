@@ -27,7 +27,8 @@ def _options() -> argparse.Namespace:
     ap.add_argument("--work", type=Path, required=True, help="bench_closed_world's --work")
     ap.add_argument("--data-seed", type=int, default=0)
     ap.add_argument("--look", default="extreme-hands", help="the targets' and the oracle's look")
-    ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--seeds", type=int, default=2, help="training seeds 0..N-1")
+    ap.add_argument("--only-seed", type=int, default=None, help="work on this seed alone (one process per seed)")
     ap.add_argument("--steps", type=int, default=1200)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--source", type=int, default=500)
@@ -83,7 +84,7 @@ def main() -> None:
     roots = _roots(args)
     runs = args.work / "full" / f"runs-seed{args.data_seed}-{args.steps}x{args.batch_size}"
     epe: dict[tuple[str, str], dict[int, float]] = {}
-    for seed in range(args.seeds):
+    for seed in range(args.seeds) if args.only_seed is None else (args.only_seed,):
         folders = {arm: runs / arm / "runs" / cw.ARMS[arm][1] / f"seed{seed}" for arm in args.arms.split(",")}
         folders["oracle"] = _oracle(args, roots, seed, say)
         for arm, folder in folders.items():
