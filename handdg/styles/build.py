@@ -55,9 +55,9 @@ def source_images(dataset: HandDataset, settings: BankSettings, size: int) -> tu
     (None for a family without regions) and their ids. Drawn with the bank's seed, so every shard sees the same."""
     fam = family(settings.family)
     count = min(settings.images, len(dataset))
-    chosen = np.random.default_rng(settings.seed).choice(len(dataset), size=count, replace=False)
+    chosen = sorted(int(i) for i in np.random.default_rng(settings.seed).choice(len(dataset), size=count, replace=False))
     images, masks = [], []
-    for index in sorted(int(i) for i in chosen):
+    for index in chosen:
         image = torch.from_numpy(np.array(dataset.load_image(index))).permute(2, 0, 1).float() / 255.0
         images.append(F.interpolate(image[None], size=(size, size), mode="bilinear", antialias=True,
                                     align_corners=False)[0].clamp(0, 1))
@@ -69,7 +69,7 @@ def source_images(dataset: HandDataset, settings: BankSettings, size: int) -> tu
             tensor = torch.from_numpy(np.asarray(mask, dtype=np.float32))[None, None]
             masks.append(F.interpolate(tensor, size=(size, size), mode="bilinear", antialias=True,
                                        align_corners=False)[0].clamp(0, 1))
-    ids = [dataset.ids[int(i)] for i in sorted(int(i) for i in chosen)]
+    ids = [dataset.ids[i] for i in chosen]
     return torch.stack(images), torch.stack(masks) if masks else None, ids
 
 
