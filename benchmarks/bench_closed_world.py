@@ -53,6 +53,9 @@ STYLE_SHARE = 0.5
 DATASETS = ("freihand", "stb", "rhd")
 PROTOCOLS = ("hand3d", "official")
 TUNING_DATA_SEED = 0
+SOURCE_LOOK, TARGET_LOOK = "restricted-scenes", "unseen-scenes"
+OLD_LOOKS = {"source_look": "restricted-hands", "target_look": "unseen-hands"}
+"""The looks of ledger entries written before the looks were recorded."""
 LEDGER = RESULTS / "closed_world_runs.jsonl"
 QUICK_PROMPTS = ["a photo of white hand with green background", "a photo of black hand with red room"]
 QUICK = {"seeds": 2, "steps": 2, "batch_size": 4, "source": 8, "targets": 4}
@@ -66,6 +69,8 @@ def _extra(ap) -> None:
                     help=f"seed of every reported dataset (the design was tuned on {TUNING_DATA_SEED})")
     ap.add_argument("--source", type=int, default=500, help="unique source poses (4 images each)")
     ap.add_argument("--targets", type=int, default=100, help="test images per target (STB SK frames, RHD frames)")
+    ap.add_argument("--source-look", default=SOURCE_LOOK, help="the source's look (handdg synth --look)")
+    ap.add_argument("--target-look", default=TARGET_LOOK, help="the targets' and the oracle's look")
     ap.add_argument("--arms", default=",".join(ARMS), help="arms to train (comma list; the report covers the ledger)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/handdg-bench-closed-world"),
                     help="datasets, banks, stores and runs (kept: a rerun resumes)")
@@ -85,16 +90,15 @@ def _make(root: Path, layout: str, count: int, seed: int, splits: tuple[str, ...
 
 def _datasets(work: Path, args) -> dict[str, Path]:
     """Source (train + held-out split), oracle source, targets of the data seed, and the validation split."""
-    n, t, seed = args.source, args.targets, args.data_seed
+    n, t, seed, src, tgt = args.source, args.targets, args.data_seed, args.source_look, args.target_look
     folder = work / f"data-seed{seed}"
-    roots = {"source": _make(folder / f"freihand-restricted-hands-{n}", "freihand", n, seed, ("train", "test"),
-                             "restricted-hands"),
-             "oracle": _make(folder / f"freihand-unseen-hands-{n}", "freihand", n, seed, ("train",), "unseen-hands"),
-             "stb": _make(folder / f"stb-unseen-hands-{t}", "stb", max(1, t // 2), seed, ("test",), "unseen-hands"),
-             "rhd": _make(folder / f"rhd-unseen-hands-{t}", "rhd", 8 * t, seed, ("test",), "unseen-hands")}
+    roots = {"source": _make(folder / f"freihand-{src}-{n}", "freihand", n, seed, ("train", "test"), src),
+             "oracle": _make(folder / f"freihand-{tgt}-{n}", "freihand", n, seed, ("train",), tgt),
+             "stb": _make(folder / f"stb-{tgt}-{t}", "stb", max(1, t // 2), seed, ("test",), tgt),
+             "rhd": _make(folder / f"rhd-{tgt}-{t}", "rhd", 8 * t, seed, ("test",), tgt)}
     validation = TUNING_DATA_SEED if seed != TUNING_DATA_SEED else TUNING_DATA_SEED + 1
-    roots["validation"] = _make(work / f"data-seed{validation}" / f"freihand-restricted-hands-{n}-validation",
-                                "freihand", n, validation, ("test",), "restricted-hands")
+    roots["validation"] = _make(work / f"data-seed{validation}" / f"freihand-{src}-{n}-validation",
+                                "freihand", n, validation, ("test",), src)
     return roots
 
 
@@ -114,7 +118,7 @@ def _bank(work: Path, args, name: str, source: Path, quick: bool) -> Path:
 
     fam, like = BANKS[name]
     settings = {**BANK_SETTINGS, **({"candidates": 4, "steps": 1, "texts": QUICK_PROMPTS} if quick else {})}
-    out = work / f"banks-seed{args.data_seed}" / name
+    out = work / f"banks-seed{args.data_seed}-{args.source_look}" / name
     like_path = _bank(work, args, like, source, quick) if like else None
     run_styles(source, "freihand", "train", out, family=fam, like=like_path, model="handdg-synth", weights="builtin",
                device="cpu", progress=True, **settings)
@@ -132,7 +136,7 @@ def _plan(work: Path, roots: dict[str, Path], args, arm: str, quick: bool):
     if "styles" in options:
         train.update(styles=str(_bank(work, args, options["styles"], roots["source"], quick)), style_share=STYLE_SHARE)
     train.update({k: v for k, v in options.items() if k != "styles"})
-    out = work / f"runs-seed{args.data_seed}-{args.steps}x{args.batch_size}" / arm
+    out = work / f"runs-seed{args.data_seed}-{args.steps}x{args.batch_size}-{args.source_look}-{args.targets}" / arm
     settings = Settings(roots[data], _store(roots[data]), roots["stb"], roots["rhd"], out, args.seeds, train,
                         device="cpu", workers=0 if quick else 1, variants=(variant,))
     check_inputs(settings)
@@ -142,14 +146,15 @@ def _plan(work: Path, roots: dict[str, Path], args, arm: str, quick: bool):
 
 def _key(args, arm: str, seed: int) -> dict:
     return {"data_seed": args.data_seed, "arm": arm, "seed": seed, "steps": args.steps, "batch_size": args.batch_size,
-            "source": args.source, "targets": args.targets}
+            "source": args.source, "targets": args.targets, "source_look": args.source_look,
+            "target_look": args.target_look}
 
 
 def read_ledger(path: Path = LEDGER) -> list[dict]:
     """Every finished run recorded so far."""
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [{**OLD_LOOKS, **json.loads(line)} for line in path.read_text().splitlines() if line.strip()]
 
 
 def _in_ledger(ledger: list[dict], key: dict) -> bool:
@@ -207,7 +212,8 @@ def _scores(ledger: list[dict], args) -> tuple[dict, dict, float, list[str]]:
     from the ledger entries of this data seed and budget."""
     epe, skill, seconds = {}, {}, 0.0
     for entry in ledger:
-        if (entry["data_seed"], entry["steps"], entry["batch_size"]) != (args.data_seed, args.steps, args.batch_size):
+        same = ("data_seed", "steps", "batch_size", "source", "targets", "source_look", "target_look")
+        if any(entry[k] != getattr(args, k) for k in same):
             continue
         if entry["seed"] >= args.seeds:
             continue

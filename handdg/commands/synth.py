@@ -31,7 +31,8 @@ from handdg.synth.sampling import LAYOUTS
                    "unseen: only the other hand colours and background words (closed-world targets); restricted-hands: right "
                    "hands in peach, light beige or dark brown over every background (the closed-world source); "
                    "unseen-hands: white, brown, pale yellow or black hands over the same backgrounds (its targets); "
-                   "extreme-hands: white or black hands only.")
+                   "extreme-hands: white or black hands only; restricted-scenes / unseen-scenes: those hand colours, each over "
+                   "its own part of the background words.")
 def synth(out: Path, layout: str, count: int, seed: int, overwrite: bool, workers: int, splits: tuple[str, ...],
           look: str) -> None:
     """Write a synthetic hand dataset into OUT in LAYOUT's real on-disk layout.

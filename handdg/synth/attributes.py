@@ -8,7 +8,9 @@ caption training. The closed-world experiment splits Table 2's world in two. Its
 changes one attribute class only: "restricted-hands" shows right hands in SOURCE_HAND_COLOURS
 over every background word, room or background (the source), "unseen-hands" only the other hand
 colours (TARGET_HAND_COLOURS) over the same backgrounds (the targets: a hand colour the prompts describe but the
-source never shows). The first split changed both classes at once: "restricted" shows only right
+source never shows). The closed world's current split moves both classes part way: "restricted-scenes" shows
+the source hand colours over six background words (SOURCE_SCENE_WORDS), "unseen-scenes" the target hand colours
+over the other thirteen, each as room or background. The first split changed both classes at once: "restricted" shows only right
 hands in RESTRICTED_HAND_COLOURS over a plain green background (a green-screen source),
 "unseen" only the hand colours and background words the restricted look never shows.
 """
@@ -25,7 +27,8 @@ from handdg.errors import HanddgError
 from handdg.prompts import BACKGROUNDS, COLOURS, HAND_COLOURS
 
 SIDECAR = "handdg_attributes.jsonl"
-LOOKS = ("default", "broad", "restricted", "unseen", "restricted-hands", "unseen-hands", "extreme-hands")
+LOOKS = ("default", "broad", "restricted", "unseen", "restricted-hands", "unseen-hands", "extreme-hands",
+         "restricted-scenes", "unseen-scenes")
 BACKGROUND_WORDS = tuple(dict.fromkeys(COLOURS))  # the 19 distinct words ("yellow" is printed twice)
 PLACES = BACKGROUNDS
 
@@ -53,6 +56,9 @@ SOURCE_HAND_COLOURS = ("peach", "light beige", "dark brown")
 TARGET_HAND_COLOURS = tuple(w for w in HAND_COLOURS if w not in SOURCE_HAND_COLOURS)
 EXTREME_HAND_COLOURS = ("white", "black")
 """The extreme-hands look's hand colours: the two of TARGET_HAND_COLOURS farthest from every source colour."""
+SOURCE_SCENE_WORDS = ("green", "gray", "beige", "brown", "mountain", "dotted")
+"""The restricted-scenes look's background words: four muted colours, one scene and one pattern."""
+TARGET_SCENE_WORDS = tuple(w for w in BACKGROUND_WORDS if w not in SOURCE_SCENE_WORDS)
 
 
 @dataclass(frozen=True)
@@ -113,10 +119,10 @@ def draw_unseen(rng: np.random.Generator) -> Described:
                      place=PLACES[rng.integers(len(PLACES))], side=("right", "left")[rng.integers(2)], look="unseen")
 
 
-def _hands_only(rng: np.random.Generator, colours: tuple[str, ...], look: str) -> Described:
-    """A right hand of one of `colours` over any background word, room or background."""
-    return Described(hand_colour=colours[rng.integers(len(colours))],
-                     colour=BACKGROUND_WORDS[rng.integers(len(BACKGROUND_WORDS))],
+def _hands_only(rng: np.random.Generator, colours: tuple[str, ...], look: str,
+                words: tuple[str, ...] = BACKGROUND_WORDS) -> Described:
+    """A right hand of one of `colours` over one of background `words`, room or background."""
+    return Described(hand_colour=colours[rng.integers(len(colours))], colour=words[rng.integers(len(words))],
                      place=PLACES[rng.integers(len(PLACES))], side="right", look=look)
 
 
@@ -135,9 +141,20 @@ def draw_extreme_hands(rng: np.random.Generator) -> Described:
     return _hands_only(rng, EXTREME_HAND_COLOURS, "extreme-hands")
 
 
+def draw_restricted_scenes(rng: np.random.Generator) -> Described:
+    """The restricted-scenes look: restricted-hands' hand colours over SOURCE_SCENE_WORDS only (a source)."""
+    return _hands_only(rng, SOURCE_HAND_COLOURS, "restricted-scenes", SOURCE_SCENE_WORDS)
+
+
+def draw_unseen_scenes(rng: np.random.Generator) -> Described:
+    """The unseen-scenes look: the other hand colours over the other background words (its targets)."""
+    return _hands_only(rng, TARGET_HAND_COLOURS, "unseen-scenes", TARGET_SCENE_WORDS)
+
+
 _DRAWS = {"broad": draw_described, "restricted": draw_restricted, "unseen": draw_unseen,
           "restricted-hands": draw_restricted_hands, "unseen-hands": draw_unseen_hands,
-          "extreme-hands": draw_extreme_hands}
+          "extreme-hands": draw_extreme_hands, "restricted-scenes": draw_restricted_scenes,
+          "unseen-scenes": draw_unseen_scenes}
 
 
 def draw_look(rng: np.random.Generator, look: str) -> Described:
