@@ -106,20 +106,21 @@ def test_closed_world_plans_text_arms_controls_and_oracle_on_the_report_seed(tmp
     import bench_closed_world as cw
     from handdg.styles.bank import StyleBank
 
-    args = argparse.Namespace(source=2, targets=2, data_seed=1, seeds=2, steps=3, batch_size=2)
+    args = argparse.Namespace(source=2, targets=2, data_seed=1, seeds=2, steps=3, batch_size=2,
+                              source_look="restricted-scenes", target_look="unseen-scenes")
     roots = cw._datasets(tmp_path, args)
     manifest = {k: json.loads((p / "handdg_synth.json").read_text()) for k, p in roots.items()}
     assert {k: (m["seed"], m["look"], m["layout"]) for k, m in manifest.items()} == {
-        "source": (1, "restricted-hands", "freihand"), "oracle": (1, "unseen-hands", "freihand"),
-        "stb": (1, "unseen-hands", "stb"), "rhd": (1, "unseen-hands", "rhd"),
-        "validation": (cw.TUNING_DATA_SEED, "restricted-hands", "freihand")}
+        "source": (1, "restricted-scenes", "freihand"), "oracle": (1, "unseen-scenes", "freihand"),
+        "stb": (1, "unseen-scenes", "stb"), "rhd": (1, "unseen-scenes", "rhd"),
+        "validation": (cw.TUNING_DATA_SEED, "restricted-scenes", "freihand")}
     configs = {}
     for arm in cw.ARMS:
         runs, _ = cw._plan(tmp_path, roots, args, arm, quick=True)
         assert [r.seed for r in runs] == [0, 1]
         configs[arm] = runs[1].config
-    assert configs["text-regions"].styles.endswith("banks-seed1/regions") and configs["text-regions"].style_share == 0.5
-    assert configs["text-global"].styles.endswith("banks-seed1/global")
+    assert configs["text-regions"].styles.endswith("banks-seed1-restricted-scenes/regions") and configs["text-regions"].style_share == 0.5
+    assert configs["text-global"].styles.endswith("banks-seed1-restricted-scenes/global")
     control = StyleBank.open(configs["random-regions"].styles)
     assert control.manifest["kind"] == "random" and control.manifest["settings"]["like"].endswith("regions")
     assert configs["mixstyle"].feature_stats == "mixstyle" and configs["baseline"].styles is None
@@ -136,12 +137,17 @@ def test_closed_world_reports_from_its_ledger_by_data_seed_and_budget(tmp_path):
     import bench_closed_world as cw
 
     ledger = tmp_path / "ledger.jsonl"
-    args = argparse.Namespace(source=2, targets=2, data_seed=1, seeds=2, steps=3, batch_size=2)
+    args = argparse.Namespace(source=2, targets=2, data_seed=1, seeds=2, steps=3, batch_size=2,
+                              source_look=cw.SOURCE_LOOK, target_look=cw.TARGET_LOOK)
     rows = [{**cw._key(args, arm, seed), "epe_mm": {d: {"hand3d": base + seed, "official": 0.0} for d in cw.DATASETS},
              "skill_ratio": {}, "train_seconds": 1800.0}
             for arm, base in (("baseline", 50.0), ("oracle", 30.0)) for seed in (0, 1, 2)]
     rows.append({**rows[0], "data_seed": 0, "epe_mm": {d: {"hand3d": 99.0, "official": 0.0} for d in cw.DATASETS}})
+    old = {k: v for k, v in rows[0].items() if k not in cw.OLD_LOOKS}  # written before the looks were recorded
+    rows.append({**old, "epe_mm": {d: {"hand3d": 77.0, "official": 0.0} for d in cw.DATASETS}})
     ledger.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    old_args = argparse.Namespace(**{**vars(args), **cw.OLD_LOOKS})
+    assert cw._scores(cw.read_ledger(ledger), old_args)[0][("baseline", "stb", "hand3d")] == {0: 77.0}
     entries = cw.read_ledger(ledger)
     assert cw._in_ledger(entries, cw._key(args, "oracle", 2)) and not cw._in_ledger(entries, cw._key(args, "mixstyle", 0))
     epe, _, hours, arms = cw._scores(entries, args)

@@ -123,3 +123,20 @@ def test_restricted_hands_source_and_unseen_hands_targets_differ_in_hand_colour_
     assert {r["hand_colour"] for r in targets} == {"white", "brown", "pale yellow", "black"}
     assert not {r["hand_colour"] for r in targets} & set(SOURCE_HAND_COLOURS)
     assert {r["colour"] for r in targets} & {r["colour"] for r in source}  # the backgrounds are shared
+
+
+def test_restricted_scenes_source_and_unseen_scenes_targets_share_no_hand_colour_and_no_background_word(tmp_path):
+    from handdg.synth.attributes import SOURCE_SCENE_WORDS, TARGET_SCENE_WORDS
+
+    assert set(SOURCE_SCENE_WORDS) | set(TARGET_SCENE_WORDS) == set(BACKGROUND_WORDS) and len(TARGET_SCENE_WORDS) == 13
+    source = read_sidecar(make_dataset(tmp_path / "fh", "freihand", 12, seed=3, look="restricted-scenes"))
+    assert {r["look"] for r in source} == {"restricted-scenes"}
+    assert {r["colour"] for r in source} <= set(SOURCE_SCENE_WORDS) and len({r["colour"] for r in source}) >= 4
+    assert {r["hand_colour"] for r in source} <= {"peach", "light beige", "dark brown"}
+    targets = []
+    for layout, count in (("rhd", 24), ("stb", 2)):
+        targets += read_sidecar(make_dataset(tmp_path / layout, layout, count, seed=4, look="unseen-scenes"))
+    assert {r["look"] for r in targets} == {"unseen-scenes"}
+    assert {r["hand_colour"] for r in targets} <= {"white", "brown", "pale yellow", "black"}
+    assert not {r["colour"] for r in targets} & {r["colour"] for r in source}
+    assert {r["colour"] for r in targets} <= set(TARGET_SCENE_WORDS) and {r["place"] for r in targets} == {"room", "background"}
