@@ -153,3 +153,19 @@ def test_closed_world_reports_from_its_ledger_by_data_seed_and_budget(tmp_path):
     epe, _, hours, arms = cw._scores(entries, args)
     assert arms == ["baseline", "oracle"] and hours == pytest.approx(4 * 1800 / 3600)  # seeds 0-1 of data seed 1
     assert epe[("baseline", "stb", "hand3d")] == {0: 50.0, 1: 51.0}
+
+
+def test_closed_world_coverage_reads_hand_and_background_colours_apart():
+    """The coverage measure's colour 6-vector: a red hand square over a blue backdrop, by hand."""
+    import torch
+
+    import closed_world_coverage as cov
+
+    image = torch.zeros(1, 3, 8, 8)
+    image[0, 2] = 1.0
+    mask = torch.zeros(1, 1, 8, 8)
+    mask[..., 2:6, 2:6] = 1.0
+    image[0, :, 2:6, 2:6] = torch.tensor([1.0, 0.0, 0.0])[:, None, None]
+    assert cov.colours(image, mask).tolist() == [[1.0, 0.0, 0.0, 0.0, 0.0, 1.0]]
+    a, b = torch.tensor([[0.0, 0.0], [3.0, 4.0]]), torch.tensor([[0.0, 0.0], [6.0, 8.0]])
+    assert cov.nearest(a, b) == 2.5  # 0 for the first row, 5 for the second
