@@ -8,7 +8,9 @@ For N source images restyled by S styles of each bank (and left as they are), th
   nearest target-look image (how much of the bank lands in the target look);
 - CLIP: the synthetic CLIP's cosine between a restyled image and its own twin in the target look, mean over
   styles and images (a bank that knows where to go raises it).
-A text bank that adds direction beats its matched random control on precision and CLIP at equal coverage.
+- words: the share of restyled images whose hand and background colours are nearest the rendered colour of
+  their style's prompt words (each word's colour measured on the source and target images its sidecar names).
+A text bank that adds direction beats its matched random control on words and precision at equal coverage.
 
 Usage: python benchmarks/closed_world_coverage.py --work /work/cw2/full --data-seed 1 [--images 32 --styles 256]
 """
@@ -62,6 +64,43 @@ def nearest(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(torch.cdist(a, b).min(1).values.mean())
 
 
+def word_centroids(datasets: list, count: int) -> dict[str, tuple[list[str], torch.Tensor]]:
+    """Per attribute class ("hand", "background"): its words and the mean rendered colour (3,) of each, from
+    `count` images of each dataset named by their attribute sidecars."""
+    from handdg.synth.attributes import read_sidecar
+
+    sums: dict[tuple[str, str], list[torch.Tensor]] = {}
+    for dataset in datasets:
+        records = {r["image"]: r for r in read_sidecar(dataset.root)}
+        picked = sorted(int(i) for i in np.random.default_rng(2).choice(len(dataset), count, replace=False))
+        found = colours(*_load(dataset, picked, 32))
+        for i, vector in zip(picked, found):
+            record = records[str(dataset.files(i)[0].relative_to(dataset.root))]
+            sums.setdefault(("hand", record["hand_colour"]), []).append(vector[:3])
+            sums.setdefault(("background", record["colour"]), []).append(vector[3:])
+    out = {}
+    for part in ("hand", "background"):
+        words = sorted(w for p, w in sums if p == part)
+        out[part] = (words, torch.stack([torch.stack(sums[(part, w)]).mean(0) for w in words]))
+    return out
+
+
+def word_accuracy(styled: torch.Tensor, prompts: list[int], centroids: dict) -> dict[str, float]:
+    """The share of restyled images (S,N,6) whose hand and background colours are nearest the rendered colour of
+    their style's prompt words (prompt ids `prompts`, one per style): does a style show what its prompt says?"""
+    from handdg.prompts import COLOURS, HAND_COLOURS, id_to_parts
+
+    named = {"hand": [HAND_COLOURS[id_to_parts(p).hand_colour] for p in prompts],
+             "background": [COLOURS[id_to_parts(p).colour] for p in prompts]}
+    out = {}
+    for part, columns in (("hand", slice(0, 3)), ("background", slice(3, 6))):
+        words, table = centroids[part]
+        nearest_word = torch.cdist(styled[..., columns].flatten(0, 1), table).argmin(1).view(styled.shape[:2])
+        wanted = torch.tensor([words.index(w) for w in named[part]])[:, None]
+        out[part] = float((nearest_word == wanted).float().mean())
+    return out
+
+
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0], _extra)
     from handdg.data import open_dataset
@@ -83,11 +122,13 @@ def main() -> None:
     tgt_embed = clip.embed(tgt)
     others = sorted(int(i) for i in np.random.default_rng(1).choice(len(target), args.targets, replace=False))
     tgt_colours = colours(*_load(target, others, 32))
+    centroids = word_centroids([source, target], args.targets)
     rows, out = [], {}
     banks = {"none (source as it is)": None}
     banks.update({name: StyleBank.open(args.work / f"banks-seed{args.data_seed}-{args.source_look}" / name)
                   for name in BANKS})
     for name, bank in banks.items():
+        pick = None
         if bank is None:
             styled = src[None]
         else:
@@ -97,14 +138,21 @@ def main() -> None:
         flat = styled.flatten(0, 1)
         flat_colours = colours(flat, src_masks.repeat(len(styled), 1, 1, 1))
         cosine = (clip.embed(flat).view(len(styled), len(src), -1) * tgt_embed[None]).sum(-1)
-        out[name] = {"coverage": nearest(tgt_colours, flat_colours), "precision": nearest(flat_colours, tgt_colours),
+        words = {} if pick is None else word_accuracy(flat_colours.view(len(styled), len(src), 6), pick.tolist(),
+                                                      centroids)
+        out[name] = {"hand_word_right": words.get("hand"), "background_word_right": words.get("background"),
+                     "coverage": nearest(tgt_colours, flat_colours), "precision": nearest(flat_colours, tgt_colours),
                      "clip_cosine_to_twin": float(cosine.mean()), "clip_cosine_best_style": float(cosine.max(0).values.mean()),
                      "pixel_change": float((styled - src[None]).abs().mean())}
-        rows.append([name] + [f"{out[name][k]:.3f}" for k in ("coverage", "precision", "clip_cosine_to_twin",
-                                                             "clip_cosine_best_style", "pixel_change")])
+        rows.append([name] + ["-" if out[name][k] is None else f"{out[name][k]:.3f}"
+                              for k in ("hand_word_right", "background_word_right", "coverage", "precision",
+                                        "clip_cosine_to_twin", "clip_cosine_best_style", "pixel_change")])
     print_table(f"style banks against the target look (data seed {args.data_seed}; {args.images} source images, "
                 f"{args.styles} styles each, {args.targets} target-look images; colour distances in [0,1] RGB, lower is nearer)",
-                ["bank", "coverage", "precision", "CLIP cos to twin", "best style's cos", "pixel change"], rows)
+                ["bank", "hand word right", "background word right", "coverage", "precision", "CLIP cos to twin",
+                 "best style's cos", "pixel change"], rows)
+    print(f"chance: hand {1 / len(centroids['hand'][0]):.3f}, background {1 / len(centroids['background'][0]):.3f} "
+          f"(a random bank's rows are scored against the prompt of the text style they are matched to)")
     path = args.out / f"closed_world_coverage-dataseed{args.data_seed}.json"
     path.write_text(json.dumps({"data_seed": args.data_seed, "images": args.images, "styles": args.styles,
                                 "targets": args.targets,
