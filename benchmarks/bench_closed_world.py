@@ -58,6 +58,8 @@ TUNING_DATA_SEED = 0
 SOURCE_LOOK, TARGET_LOOK = "restricted-scenes", "unseen-scenes"
 OLD_LOOKS = {"source_look": "restricted-hands", "target_look": "unseen-hands"}
 """The looks of ledger entries written before the looks were recorded."""
+BUDGET = ("data_seed", "steps", "batch_size", "source", "targets", "source_look", "target_look")
+"""The ledger fields a report's runs share (its arms and seeds vary)."""
 LEDGER = RESULTS / "closed_world_runs.jsonl"
 QUICK_PROMPTS = ["a photo of white hand with green background", "a photo of black hand with red room"]
 QUICK = {"seeds": 2, "steps": 2, "batch_size": 4, "source": 8, "targets": 4}
@@ -98,10 +100,23 @@ def _datasets(work: Path, args) -> dict[str, Path]:
              "oracle": _make(folder / f"freihand-{tgt}-{n}", "freihand", n, seed, ("train",), tgt),
              "stb": _make(folder / f"stb-{tgt}-{t}", "stb", max(1, t // 2), seed, ("test",), tgt),
              "rhd": _make(folder / f"rhd-{tgt}-{t}", "rhd", 8 * t, seed, ("test",), tgt)}
-    validation = TUNING_DATA_SEED if seed != TUNING_DATA_SEED else TUNING_DATA_SEED + 1
-    roots["validation"] = _make(work / f"data-seed{validation}" / f"freihand-{src}-{n}-validation",
-                                "freihand", n, validation, ("test",), src)
+    roots["validation"] = _make(validation_root(work, args), "freihand", n, _validation_seed(seed), ("test",), src)
     return roots
+
+
+def _validation_seed(data_seed: int) -> int:
+    """The data seed of the split validation runs on: another seed's, so it never shares a pose with training."""
+    return TUNING_DATA_SEED if data_seed != TUNING_DATA_SEED else TUNING_DATA_SEED + 1
+
+
+def validation_root(work: Path, args) -> Path:
+    """The held-out source split validation runs on (made by _datasets)."""
+    return work / f"data-seed{_validation_seed(args.data_seed)}" / f"freihand-{args.source_look}-{args.source}-validation"
+
+
+def runs_root(work: Path, args) -> Path:
+    """The folder of every arm's runs for this data seed, budget and world."""
+    return work / f"runs-seed{args.data_seed}-{args.steps}x{args.batch_size}-{args.source_look}-{args.targets}"
 
 
 def _store(data: Path) -> Path:
@@ -138,7 +153,7 @@ def _plan(work: Path, roots: dict[str, Path], args, arm: str, quick: bool):
     if "styles" in options:
         train.update(styles=str(_bank(work, args, options["styles"], roots["source"], quick)), style_share=STYLE_SHARE)
     train.update({k: v for k, v in options.items() if k != "styles"})
-    out = work / f"runs-seed{args.data_seed}-{args.steps}x{args.batch_size}-{args.source_look}-{args.targets}" / arm
+    out = runs_root(work, args) / arm
     settings = Settings(roots[data], _store(roots[data]), roots["stb"], roots["rhd"], out, args.seeds, train,
                         device="cpu", workers=0 if quick else 1, variants=(variant,))
     check_inputs(settings)
@@ -214,8 +229,7 @@ def _scores(ledger: list[dict], args) -> tuple[dict, dict, float, list[str]]:
     from the ledger entries of this data seed and budget."""
     epe, skill, seconds = {}, {}, 0.0
     for entry in ledger:
-        same = ("data_seed", "steps", "batch_size", "source", "targets", "source_look", "target_look")
-        if any(entry[k] != getattr(args, k) for k in same):
+        if any(entry[k] != getattr(args, k) for k in BUDGET):
             continue
         if entry["seed"] >= args.seeds:
             continue

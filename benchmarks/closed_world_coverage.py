@@ -85,13 +85,14 @@ def word_centroids(datasets: list, count: int) -> dict[str, tuple[list[str], tor
     return out
 
 
-def word_accuracy(styled: torch.Tensor, prompts: list[int], centroids: dict) -> dict[str, float]:
+def word_accuracy(styled: torch.Tensor, prompts: list[str], centroids: dict) -> dict[str, float]:
     """The share of restyled images (S,N,6) whose hand and background colours are nearest the rendered colour of
-    their style's prompt words (prompt ids `prompts`, one per style): does a style show what its prompt says?"""
-    from handdg.prompts import COLOURS, HAND_COLOURS, id_to_parts
+    their style's prompt words (one of the paper's prompts per style): does a style show what its prompt says?"""
+    from handdg.prompts import COLOURS, HAND_COLOURS, all_prompts, id_to_parts
 
-    named = {"hand": [HAND_COLOURS[id_to_parts(p).hand_colour] for p in prompts],
-             "background": [COLOURS[id_to_parts(p).colour] for p in prompts]}
+    ids = {text: pid for pid, text in enumerate(all_prompts())}
+    parts = [id_to_parts(ids[text]) for text in prompts]
+    named = {"hand": [HAND_COLOURS[p.hand_colour] for p in parts], "background": [COLOURS[p.colour] for p in parts]}
     out = {}
     for part, columns in (("hand", slice(0, 3)), ("background", slice(3, 6))):
         words, table = centroids[part]
@@ -138,8 +139,8 @@ def main() -> None:
         flat = styled.flatten(0, 1)
         flat_colours = colours(flat, src_masks.repeat(len(styled), 1, 1, 1))
         cosine = (clip.embed(flat).view(len(styled), len(src), -1) * tgt_embed[None]).sum(-1)
-        words = {} if pick is None else word_accuracy(flat_colours.view(len(styled), len(src), 6), pick.tolist(),
-                                                      centroids)
+        words = {} if pick is None else word_accuracy(flat_colours.view(len(styled), len(src), 6),
+                                                      [bank.prompts[i] for i in pick.tolist()], centroids)
         out[name] = {"hand_word_right": words.get("hand"), "background_word_right": words.get("background"),
                      "coverage": nearest(tgt_colours, flat_colours), "precision": nearest(flat_colours, tgt_colours),
                      "clip_cosine_to_twin": float(cosine.mean()), "clip_cosine_best_style": float(cosine.max(0).values.mean()),

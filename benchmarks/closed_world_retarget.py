@@ -32,7 +32,8 @@ def _options() -> argparse.Namespace:
     ap.add_argument("--steps", type=int, default=1200)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--source", type=int, default=500)
-    ap.add_argument("--targets", type=int, default=100)
+    ap.add_argument("--targets", type=int, default=200, help="the bench's --targets (and the new look's test size)")
+    ap.add_argument("--source-look", default=cw.SOURCE_LOOK, help="the bench's --source-look")
     ap.add_argument("--arms", default="baseline,text-regions,random-regions,text-global")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--train-oracle", action=argparse.BooleanOptionalAction, default=True)
@@ -45,7 +46,7 @@ def _roots(args) -> dict[str, Path]:
     return {"stb": cw._make(folder / f"stb-{look}-{t}", "stb", max(1, t // 2), seed, ("test",), look),
             "rhd": cw._make(folder / f"rhd-{look}-{t}", "rhd", 8 * t, seed, ("test",), look),
             "oracle": cw._make(folder / f"freihand-{look}-{n}", "freihand", n, seed, ("train",), look),
-            "validation": folder.parent / f"data-seed{1 if seed == 0 else 0}" / f"freihand-restricted-hands-{n}-validation"}
+            "validation": cw.validation_root(args.work / "full", args)}
 
 
 def _oracle(args, roots: dict[str, Path], seed: int, say) -> Path:
@@ -53,7 +54,7 @@ def _oracle(args, roots: dict[str, Path], seed: int, say) -> Path:
     from handdg.run.config import TrainConfig
     from handdg.train import lifecycle
 
-    out = args.work / "full" / f"runs-seed{args.data_seed}-{args.steps}x{args.batch_size}" / f"oracle-{args.look}" / f"seed{seed}"
+    out = cw.runs_root(args.work / "full", args) / f"oracle-{args.look}" / f"seed{seed}"
     config = TrainConfig(data=str(roots["oracle"]), preset="tiny", branch2="none", steps=args.steps,
                          batch_size=args.batch_size, checkpoint_every=max(1, args.steps // 3),
                          val_data=str(roots["validation"]), val_split="evaluation", seed=seed, device="cpu",
@@ -82,7 +83,7 @@ def main() -> None:
     set_threads(args.threads)
     say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     roots = _roots(args)
-    runs = args.work / "full" / f"runs-seed{args.data_seed}-{args.steps}x{args.batch_size}"
+    runs = cw.runs_root(args.work / "full", args)
     epe: dict[tuple[str, str], dict[int, float]] = {}
     for seed in range(args.seeds) if args.only_seed is None else (args.only_seed,):
         folders = {arm: runs / arm / "runs" / cw.ARMS[arm][1] / f"seed{seed}" for arm in args.arms.split(",")}

@@ -31,8 +31,8 @@ from handdg.synth.sampling import LAYOUTS
                    "unseen: only the other hand colours and background words (closed-world targets); restricted-hands: right "
                    "hands in peach, light beige or dark brown over every background (the closed-world source); "
                    "unseen-hands: white, brown, pale yellow or black hands over the same backgrounds (its targets); "
-                   "extreme-hands: white or black hands only; restricted-scenes / unseen-scenes: those hand colours, each over "
-                   "its own part of the background words.")
+                   "extreme-hands: white or black hands only; restricted-scenes: the restricted-hands colours over six background "
+                   "words (the closed-world source); unseen-scenes: the other four hand colours over the other 13 (its targets).")
 def synth(out: Path, layout: str, count: int, seed: int, overwrite: bool, workers: int, splits: tuple[str, ...],
           look: str) -> None:
     """Write a synthetic hand dataset into OUT in LAYOUT's real on-disk layout.

@@ -29,13 +29,13 @@ from handdg.inputs import augment
 from handdg.inputs.decoded import DecodedImages
 from handdg.inputs.seeds import AUGMENT, keyed_generator, keyed_seed
 from handdg.inputs.styles import StyleSampler, mirrored_mask
-
-MASK_CACHE_ENTRIES = 40_000
-"""Hand masks a process keeps decoded for `styles` (every FreiHAND pose's fits: about 250 MB bit-packed)."""
 from handdg.model.heatmaps import HeatmapCodec
 from handdg.model.network import ModelConfig
 from handdg.model.targets import with_root
 from handdg.run.config import TrainConfig
+
+MASK_CACHE_ENTRIES = 40_000
+"""Hand masks a process keeps decoded for `styles` (every FreiHAND pose's fits: about 250 MB bit-packed)."""
 
 
 @dataclass(frozen=True)
